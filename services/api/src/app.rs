@@ -1,0 +1,99 @@
+//! Building and running the api: `Application::build(config)` binds the
+//! listener (port 0 picks a free one) and starts the broker supervisor and
+//! the outbox relay; `run_until_stopped(shutdown)` serves until the shutdown
+//! future resolves, then drains in-flight requests within the grace period.
+
+use crate::broker::{Broker, BrokerSettings};
+use crate::config::ApiConfig;
+use crate::relay::{self, RelayWaker};
+use crate::routes;
+use crate::state::AppState;
+use agent_runner_queue::{Names, RetryTiers};
+use agent_runner_store::pool;
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A built, not yet serving, api.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    background: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    grace: Duration,
+}
+
+impl Application {
+    /// Binds the listener and starts the background tasks. Succeeds while
+    /// Postgres or RabbitMQ are down: requests then get 503 until they return.
+    pub async fn build(config: ApiConfig) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .with_context(|| format!("cannot listen on API_ADDR {}", config.addr))?;
+        let pool = pool::connect(&config.database_url, config.db_pool_size)
+            .context("invalid DATABASE_URL")?;
+        let background = CancellationToken::new();
+        let settings = BrokerSettings {
+            amqp_url: config.amqp_url.clone(),
+            names: Names::new(config.queue_prefix.clone()),
+            tiers: RetryTiers::doubling(config.retry_base_ms, config.retry_tiers),
+            delivery_limit: config.delivery_limit,
+            connection_name: format!("agent-runner-api@{}", agent_runner_config::hostname()),
+        };
+        let (broker, broker_task) = Broker::start(settings, background.child_token());
+        let waker = RelayWaker::default();
+        let relay_task = tokio::spawn(relay::run(
+            pool.clone(),
+            broker.clone(),
+            waker.clone(),
+            Duration::from_millis(config.relay_interval_ms),
+            background.child_token(),
+        ));
+        let grace = Duration::from_secs(config.shutdown_grace_s);
+        let state = AppState { pool, broker, relay: waker, config: Arc::new(config) };
+        Ok(Self { listener, state, background, tasks: vec![broker_task, relay_task], grace })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().unwrap_or_else(|_| self.state.config.addr)
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.local_addr().port()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, gives
+    /// in-flight requests the grace period and stops the background tasks.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        let router = routes::router(self.state);
+        let stopping = CancellationToken::new();
+        let signal = stopping.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            signal.cancel();
+        });
+        tracing::info!(api.addr = %addr, "api listening");
+        let serve = axum::serve(self.listener, router).with_graceful_shutdown(stopping.clone().cancelled_owned());
+        let grace = self.grace;
+        tokio::select! {
+            result = serve => result.context("api server failed")?,
+            () = async { stopping.cancelled().await; tokio::time::sleep(grace).await } => {
+                tracing::warn!(grace_s = grace.as_secs(), "requests still in flight after the grace period");
+            }
+        }
+        self.background.cancel();
+        for task in self.tasks {
+            let _joined = task.await;
+        }
+        tracing::info!("api stopped");
+        Ok(())
+    }
+}

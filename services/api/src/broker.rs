@@ -1,0 +1,140 @@
+//! The api's link to RabbitMQ, kept up by a supervisor task.
+//!
+//! The supervisor connects (connection name `agent-runner-api@<host>`),
+//! declares the topology, opens a confirm-mode publisher and watches the
+//! connection; when it drops, the publisher is withdrawn (publishes fail
+//! fast, the outbox keeps the runs) and the supervisor reconnects with
+//! exponential backoff. No operator action is ever needed.
+
+use agent_runner_domain::JobMessage;
+use agent_runner_queue::{JobProperties, Names, Publisher, QueueError, RetryTiers, connect, topology};
+use backon::BackoffBuilder;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Where and how to connect.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    /// `AMQP_URL`.
+    pub amqp_url: String,
+    /// Exchange/queue names.
+    pub names: Names,
+    /// Retry tiers to declare.
+    pub tiers: RetryTiers,
+    /// Work-queue delivery limit.
+    pub delivery_limit: i64,
+    /// Connection name shown in the management UI.
+    pub connection_name: String,
+}
+
+/// A cheap clonable handle on the current publisher, if connected.
+#[derive(Clone, Default)]
+pub struct Broker {
+    publisher: Arc<RwLock<Option<Publisher>>>,
+}
+
+/// Why a publish did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// No connection right now; the supervisor is reconnecting.
+    #[error("not connected to rabbitmq")]
+    NotConnected,
+    /// The broker failed or refused the publish.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// No confirm within the deadline.
+    #[error("publish confirm timed out")]
+    TimedOut,
+}
+
+impl Broker {
+    /// Starts the supervisor; it stops when `shutdown` fires.
+    pub fn start(settings: BrokerSettings, shutdown: CancellationToken) -> (Self, JoinHandle<()>) {
+        let broker = Broker::default();
+        let handle = tokio::spawn(supervise(broker.clone(), settings, shutdown));
+        (broker, handle)
+    }
+
+    /// True while a publisher is available.
+    pub fn is_connected(&self) -> bool {
+        self.current().is_some_and(|p| p.is_connected())
+    }
+
+    fn current(&self) -> Option<Publisher> {
+        self.publisher.read().ok().and_then(|guard| guard.clone())
+    }
+
+    fn set(&self, publisher: Option<Publisher>) {
+        if let Ok(mut guard) = self.publisher.write() {
+            *guard = publisher;
+        }
+    }
+
+    /// Publishes a job and waits (at most 5 s) for the broker's confirm.
+    pub async fn publish_job(&self, msg: &JobMessage, props: &JobProperties) -> Result<(), PublishError> {
+        let publisher = self.current().ok_or(PublishError::NotConnected)?;
+        match tokio::time::timeout(Duration::from_secs(5), publisher.publish_job(msg, props)).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(PublishError::TimedOut),
+        }
+    }
+}
+
+async fn supervise(broker: Broker, settings: BrokerSettings, shutdown: CancellationToken) {
+    let mut backoff = reconnect_backoff();
+    loop {
+        match connect_once(&settings).await {
+            Ok((connection, publisher)) => {
+                tracing::info!(amqp.connection = %settings.connection_name, "connected to rabbitmq");
+                broker.set(Some(publisher.clone()));
+                backoff = reconnect_backoff();
+                loop {
+                    tokio::select! {
+                        () = shutdown.cancelled() => {
+                            broker.set(None);
+                            let _closing = connection.close(200, "shutdown".into()).await;
+                            return;
+                        }
+                        () = tokio::time::sleep(Duration::from_millis(250)) => {}
+                    }
+                    if !connection.status().connected() || !publisher.is_connected() {
+                        tracing::warn!("lost the rabbitmq connection; reconnecting");
+                        broker.set(None);
+                        break;
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot connect to rabbitmq; retrying");
+            }
+        }
+        let delay = backoff.next().unwrap_or(Duration::from_secs(5));
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+async fn connect_once(
+    settings: &BrokerSettings,
+) -> Result<(agent_runner_queue::lapin::Connection, Publisher), QueueError> {
+    let connection = connect::connect(&settings.amqp_url, &settings.connection_name).await?;
+    let channel = connection.create_channel().await?;
+    topology::declare(&channel, &settings.names, &settings.tiers, settings.delivery_limit).await?;
+    let _closed = channel.close(200, "topology declared".into()).await;
+    let publisher = Publisher::open(&connection, settings.names.clone(), "agent-runner-api").await?;
+    Ok((connection, publisher))
+}
+
+/// Reconnect delays: 100 ms doubling to 5 s, with jitter, forever.
+pub fn reconnect_backoff() -> impl Iterator<Item = Duration> + Send {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .with_jitter()
+        .without_max_times()
+        .build()
+}

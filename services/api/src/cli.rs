@@ -1,0 +1,108 @@
+//! Command-line interface of the `agent-runner-api` binary.
+
+use crate::config::ApiConfig;
+use agent_runner_store::{migrate, pool, tokens, StoreError};
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+/// The agent-runner api and its operator commands.
+#[derive(Debug, Parser)]
+#[command(name = "agent-runner-api", version, about)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP api (the default).
+    Serve,
+    /// Apply database migrations (under an advisory lock) and exit.
+    Migrate,
+    /// Exit 0 when the api at API_ADDR answers /healthz.
+    Healthcheck,
+    /// Manage api tokens.
+    Token {
+        /// Token action.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+/// Token subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token and print it (alone) on stdout; it is stored hashed.
+    Create {
+        /// A name to recognise the token by.
+        #[arg(long)]
+        name: String,
+        /// Grant the admin scope (operator-only actions).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke the live token with this name.
+    Revoke {
+        /// Token name.
+        name: String,
+    },
+}
+
+/// Applies migrations.
+pub async fn run_migrate(config: &ApiConfig) -> anyhow::Result<()> {
+    let pool = pool::connect(&config.database_url, 1)?;
+    let applied = migrate::run(&pool).await.context("migration failed")?;
+    tracing::info!(migrations.applied = applied.len(), "database is up to date");
+    Ok(())
+}
+
+/// Runs a token subcommand, printing its output on stdout.
+pub async fn run_token(config: &ApiConfig, action: TokenAction) -> anyhow::Result<()> {
+    let pool = pool::connect(&config.database_url, 1)?;
+    match action {
+        TokenAction::Create { name, admin } => match tokens::create(&pool, &name, admin).await {
+            Ok((secret, _info)) => println!("{secret}"),
+            Err(StoreError::Conflict(_)) => anyhow::bail!("a live token named `{name}` already exists"),
+            Err(err) => return Err(err).context("cannot create the token"),
+        },
+        TokenAction::List => {
+            for t in tokens::list(&pool).await? {
+                let state = if t.revoked_at.is_some() { "revoked" } else { "live" };
+                let scope = if t.admin { "admin" } else { "user" };
+                println!("{}\t{scope}\t{state}\t{}", t.name, t.created_at.to_rfc3339());
+            }
+        }
+        TokenAction::Revoke { name } => {
+            if !tokens::revoke(&pool, &name).await? {
+                anyhow::bail!("no live token named `{name}`");
+            }
+            println!("revoked {name}");
+        }
+    }
+    Ok(())
+}
+
+/// Checks `/healthz` of the api at `config.addr`.
+pub async fn run_healthcheck(config: &ApiConfig) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut addr = config.addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let mut stream = tokio::time::timeout(std::time::Duration::from_secs(3), tokio::net::TcpStream::connect(addr))
+        .await
+        .context("timed out connecting")??;
+    stream
+        .write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .await?;
+    let mut response = String::new();
+    tokio::time::timeout(std::time::Duration::from_secs(3), stream.read_to_string(&mut response))
+        .await
+        .context("timed out reading")??;
+    anyhow::ensure!(response.starts_with("HTTP/1.1 200"), "unhealthy: {}", response.lines().next().unwrap_or(""));
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! The api's settings, read once from the environment at start-up.
+
+use agent_runner_config::{ConfigError, Env};
+use std::net::SocketAddr;
+
+/// Settings of the api process.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// `DATABASE_URL`: Postgres connection string.
+    pub database_url: String,
+    /// `DB_POOL_SIZE`: connections in the pool.
+    pub db_pool_size: usize,
+    /// `AMQP_URL`: RabbitMQ URL; its vhost is honoured.
+    pub amqp_url: String,
+    /// `API_ADDR`: where to listen (port 0 picks a free port).
+    pub addr: SocketAddr,
+    /// `QUEUE_PREFIX`: prefix of every exchange and queue.
+    pub queue_prefix: String,
+    /// `RETRY_BASE_MS`: first retry tier (declared with the topology).
+    pub retry_base_ms: u64,
+    /// `RETRY_TIERS`: number of doubling retry tiers.
+    pub retry_tiers: u32,
+    /// `DELIVERY_LIMIT`: deliveries before the work queue dead-letters a message.
+    pub delivery_limit: i64,
+    /// `RUN_TIMEOUT_DEFAULT_S`: attempt deadline when a run does not give one.
+    pub run_timeout_default_s: i64,
+    /// `RUN_TIMEOUT_MAX_S`: largest deadline a run may ask for.
+    pub run_timeout_max_s: i64,
+    /// `MAX_BODY_BYTES`: largest request body accepted.
+    pub max_body_bytes: usize,
+    /// `RELAY_INTERVAL_MS`: how often the outbox relay looks for leftovers.
+    pub relay_interval_ms: u64,
+    /// `SHUTDOWN_GRACE_S`: time in-flight requests get to finish on SIGTERM.
+    pub shutdown_grace_s: u64,
+}
+
+impl ApiConfig {
+    /// Reads the settings; the error names the variable at fault.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let config = Self {
+            database_url: env.url(
+                "DATABASE_URL",
+                "postgres://agent_runner:agent_runner@127.0.0.1:5432/agent_runner",
+                &["postgres", "postgresql"],
+            )?,
+            db_pool_size: env.parse_in("DB_POOL_SIZE", 16, 1, 1000)?,
+            amqp_url: env.url("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f", &["amqp", "amqps"])?,
+            addr: env.parse("API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            queue_prefix: env.string("QUEUE_PREFIX", "agent_runner"),
+            retry_base_ms: env.parse_in("RETRY_BASE_MS", 1000, 10, 3_600_000)?,
+            retry_tiers: env.parse_in("RETRY_TIERS", 10, 1, 20)?,
+            delivery_limit: env.parse_in("DELIVERY_LIMIT", 5, 1, 1000)?,
+            run_timeout_default_s: env.parse_in("RUN_TIMEOUT_DEFAULT_S", 600, 1, 86_400)?,
+            run_timeout_max_s: env.parse_in("RUN_TIMEOUT_MAX_S", 3600, 1, 86_400)?,
+            max_body_bytes: env.parse_in("MAX_BODY_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024)?,
+            relay_interval_ms: env.parse_in("RELAY_INTERVAL_MS", 1000, 10, 60_000)?,
+            shutdown_grace_s: env.parse_in("SHUTDOWN_GRACE_S", 30, 0, 3600)?,
+        };
+        if config.run_timeout_default_s > config.run_timeout_max_s {
+            return Err(ConfigError {
+                var: "RUN_TIMEOUT_DEFAULT_S".into(),
+                message: format!("must not exceed RUN_TIMEOUT_MAX_S ({})", config.run_timeout_max_s),
+            });
+        }
+        if config.queue_prefix.is_empty() || config.queue_prefix.contains(char::is_whitespace) {
+            return Err(ConfigError {
+                var: "QUEUE_PREFIX".into(),
+                message: "must be a non-empty name without spaces".into(),
+            });
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_locally() {
+        let config = ApiConfig::from_env(&Env::from_map::<&str, &str>([])).expect("defaults");
+        assert_eq!(config.addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.queue_prefix, "agent_runner");
+    }
+
+    #[test]
+    fn a_malformed_address_names_api_addr() {
+        let err = ApiConfig::from_env(&Env::from_map([("API_ADDR", "localhost")])).expect_err("bad");
+        assert_eq!(err.var, "API_ADDR");
+    }
+
+    #[test]
+    fn a_non_amqp_url_names_amqp_url() {
+        let err = ApiConfig::from_env(&Env::from_map([("AMQP_URL", "redis://x")])).expect_err("bad");
+        assert_eq!(err.var, "AMQP_URL");
+    }
+}

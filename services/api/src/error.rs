@@ -1,0 +1,103 @@
+//! The api's one error type. Client errors carry a status and a JSON body
+//! `{"error": {"code", "message"}}`; internal errors are logged once, here,
+//! and answered with an opaque 500 (or 503 when a dependency is down).
+
+use agent_runner_store::StoreError;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Everything a handler can answer besides success.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request could not be read.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: no or no valid token.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// 403: the token lacks the admin scope.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the route exists with another method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: the request conflicts with the resource's state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is over the limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// 415: the body is not JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: the body is JSON but not a valid request.
+    #[error("{0}")]
+    Validation(String),
+    /// 503: a dependency (Postgres, RabbitMQ) is unavailable.
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure.
+    #[error(transparent)]
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Unavailable(msg) => ApiError::Unavailable(msg),
+            StoreError::Conflict(msg) => ApiError::Conflict(msg),
+            StoreError::MissingReference(msg) => ApiError::Validation(msg),
+            StoreError::Db(e) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            ApiError::Internal(err) => {
+                tracing::error!(error = ?err, "request failed");
+                "internal error".to_owned()
+            }
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "dependency unavailable");
+                "a dependency is unavailable; retry later".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response =
+            (status, Json(json!({"error": {"code": code, "message": message}}))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+        }
+        response
+    }
+}

@@ -1,0 +1,55 @@
+//! `agent-runner-api`: parse the command line and config, set up logging,
+//! and hand over to the library.
+
+use agent_runner_api::cli::{self, Cli, Command};
+use agent_runner_api::{ApiConfig, Application};
+use agent_runner_config::Env;
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    agent_runner_telemetry::init();
+    let config = match ApiConfig::from_env(&Env::process()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => cli::run_migrate(&config).await,
+        Command::Healthcheck => cli::run_healthcheck(&config).await,
+        Command::Token { action } => cli::run_token(&config, action).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: ApiConfig) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    app.run_until_stopped(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut sigterm) => {
+            tokio::select! {
+                _ = sigterm.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _interrupted = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutdown requested");
+}

@@ -1,0 +1,46 @@
+//! The HTTP surface: `/healthz`, `/readyz` and the authenticated `/v1` api.
+
+mod events;
+mod health;
+mod projects;
+mod runs;
+mod workers;
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+
+/// Builds the router over `state`.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/projects", post(projects::create).get(projects::list))
+        .route("/projects/{id}", get(projects::show))
+        .route("/runs", post(runs::create).get(runs::list))
+        .route("/runs/{id}", get(runs::show))
+        .route("/runs/{id}/cancel", post(runs::cancel))
+        .route("/runs/{id}/retry", post(runs::retry))
+        .route("/runs/{id}/events", get(events::list))
+        .route("/workers", get(workers::list))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .nest("/v1", v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("no such route".into())
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}

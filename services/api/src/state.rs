@@ -1,0 +1,20 @@
+//! Shared handler state: cheap clonable handles, no run state.
+
+use crate::broker::Broker;
+use crate::config::ApiConfig;
+use crate::relay::RelayWaker;
+use agent_runner_store::Pool;
+use std::sync::Arc;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// Postgres pool.
+    pub pool: Pool,
+    /// RabbitMQ link.
+    pub broker: Broker,
+    /// Wakes the outbox relay when a fast-path publish failed.
+    pub relay: RelayWaker,
+    /// Settings.
+    pub config: Arc<ApiConfig>,
+}

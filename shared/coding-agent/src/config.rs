@@ -1,0 +1,247 @@
+//! Typed configuration of the `llm` agent, read from the environment in one
+//! place (`CodingAgentConfig::from_env`) with defaults that work against a
+//! local Ollama.
+//!
+//! The API key is never printed: `Debug` shows it as `<redacted>`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the model is served and how to talk to it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LlmConfig {
+    /// Base URL of an OpenAI-compatible API, e.g. `http://127.0.0.1:11434/v1`;
+    /// requests go to `{base_url}/chat/completions`.
+    pub base_url: String,
+    /// Model name sent with every request.
+    pub model: String,
+    /// Bearer token, if the endpoint wants one. Never logged.
+    pub api_key: Option<String>,
+    /// Longest a single chat-completions request may take (connect, generate
+    /// and read), before it counts as a timeout and is retried.
+    pub request_timeout: Duration,
+    /// Retries of failed requests.
+    pub retry: RetryConfig,
+}
+
+impl fmt::Debug for LlmConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LlmConfig")
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("request_timeout", &self.request_timeout)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+/// How failed chat-completions requests are retried: exponential backoff with
+/// jitter (through `backon`), honouring `Retry-After`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryConfig {
+    /// Retries after the first attempt for 429, 5xx, timeouts and dropped
+    /// connections.
+    pub max_retries: usize,
+    /// Retries when the endpoint can not be connected to at all (connection
+    /// refused, unknown host). Kept small so that a missing server fails the
+    /// run in seconds.
+    pub connect_retries: usize,
+    /// First backoff delay (jitter adds up to as much again).
+    pub min_delay: Duration,
+    /// Largest backoff delay.
+    pub max_delay: Duration,
+    /// Longest `Retry-After` honoured; a longer one ends the retries.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_retries: 4,
+            connect_retries: 1,
+            min_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Everything the `llm` agent needs, for all runs of a worker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodingAgentConfig {
+    /// The model endpoint.
+    pub llm: LlmConfig,
+    /// Holds `mirrors/<project-id>.git`, `runs/<run-id>` and `locks/`.
+    pub workspace_root: PathBuf,
+    /// LLM calls per run.
+    pub max_iterations: u32,
+    /// Total tokens (prompt + completion, summed over calls) per run.
+    pub token_budget: u64,
+    /// `run_command` timeout when the model gives none.
+    pub command_timeout_default: Duration,
+    /// Largest `run_command` timeout the model may ask for.
+    pub command_timeout_max: Duration,
+    /// Bytes of tool output shown to the model per call.
+    pub output_cap: usize,
+    /// Bytes of diff kept in the run's result.
+    pub diff_cap: usize,
+    /// Whether a run's `params.base_url` (and `params.api_key`) may point the
+    /// run at another endpoint. The worker turns it on only for runs an admin
+    /// submitted.
+    pub allow_base_url_override: bool,
+}
+
+/// Default base URL: a local Ollama.
+pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:11434/v1";
+/// Default model.
+pub const DEFAULT_MODEL: &str = "qwen2.5-coder:7b";
+/// Default LLM calls per run.
+pub const DEFAULT_MAX_ITERATIONS: u32 = 30;
+/// Default token budget per run.
+pub const DEFAULT_TOKEN_BUDGET: u64 = 200_000;
+/// Default request timeout, in seconds.
+pub const DEFAULT_REQUEST_TIMEOUT_S: u64 = 120;
+
+impl Default for CodingAgentConfig {
+    fn default() -> Self {
+        Self {
+            llm: LlmConfig {
+                base_url: DEFAULT_BASE_URL.to_owned(),
+                model: DEFAULT_MODEL.to_owned(),
+                api_key: None,
+                request_timeout: Duration::from_secs(DEFAULT_REQUEST_TIMEOUT_S),
+                retry: RetryConfig::default(),
+            },
+            workspace_root: std::env::temp_dir().join("agent-runner-workspaces"),
+            max_iterations: DEFAULT_MAX_ITERATIONS,
+            token_budget: DEFAULT_TOKEN_BUDGET,
+            command_timeout_default: Duration::from_secs(60),
+            command_timeout_max: Duration::from_secs(600),
+            output_cap: 16 * 1024,
+            diff_cap: 512 * 1024,
+            allow_base_url_override: false,
+        }
+    }
+}
+
+/// A configuration variable holds a value that can not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub var: &'static str,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl CodingAgentConfig {
+    /// Reads `LLM_BASE_URL`, `LLM_MODEL`, `LLM_API_KEY`,
+    /// `LLM_REQUEST_TIMEOUT_S`, `WORKSPACE_ROOT`, `AGENT_MAX_ITERATIONS`,
+    /// `AGENT_TOKEN_BUDGET` and `AGENT_ALLOW_BASE_URL_OVERRIDE`; anything
+    /// unset keeps its default.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|var| std::env::var(var).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |var: &str| lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let mut config = Self::default();
+        if let Some(url) = get("LLM_BASE_URL") {
+            config.llm.base_url = check_base_url(&url)
+                .map_err(|reason| ConfigError { var: "LLM_BASE_URL", reason })?;
+        }
+        if let Some(model) = get("LLM_MODEL") {
+            config.llm.model = model;
+        }
+        config.llm.api_key = get("LLM_API_KEY");
+        if let Some(raw) = get("LLM_REQUEST_TIMEOUT_S") {
+            config.llm.request_timeout =
+                Duration::from_secs(positive("LLM_REQUEST_TIMEOUT_S", &raw, 3600)?);
+        }
+        if let Some(root) = get("WORKSPACE_ROOT") {
+            config.workspace_root = PathBuf::from(root);
+        }
+        if let Some(raw) = get("AGENT_MAX_ITERATIONS") {
+            let n = positive("AGENT_MAX_ITERATIONS", &raw, u64::from(MAX_ITERATIONS_LIMIT))?;
+            config.max_iterations = u32::try_from(n).unwrap_or(MAX_ITERATIONS_LIMIT);
+        }
+        if let Some(raw) = get("AGENT_TOKEN_BUDGET") {
+            config.token_budget = positive("AGENT_TOKEN_BUDGET", &raw, u64::MAX)?;
+        }
+        if let Some(raw) = get("AGENT_ALLOW_BASE_URL_OVERRIDE") {
+            config.allow_base_url_override = match raw.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" => true,
+                "0" | "false" | "no" => false,
+                _ => {
+                    return Err(ConfigError {
+                        var: "AGENT_ALLOW_BASE_URL_OVERRIDE",
+                        reason: format!("expected true or false, got `{raw}`"),
+                    });
+                }
+            };
+        }
+        Ok(config)
+    }
+}
+
+/// Most LLM calls a run may be configured for.
+pub const MAX_ITERATIONS_LIMIT: u32 = 500;
+
+fn positive(var: &'static str, raw: &str, max: u64) -> Result<u64, ConfigError> {
+    match raw.parse::<u64>() {
+        Ok(n) if n >= 1 && n <= max => Ok(n),
+        _ => Err(ConfigError {
+            var,
+            reason: format!("expected a whole number between 1 and {max}, got `{raw}`"),
+        }),
+    }
+}
+
+/// Checks that `url` is an http(s) URL and drops a trailing slash.
+pub(crate) fn check_base_url(url: &str) -> Result<String, String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("`{url}` must be an http or https URL"));
+    }
+    Ok(url.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<CodingAgentConfig, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        CodingAgentConfig::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_point_at_a_local_ollama() {
+        let c = config(&[]).expect("defaults");
+        assert_eq!(c.llm.base_url, DEFAULT_BASE_URL);
+        assert_eq!(c.max_iterations, 30);
+        assert_eq!(c.llm.api_key, None);
+    }
+
+    #[test]
+    fn an_invalid_value_names_its_variable() {
+        let err = config(&[("AGENT_MAX_ITERATIONS", "many")]).expect_err("invalid");
+        assert_eq!(err.var, "AGENT_MAX_ITERATIONS");
+        let err = config(&[("LLM_BASE_URL", "ftp://x")]).expect_err("invalid");
+        assert!(err.to_string().starts_with("LLM_BASE_URL:"));
+        let err = config(&[("LLM_REQUEST_TIMEOUT_S", "0")]).expect_err("invalid");
+        assert_eq!(err.var, "LLM_REQUEST_TIMEOUT_S");
+    }
+
+    #[test]
+    fn the_api_key_is_redacted_in_debug_output() {
+        let c = config(&[("LLM_API_KEY", "sk-secret")]).expect("valid");
+        assert_eq!(c.llm.api_key.as_deref(), Some("sk-secret"));
+        assert!(!format!("{c:?}").contains("sk-secret"));
+    }
+}

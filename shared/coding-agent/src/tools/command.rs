@@ -1,0 +1,217 @@
+//! `run_command{cmd, timeout_s?}`: `sh -c` in the worktree, bounded.
+//!
+//! The command runs in its own process group with a scrubbed environment
+//! (`PATH`, `HOME` = the worktree, `LANG` — nothing else, so no API key or
+//! database URL leaks). Its output is capped. On timeout or cancel the whole
+//! group is killed with SIGKILL; when the command ends on its own, what it
+//! left running in the background is killed too, so no process outlives the
+//! call. If the future is dropped half-way, a guard kills the group.
+//!
+//! This is confinement of the working directory and environment, not a
+//! sandbox: the command runs with the worker's user and can read what that
+//! user can.
+
+use crate::output::CappedBuffer;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use serde::Serialize;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::process::Command;
+use tokio_util::sync::CancellationToken;
+
+/// `PATH` when the worker has none.
+const FALLBACK_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+/// How long output readers may lag behind the end of the command.
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
+
+/// What a command did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ExecOutput {
+    /// Exit code; `None` when it was killed by a signal (or timed out).
+    pub exit_code: Option<i32>,
+    /// Standard output, capped.
+    pub stdout: String,
+    /// Standard error, capped.
+    pub stderr: String,
+    /// Whether either stream was cut.
+    pub truncated: bool,
+    /// Whether the timeout killed it.
+    pub timed_out: bool,
+}
+
+impl ExecOutput {
+    /// Exit code 0 within the timeout.
+    pub fn succeeded(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out
+    }
+
+    /// The text shown to the model.
+    pub(crate) fn render(&self, timeout: Duration) -> String {
+        let mut out = if self.timed_out {
+            format!("timed out after {} s; the process group was killed\n", timeout.as_secs())
+        } else {
+            match self.exit_code {
+                Some(code) => format!("exit code: {code}\n"),
+                None => "killed by a signal\n".to_owned(),
+            }
+        };
+        for (name, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            if !text.is_empty() {
+                out.push_str(&format!("--- {name} ---\n{text}"));
+                if !text.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+        }
+        out
+    }
+}
+
+/// How a command ended.
+#[derive(Debug)]
+pub(crate) enum ExecEnd {
+    /// It exited or timed out.
+    Finished(ExecOutput),
+    /// The token fired; the process group was killed.
+    Cancelled,
+}
+
+/// Kills a process group when dropped (unless disarmed).
+struct GroupKiller(Option<Pid>);
+
+impl GroupKiller {
+    fn kill(&mut self) {
+        if let Some(group) = self.0.take() {
+            // ESRCH (nothing left in the group) is the usual, fine outcome.
+            let _ = killpg(group, Signal::SIGKILL);
+        }
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Runs `cmd` with `sh -c` in `dir`.
+pub(crate) async fn exec(
+    dir: &Path,
+    cmd: &str,
+    timeout: Duration,
+    output_cap: usize,
+    cancel: &CancellationToken,
+) -> std::io::Result<ExecEnd> {
+    let path = std::env::var_os("PATH").unwrap_or_else(|| FALLBACK_PATH.into());
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", dir)
+        .env("LANG", "C.UTF-8")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut group = GroupKiller(
+        child.id().and_then(|pid| i32::try_from(pid).ok()).map(Pid::from_raw),
+    );
+    let stdout = tokio::spawn(read_capped(child.stdout.take(), output_cap));
+    let stderr = tokio::spawn(read_capped(child.stderr.take(), output_cap));
+
+    let (status, timed_out) = tokio::select! {
+        status = child.wait() => (Some(status?), false),
+        () = tokio::time::sleep(timeout) => (None, true),
+        () = cancel.cancelled() => {
+            group.kill();
+            let _ = child.wait().await;
+            stdout.abort();
+            stderr.abort();
+            return Ok(ExecEnd::Cancelled);
+        }
+    };
+    // Whatever the command left behind dies with it; this also closes pipes
+    // held open by background children.
+    group.kill();
+    if status.is_none() {
+        let _ = child.wait().await;
+    }
+    let (stdout, out_cut) = drain(stdout).await;
+    let (stderr, err_cut) = drain(stderr).await;
+    Ok(ExecEnd::Finished(ExecOutput {
+        exit_code: status.and_then(|s| s.code()),
+        stdout,
+        stderr,
+        truncated: out_cut || err_cut,
+        timed_out,
+    }))
+}
+
+async fn read_capped(stream: Option<impl AsyncRead + Unpin>, cap: usize) -> (String, bool) {
+    let mut buffer = CappedBuffer::new(cap);
+    if let Some(mut stream) = stream {
+        let mut chunk = vec![0_u8; 8192];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buffer.push(&chunk[..n]),
+            }
+        }
+    }
+    buffer.finish()
+}
+
+async fn drain(reader: tokio::task::JoinHandle<(String, bool)>) -> (String, bool) {
+    let abort = reader.abort_handle();
+    match tokio::time::timeout(DRAIN_GRACE, reader).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(_)) => (String::new(), false),
+        Err(_) => {
+            abort.abort();
+            ("[output unavailable: a process outside the group kept it open]".to_owned(), true)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn run(cmd: &str, timeout: Duration) -> ExecOutput {
+        let dir = tempfile::tempdir().expect("tempdir");
+        match exec(dir.path(), cmd, timeout, 64, &CancellationToken::new()).await.expect("spawn") {
+            ExecEnd::Finished(out) => out,
+            ExecEnd::Cancelled => panic!("not cancelled"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_environment_is_scrubbed_and_home_is_the_worktree() {
+        let out = run("echo \"$HOME|${LLM_API_KEY:-none}|${DATABASE_URL:-none}\"", Duration::from_secs(5)).await;
+        assert!(out.succeeded(), "{out:?}");
+        assert!(out.stdout.ends_with("|none|none\n"), "{}", out.stdout);
+    }
+
+    #[tokio::test]
+    async fn output_is_capped_and_the_exit_code_reported() {
+        let out = run("yes | head -c 1000; exit 3", Duration::from_secs(5)).await;
+        assert_eq!(out.exit_code, Some(3));
+        assert!(out.truncated);
+        assert!(out.stdout.ends_with(crate::output::TRUNCATED_MARKER));
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_the_command_and_its_background_children() {
+        let started = std::time::Instant::now();
+        let out = run("sleep 30 & sleep 30", Duration::from_millis(200)).await;
+        assert!(out.timed_out);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+}

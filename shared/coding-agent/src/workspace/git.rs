@@ -1,0 +1,91 @@
+//! Running the `git` CLI for the workspace: never interactive, never
+//! inheriting a `GIT_DIR` from the worker's environment, killed if the run
+//! is dropped half-way.
+
+use super::WorkspaceError;
+use std::path::Path;
+use std::process::Stdio;
+use tokio::process::Command;
+
+/// Identity of every commit the harness makes.
+pub(crate) const AUTHOR_NAME: &str = "agent-runner";
+/// E-mail of that identity.
+pub(crate) const AUTHOR_EMAIL: &str = "agent-runner@localhost";
+
+/// What a git command printed, and whether it succeeded.
+#[derive(Debug)]
+pub(crate) struct GitOutput {
+    pub(crate) success: bool,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// Runs `git -C dir args…` and returns its stdout; a non-zero exit is an
+/// error quoting stderr.
+pub(crate) async fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
+    let out = git_output(dir, args).await?;
+    if out.success {
+        Ok(out.stdout)
+    } else {
+        Err(WorkspaceError::Git { args: shown_args(args), stderr: out.stderr.trim().to_owned() })
+    }
+}
+
+/// Runs `git -C dir args…` and returns its output whatever the exit code.
+pub(crate) async fn git_output(dir: &Path, args: &[&str]) -> Result<GitOutput, WorkspaceError> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", &format!("user.name={AUTHOR_NAME}")])
+        .args(["-c", &format!("user.email={AUTHOR_EMAIL}")])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+        .env("LC_ALL", "C")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .env_remove("GIT_OBJECT_DIRECTORY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|e| WorkspaceError::io(format!("could not run git {}", shown_args(args)), e))?;
+    Ok(GitOutput {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+/// The arguments for an error message, with credentials in URLs hidden.
+fn shown_args(args: &[&str]) -> String {
+    args.iter().map(|a| redact_url(a)).collect::<Vec<_>>().join(" ")
+}
+
+/// `scheme://user:secret@host/…` → `scheme://***@host/…`.
+pub(crate) fn redact_url(text: &str) -> String {
+    if let Some(scheme_end) = text.find("://") {
+        let rest = &text[scheme_end + 3..];
+        let authority_end = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..authority_end].rfind('@') {
+            return format!("{}://***@{}", &text[..scheme_end], &rest[at + 1..]);
+        }
+    }
+    text.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_urls_are_hidden() {
+        assert_eq!(redact_url("https://u:tok@host/r.git"), "https://***@host/r.git");
+        assert_eq!(redact_url("https://host/r.git"), "https://host/r.git");
+        assert_eq!(redact_url("/srv/repo"), "/srv/repo");
+    }
+}

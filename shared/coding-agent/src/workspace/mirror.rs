@@ -1,0 +1,153 @@
+//! The bare mirror of a project (`<root>/mirrors/<project-id>.git`) and the
+//! per-project lock that serialises changes to it.
+//!
+//! The mirror is cloned with `git clone --mirror` the first time and fetched
+//! on every run. The fetch updates upstream branches and tags but never
+//! touches `agent/*` branches, which belong to the mirror. A project without
+//! a repository gets an empty one with a single empty commit, so that the
+//! agent can start from nothing.
+
+use super::WorkspaceError;
+use super::git::{git, git_output, redact_url};
+use agent_runner_agent::ProjectSpec;
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How often a waiting run retries the project lock.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+
+/// Exclusive hold on a project's mirror, across threads and processes
+/// sharing the workspace root (an `flock`, released when dropped or when the
+/// process dies).
+#[derive(Debug)]
+pub(crate) struct ProjectLock {
+    _lock: Flock<File>,
+}
+
+/// Takes the project's lock, waiting for it.
+pub(crate) async fn lock_project(root: &Path, project_id: Uuid) -> Result<ProjectLock, WorkspaceError> {
+    let dir = root.join("locks");
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| WorkspaceError::io(format!("could not create {}", dir.display()), e))?;
+    let path = dir.join(format!("{project_id}.lock"));
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| WorkspaceError::io(format!("could not open {}", path.display()), e))?;
+    loop {
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => return Ok(ProjectLock { _lock: lock }),
+            Err((back, Errno::EWOULDBLOCK)) => {
+                file = back;
+                tokio::time::sleep(LOCK_POLL).await;
+            }
+            Err((_, errno)) => {
+                return Err(WorkspaceError::io(
+                    format!("could not lock {}", path.display()),
+                    std::io::Error::from(errno),
+                ));
+            }
+        }
+    }
+}
+
+/// Where a project's mirror lives.
+pub fn mirror_path(root: &Path, project_id: Uuid) -> PathBuf {
+    root.join("mirrors").join(format!("{project_id}.git"))
+}
+
+/// The state of a mirror after [`sync`].
+#[derive(Debug)]
+pub(crate) struct Mirror {
+    /// The bare repository.
+    pub(crate) path: PathBuf,
+    /// Why the fetch failed, when an existing mirror was used as it was.
+    pub(crate) fetch_error: Option<String>,
+}
+
+/// Creates or updates the project's mirror. Call with the project lock held.
+pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, WorkspaceError> {
+    let path = mirror_path(root, project.id);
+    if path.join("HEAD").is_file() {
+        let mut fetch_error = None;
+        if project.repo_url.is_some() {
+            let out = git_output(
+                &path,
+                &[
+                    "fetch",
+                    "--quiet",
+                    "origin",
+                    "+refs/heads/*:refs/heads/*",
+                    "^refs/heads/agent/*",
+                    "+refs/tags/*:refs/tags/*",
+                ],
+            )
+            .await?;
+            if !out.success {
+                let reason = out.stderr.trim().to_owned();
+                tracing::warn!(project.id = %project.id, error = %reason, "mirror fetch failed; using the mirror as it is");
+                fetch_error = Some(reason);
+            }
+        }
+        return Ok(Mirror { path, fetch_error });
+    }
+
+    let parent = root.join("mirrors");
+    std::fs::create_dir_all(&parent)
+        .map_err(|e| WorkspaceError::io(format!("could not create {}", parent.display()), e))?;
+    // Build into a temporary name and rename, so that a crash never leaves a
+    // half-made mirror behind.
+    let staging = parent.join(format!("{}.git.tmp-{}", project.id, Uuid::new_v4()));
+    let staged = match &project.repo_url {
+        Some(url) => clone(&parent, url, &staging).await,
+        None => init_empty(&parent, &staging, &project.default_branch).await,
+    };
+    if let Err(e) = staged {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    std::fs::rename(&staging, &path)
+        .map_err(|e| WorkspaceError::io(format!("could not move the mirror to {}", path.display()), e))?;
+    Ok(Mirror { path, fetch_error: None })
+}
+
+async fn clone(parent: &Path, url: &str, staging: &Path) -> Result<(), WorkspaceError> {
+    let target = staging.to_string_lossy();
+    git(parent, &["clone", "--mirror", "--quiet", url, &target])
+        .await
+        .map(|_| ())
+        .map_err(|e| WorkspaceError::Invalid(format!("could not clone {}: {e}", redact_url(url))))
+}
+
+async fn init_empty(parent: &Path, staging: &Path, branch: &str) -> Result<(), WorkspaceError> {
+    let target = staging.to_string_lossy();
+    git(parent, &["init", "--bare", "--quiet", "--initial-branch", branch, &target]).await?;
+    let tree = git(staging, &["hash-object", "-t", "tree", "-w", "--stdin"]).await?;
+    let commit = git(staging, &["commit-tree", tree.trim(), "-m", "empty project"]).await?;
+    git(staging, &["update-ref", &format!("refs/heads/{branch}"), commit.trim()]).await?;
+    Ok(())
+}
+
+/// The commit a ref points at, if it exists.
+pub(crate) async fn resolve_commit(repo: &Path, reference: &str) -> Result<Option<String>, WorkspaceError> {
+    let out = git_output(repo, &["rev-parse", "--verify", "--quiet", &format!("{reference}^{{commit}}")])
+        .await?;
+    Ok(out.success.then(|| out.stdout.trim().to_owned()))
+}
+
+/// Whether `repo_url` names a repository on this machine (and so can take
+/// pushes without credentials).
+pub(crate) fn local_repo(repo_url: &str) -> Option<PathBuf> {
+    let path = repo_url.strip_prefix("file://").unwrap_or(repo_url);
+    if path.contains("://") {
+        return None;
+    }
+    let path = Path::new(path);
+    path.is_dir().then(|| path.to_path_buf())
+}

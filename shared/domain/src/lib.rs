@@ -1,0 +1,18 @@
+//! The vocabulary of agent-runner, shared by the api, the worker and the store.
+//!
+//! - [`status`]: the run state machine and which transitions it allows.
+//! - [`event`]: the kinds of timeline events a run records.
+//! - [`message`]: the job message that travels on RabbitMQ.
+//! - [`submission`]: validation of what a client submits.
+//!
+//! This crate does no I/O: it is plain data and the rules over it.
+
+pub mod event;
+pub mod message;
+pub mod status;
+pub mod submission;
+
+pub use event::EventKind;
+pub use message::JobMessage;
+pub use status::RunStatus;
+pub use submission::{RunSubmission, SubmissionError};

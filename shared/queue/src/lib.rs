@@ -1,0 +1,20 @@
+//! RabbitMQ for agent-runner: transport only, never the source of truth.
+//!
+//! - [`names`]: every exchange and queue name, carrying the deployment's prefix.
+//! - [`topology`]: idempotent declaration of the exchanges and queues.
+//! - [`connect`]: connections named for the management UI.
+//! - [`publisher`]: confirmed, persistent, mandatory publishing of jobs.
+//! - [`tiers`]: the retry delay tiers and how a backoff delay maps onto them.
+
+pub mod connect;
+mod error;
+pub mod names;
+pub mod publisher;
+pub mod tiers;
+pub mod topology;
+
+pub use error::QueueError;
+pub use lapin;
+pub use names::Names;
+pub use publisher::{Publisher, JobProperties};
+pub use tiers::RetryTiers;

@@ -1,0 +1,135 @@
+//! Confirmed publishing of jobs.
+//!
+//! Every publish is persistent (delivery mode 2), mandatory (an unroutable
+//! message is an error, not a silent drop) and waits for the broker's
+//! confirm, so "published" means "the broker has it on disk".
+
+use crate::names::{Names, WORK_ROUTING_KEY};
+use crate::QueueError;
+use agent_runner_domain::JobMessage;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::Confirmation;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::{BasicProperties, Channel, Connection};
+use uuid::Uuid;
+
+/// AMQP properties of a job besides its body, shown in the management UI.
+#[derive(Debug, Clone)]
+pub struct JobProperties {
+    /// Attempt the message is for (header `attempt`).
+    pub attempt: i32,
+    /// Project of the run (header `project_id`).
+    pub project_id: Option<Uuid>,
+    /// Why the message is dead (header `reason`), for dead letters.
+    pub reason: Option<String>,
+}
+
+/// A confirm-mode channel and the names to publish to.
+#[derive(Clone)]
+pub struct Publisher {
+    channel: Channel,
+    names: Names,
+    app_id: String,
+}
+
+impl Publisher {
+    /// Opens a confirm-mode channel on `connection`. `app_id` names the
+    /// publishing process in message properties.
+    pub async fn open(connection: &Connection, names: Names, app_id: &str) -> Result<Self, QueueError> {
+        let channel = connection.create_channel().await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        Ok(Self { channel, names, app_id: app_id.to_owned() })
+    }
+
+    /// True while the channel is usable.
+    pub fn is_connected(&self) -> bool {
+        self.channel.status().connected()
+    }
+
+    /// Publishes a job onto the work exchange.
+    pub async fn publish_job(&self, msg: &JobMessage, props: &JobProperties) -> Result<(), QueueError> {
+        let exchange = self.names.work_exchange();
+        self.publish(&exchange, WORK_ROUTING_KEY, &msg.to_bytes(), msg.run_id(), msg.type_name(), props)
+            .await
+    }
+
+    /// Publishes a job into the retry tier of `delay_ms`; it reaches the work
+    /// queue once the tier's TTL expires.
+    pub async fn publish_delayed(
+        &self,
+        msg: &JobMessage,
+        props: &JobProperties,
+        delay_ms: u64,
+    ) -> Result<(), QueueError> {
+        let queue = self.names.retry_queue(delay_ms);
+        self.publish("", &queue, &msg.to_bytes(), msg.run_id(), msg.type_name(), props).await
+    }
+
+    /// Publishes raw bytes to the dead-letter exchange with a `reason` header.
+    pub async fn publish_dead(
+        &self,
+        body: &[u8],
+        message_id: Option<Uuid>,
+        props: &JobProperties,
+    ) -> Result<(), QueueError> {
+        let exchange = self.names.dead_exchange();
+        self.publish(&exchange, "", body, message_id.unwrap_or(Uuid::nil()), "dead_letter", props)
+            .await
+    }
+
+    async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        message_id: Uuid,
+        kind: &str,
+        props: &JobProperties,
+    ) -> Result<(), QueueError> {
+        let mut headers = FieldTable::default();
+        headers.insert("attempt".into(), AMQPValue::LongInt(props.attempt));
+        if let Some(project_id) = props.project_id {
+            headers.insert("project_id".into(), long_string(&project_id.to_string()));
+        }
+        if let Some(reason) = &props.reason {
+            headers.insert("reason".into(), long_string(reason));
+        }
+        let timestamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
+        let properties = BasicProperties::default()
+            .with_message_id(ShortString::from(message_id.to_string()))
+            .with_app_id(ShortString::from(self.app_id.as_str()))
+            .with_type(ShortString::from(kind))
+            .with_content_type("application/json".into())
+            .with_timestamp(timestamp)
+            // 2 = persistent: written to disk by the broker.
+            .with_delivery_mode(2)
+            .with_headers(headers);
+        let target = if exchange.is_empty() { routing_key } else { exchange };
+        let confirm = self
+            .channel
+            .basic_publish(
+                exchange.into(),
+                routing_key.into(),
+                // mandatory: return the message to us if no queue is bound.
+                BasicPublishOptions { mandatory: true, ..Default::default() },
+                body,
+                properties,
+            )
+            .await?
+            .await?;
+        match confirm {
+            Confirmation::Ack(None) => Ok(()),
+            Confirmation::Ack(Some(_)) => Err(QueueError::Unroutable(target.to_owned())),
+            Confirmation::Nack(_) | Confirmation::NotRequested => {
+                Err(QueueError::Nacked(target.to_owned()))
+            }
+        }
+    }
+}
+
+fn long_string(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value))
+}

@@ -1,0 +1,25 @@
+//! The PostgreSQL store: the source of truth for runs and everything around them.
+//!
+//! - [`pool`]: connection pool from a `DATABASE_URL`.
+//! - [`migrate`]: embedded migrations, applied once under an advisory lock.
+//! - [`projects`], [`runs`], [`events`], [`outbox`], [`workers`], [`tokens`]:
+//!   one module per table family.
+//! - [`claim`]: how a worker takes a run for an attempt, and the fenced writes
+//!   of that attempt.
+//!
+//! Every state change is one SQL statement guarded by the expected state (and
+//! attempt): the database, never the process, decides who won.
+
+pub mod claim;
+mod error;
+pub mod events;
+pub mod migrate;
+pub mod outbox;
+pub mod pool;
+pub mod projects;
+pub mod runs;
+pub mod tokens;
+pub mod workers;
+
+pub use deadpool_postgres::Pool;
+pub use error::StoreError;

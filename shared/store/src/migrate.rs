@@ -1,0 +1,56 @@
+//! Embedded migrations, applied in order under a Postgres advisory lock so
+//! that concurrent `migrate` invocations (several pods, a k8s Job retrying)
+//! apply each migration exactly once.
+
+use crate::StoreError;
+use deadpool_postgres::Pool;
+
+/// Arbitrary constant identifying our migration lock.
+const MIGRATION_LOCK_KEY: i64 = 0x6167_656e_7472_756e; // "agentrun"
+
+/// The migrations, in order: (version, name, SQL).
+const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+
+/// Applies every migration not applied yet; returns the versions applied now.
+pub async fn run(pool: &Pool) -> Result<Vec<i32>, StoreError> {
+    let mut client = pool.get().await?;
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+    let outcome = apply_pending(&mut client).await;
+    // Unlock even when a migration failed; the session ends with the
+    // connection anyway, but pooled connections live on.
+    let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
+    let applied = outcome?;
+    unlock?;
+    Ok(applied)
+}
+
+async fn apply_pending(client: &mut deadpool_postgres::Client) -> Result<Vec<i32>, StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    integer PRIMARY KEY,
+                 name       text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .await?;
+    let rows = client.query("SELECT version FROM schema_migrations", &[]).await?;
+    let done: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
+    let mut applied = Vec::new();
+    for (version, name, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        let tx = client.transaction().await?;
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(migration.version = version, migration.name = name, "applied migration");
+        applied.push(*version);
+    }
+    Ok(applied)
+}

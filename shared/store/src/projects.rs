@@ -1,0 +1,93 @@
+//! Projects: what runs work on.
+
+use crate::StoreError;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use serde_json::Value;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+/// A project row.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Project {
+    /// Project id.
+    pub id: Uuid,
+    /// Unique name.
+    pub name: String,
+    /// Git repository (local path or URL), if any.
+    pub repo_url: Option<String>,
+    /// Branch runs start from.
+    pub default_branch: String,
+    /// Project settings (e.g. `require_approval`).
+    pub settings: Value,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Columns selected for a [`Project`], in [`Project::from_row`] order.
+pub(crate) const COLUMNS: &str = "id, name, repo_url, default_branch, settings, created_at";
+
+impl Project {
+    pub(crate) fn from_row(row: &Row) -> Self {
+        Self::from_row_at(row, 0)
+    }
+
+    /// Reads a project from `row` starting at column `offset`.
+    pub(crate) fn from_row_at(row: &Row, offset: usize) -> Self {
+        Project {
+            id: row.get(offset),
+            name: row.get(offset + 1),
+            repo_url: row.get(offset + 2),
+            default_branch: row.get(offset + 3),
+            settings: row.get(offset + 4),
+            created_at: row.get(offset + 5),
+        }
+    }
+}
+
+/// What a new project needs.
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    /// Unique name.
+    pub name: String,
+    /// Git repository, if any.
+    pub repo_url: Option<String>,
+    /// Branch runs start from.
+    pub default_branch: String,
+    /// Settings object.
+    pub settings: Value,
+}
+
+/// Creates a project; a taken name gives [`StoreError::Conflict`].
+pub async fn create(pool: &Pool, new: &NewProject) -> Result<Project, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            &format!(
+                "INSERT INTO projects (id, name, repo_url, default_branch, settings)
+                 VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
+            ),
+            &[&Uuid::now_v7(), &new.name, &new.repo_url, &new.default_branch, &new.settings],
+        )
+        .await?;
+    Ok(Project::from_row(&row))
+}
+
+/// Looks a project up by id.
+pub async fn get(pool: &Pool, id: Uuid) -> Result<Option<Project>, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(&format!("SELECT {COLUMNS} FROM projects WHERE id = $1"), &[&id])
+        .await?;
+    Ok(row.as_ref().map(Project::from_row))
+}
+
+/// Lists projects, newest first, at most `limit`.
+pub async fn list(pool: &Pool, limit: i64) -> Result<Vec<Project>, StoreError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(&format!("SELECT {COLUMNS} FROM projects ORDER BY id DESC LIMIT $1"), &[&limit])
+        .await?;
+    Ok(rows.iter().map(Project::from_row).collect())
+}

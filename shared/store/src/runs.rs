@@ -1,0 +1,356 @@
+//! Runs as the api sees them: create (with its first event and outbox row in
+//! one transaction), read, list, and the client-driven transitions.
+
+use crate::StoreError;
+use crate::events::insert_event;
+use agent_runner_domain::{EventKind, RunStatus};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+/// A run row.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Run {
+    /// Run id (UUIDv7: ordered by creation).
+    pub id: Uuid,
+    /// Its project.
+    pub project_id: Uuid,
+    /// What the agent should achieve.
+    pub goal: String,
+    /// Agent kind.
+    pub agent: String,
+    /// Agent parameters.
+    pub params: Value,
+    /// Current status.
+    pub status: RunStatus,
+    /// Number of the latest attempt (0 before the first claim).
+    pub attempt: i32,
+    /// Attempts allowed in all.
+    pub max_attempts: i32,
+    /// Deadline of each attempt, in seconds.
+    pub timeout_s: i32,
+    /// Worker holding (or last holding) the run.
+    pub worker_id: Option<String>,
+    /// Until when that worker's lease runs.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Why the run failed or was retried last.
+    pub error: Option<String>,
+    /// What the agent produced.
+    pub result: Option<Value>,
+    /// True once a cancel was requested.
+    pub cancel_requested: bool,
+    /// When the api accepted the run.
+    pub created_at: DateTime<Utc>,
+    /// When the first attempt started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the run reached its current terminal (or approval) state.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Columns selected for a [`Run`], in [`Run::from_row_at`] order.
+pub(crate) const COLUMNS: &str = "id, project_id, goal, agent, params, status, attempt, max_attempts, \
+     timeout_s, worker_id, lease_until, error, result, cancel_requested, created_at, started_at, \
+     finished_at, updated_at";
+/// Number of columns in [`COLUMNS`].
+pub(crate) const COLUMN_COUNT: usize = 18;
+
+impl Run {
+    pub(crate) fn from_row(row: &Row) -> Self {
+        Self::from_row_at(row, 0)
+    }
+
+    /// Reads a run from `row` starting at column `o`.
+    pub(crate) fn from_row_at(row: &Row, o: usize) -> Self {
+        let status: String = row.get(o + 5);
+        Run {
+            id: row.get(o),
+            project_id: row.get(o + 1),
+            goal: row.get(o + 2),
+            agent: row.get(o + 3),
+            params: row.get(o + 4),
+            // The CHECK constraint keeps unknown statuses out of the table.
+            status: status.parse().unwrap_or(RunStatus::Failed),
+            attempt: row.get(o + 6),
+            max_attempts: row.get(o + 7),
+            timeout_s: row.get(o + 8),
+            worker_id: row.get(o + 9),
+            lease_until: row.get(o + 10),
+            error: row.get(o + 11),
+            result: row.get(o + 12),
+            cancel_requested: row.get(o + 13),
+            created_at: row.get(o + 14),
+            started_at: row.get(o + 15),
+            finished_at: row.get(o + 16),
+            updated_at: row.get(o + 17),
+        }
+    }
+}
+
+/// A validated run ready to insert.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    /// Its project (must exist).
+    pub project_id: Uuid,
+    /// Goal.
+    pub goal: String,
+    /// Agent kind.
+    pub agent: String,
+    /// Parameters object.
+    pub params: Value,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// Attempt deadline in seconds.
+    pub timeout_s: i32,
+    /// Client-chosen key making the submission idempotent.
+    pub idempotency_key: Option<String>,
+}
+
+/// What [`create`] did.
+#[derive(Debug, Clone)]
+pub enum Created {
+    /// A new run; `outbox_id` is the row to mark sent once published.
+    New {
+        /// The run.
+        run: Run,
+        /// Its outbox row.
+        outbox_id: i64,
+    },
+    /// The idempotency key was used before: the run it created.
+    Existing(Run),
+}
+
+/// Inserts the run, its RUN_CREATED event (seq 1) and an outbox row in one
+/// transaction. With an idempotency key already used, returns that run, or
+/// [`StoreError::Conflict`] when the earlier request differed.
+pub async fn create(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let id = Uuid::now_v7();
+    let row = tx
+        .query_opt(
+            &format!(
+                "INSERT INTO runs (id, project_id, goal, agent, params, status, max_attempts, timeout_s,
+                                   idempotency_key, last_seq)
+                 VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, 1)
+                 ON CONFLICT (idempotency_key) DO NOTHING
+                 RETURNING {COLUMNS}"
+            ),
+            &[
+                &id,
+                &new.project_id,
+                &new.goal,
+                &new.agent,
+                &new.params,
+                &new.max_attempts,
+                &new.timeout_s,
+                &new.idempotency_key,
+            ],
+        )
+        .await?;
+    let Some(row) = row else {
+        drop(tx);
+        return existing_for_key(pool, new).await;
+    };
+    let run = Run::from_row(&row);
+    tx.execute(
+        "INSERT INTO events (run_id, seq, attempt, kind, payload) VALUES ($1, 1, 0, $2, $3)",
+        &[
+            &run.id,
+            &EventKind::RunCreated.as_str(),
+            &json!({"goal": run.goal, "agent": run.agent, "project_id": run.project_id}),
+        ],
+    )
+    .await?;
+    let outbox = tx
+        .query_one(
+            "INSERT INTO outbox (run_id, attempt) VALUES ($1, 0) RETURNING id",
+            &[&run.id],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Created::New { run, outbox_id: outbox.get(0) })
+}
+
+async fn existing_for_key(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            &format!("SELECT {COLUMNS} FROM runs WHERE idempotency_key = $1"),
+            &[&new.idempotency_key],
+        )
+        .await?;
+    let run = Run::from_row(&row);
+    if run.project_id != new.project_id || run.goal != new.goal || run.agent != new.agent {
+        return Err(StoreError::Conflict(
+            "Idempotency-Key was already used for a different request".into(),
+        ));
+    }
+    Ok(Created::Existing(run))
+}
+
+/// Reads one run.
+pub async fn get(pool: &Pool, id: Uuid) -> Result<Option<Run>, StoreError> {
+    let client = pool.get().await?;
+    let row = client.query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id]).await?;
+    Ok(row.as_ref().map(Run::from_row))
+}
+
+/// Filters and page of a run listing (keyset pagination on the id).
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs in this status.
+    pub status: Option<RunStatus>,
+    /// Only runs of this project.
+    pub project_id: Option<Uuid>,
+    /// Only runs older than this id (the previous page's cursor).
+    pub before: Option<Uuid>,
+    /// Page size.
+    pub limit: i64,
+}
+
+/// Lists runs newest first.
+pub async fn list(pool: &Pool, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
+    let client = pool.get().await?;
+    let status = filter.status.map(|s| s.as_str());
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {COLUMNS} FROM runs
+                 WHERE ($1::text IS NULL OR status = $1)
+                   AND ($2::uuid IS NULL OR project_id = $2)
+                   AND ($3::uuid IS NULL OR id < $3)
+                 ORDER BY id DESC LIMIT $4"
+            ),
+            &[&status, &filter.project_id, &filter.before, &filter.limit],
+        )
+        .await?;
+    Ok(rows.iter().map(Run::from_row).collect())
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CancelOutcome {
+    /// The run had not started: it is CANCELLED now.
+    Cancelled(Run),
+    /// The run is executing: its worker was told and will end it CANCELLED.
+    Requested(Run),
+    /// The run is already in a terminal state.
+    AlreadyFinished(Run),
+    /// No such run.
+    NotFound,
+}
+
+/// Cancels a run: at once when it is QUEUED or RETRYING, by request (and a
+/// NOTIFY on `run_cancel` that workers listen to) when it is RUNNING.
+pub async fn cancel(pool: &Pool, id: Uuid) -> Result<CancelOutcome, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let row = tx
+        .query_opt(
+            &format!(
+                "UPDATE runs SET status = 'CANCELLED', cancel_requested = true, lease_until = NULL,
+                        finished_at = clock_timestamp(), updated_at = clock_timestamp()
+                 WHERE id = $1 AND status IN ('QUEUED', 'RETRYING', 'AWAITING_APPROVAL')
+                 RETURNING {COLUMNS}"
+            ),
+            &[&id],
+        )
+        .await?;
+    if let Some(row) = row {
+        let run = Run::from_row(&row);
+        insert_event(&tx, id, EventKind::RunCancelled, &json!({"reason": "cancel requested"}))
+            .await?;
+        tx.commit().await?;
+        return Ok(CancelOutcome::Cancelled(run));
+    }
+    let row = tx
+        .query_opt(
+            &format!(
+                "UPDATE runs SET cancel_requested = true, updated_at = clock_timestamp()
+                 WHERE id = $1 AND status = 'RUNNING' RETURNING {COLUMNS}"
+            ),
+            &[&id],
+        )
+        .await?;
+    if let Some(row) = row {
+        tx.execute("SELECT pg_notify('run_cancel', $1)", &[&id.to_string()]).await?;
+        tx.commit().await?;
+        return Ok(CancelOutcome::Requested(Run::from_row(&row)));
+    }
+    let row = tx.query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id]).await?;
+    Ok(match row {
+        Some(row) => CancelOutcome::AlreadyFinished(Run::from_row(&row)),
+        None => CancelOutcome::NotFound,
+    })
+}
+
+/// What a retry request did.
+#[derive(Debug, Clone)]
+pub enum RetryOutcome {
+    /// The run is QUEUED again; publish `outbox_id`.
+    Requeued {
+        /// The run.
+        run: Run,
+        /// Its new outbox row.
+        outbox_id: i64,
+    },
+    /// The run is not FAILED or CANCELLED.
+    NotRetryable(Run),
+    /// No such run.
+    NotFound,
+}
+
+/// Re-queues a FAILED or CANCELLED run for a new attempt, keeping its history;
+/// the attempt budget is extended by one so the new attempt may run.
+pub async fn retry(pool: &Pool, id: Uuid) -> Result<RetryOutcome, StoreError> {
+    requeue(pool, id, &["FAILED", "CANCELLED"], EventKind::RunRetrying, json!({"reason": "retry requested"}))
+        .await
+}
+
+/// Re-queues a run that is in one of `from` as a new attempt and records
+/// `kind` with `payload` on its timeline, all in one transaction.
+pub async fn requeue(
+    pool: &Pool,
+    id: Uuid,
+    from: &[&str],
+    kind: EventKind,
+    payload: Value,
+) -> Result<RetryOutcome, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+    let row = tx
+        .query_opt(
+            &format!(
+                "UPDATE runs SET status = 'QUEUED', cancel_requested = false, error = NULL,
+                        finished_at = NULL, lease_until = NULL, worker_id = NULL,
+                        max_attempts = GREATEST(max_attempts, attempt + 1),
+                        updated_at = clock_timestamp()
+                 WHERE id = $1 AND status = ANY($2) RETURNING {COLUMNS}"
+            ),
+            &[&id, &from],
+        )
+        .await?;
+    let Some(row) = row else {
+        let row = tx.query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id]).await?;
+        return Ok(match row {
+            Some(row) => RetryOutcome::NotRetryable(Run::from_row(&row)),
+            None => RetryOutcome::NotFound,
+        });
+    };
+    let run = Run::from_row(&row);
+    insert_event(&tx, id, kind, &payload).await?;
+    let outbox = tx
+        .query_one(
+            "INSERT INTO outbox (run_id, attempt) VALUES ($1, $2) RETURNING id",
+            &[&id, &run.attempt],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(RetryOutcome::Requeued { run, outbox_id: outbox.get(0) })
+}
