@@ -1,1 +1,31 @@
-//! x
+//! The agent-runner worker.
+//!
+//! One process = one RabbitMQ consumer whose prefetch is its concurrency.
+//! For each delivery it claims the run in Postgres (a guarded update with a
+//! lease), executes the agent, commits the terminal status (or the retry
+//! hand-off) and only then acks. Stateless apart from the runs in flight.
+//!
+//! - [`config`]: settings from the environment.
+//! - [`worker`]: [`Worker::build`] / [`Worker::run_until_stopped`]: wiring and shutdown.
+//! - [`consumer`]: the consume loop and its reconnect supervisor.
+//! - [`delivery`]: what happens to one delivery, from parse to ack.
+//! - [`execution`]: one attempt of a run: agent, deadline, cancellation, ending.
+//! - [`inflight`]: the runs executing now and their cancel handles.
+//! - [`heartbeat`]: lease renewal and the `workers` row.
+//! - [`cancel_listener`]: Postgres LISTEN for cancel requests.
+//! - [`sink`]: the fenced event sink agents write their timeline to.
+//! - [`http`]: `/healthz` for probes.
+
+pub mod cancel_listener;
+pub mod config;
+pub mod consumer;
+pub mod delivery;
+pub mod execution;
+pub mod heartbeat;
+pub mod http;
+pub mod inflight;
+pub mod sink;
+pub mod worker;
+
+pub use config::WorkerConfig;
+pub use worker::Worker;

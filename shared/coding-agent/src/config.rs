@@ -147,11 +147,17 @@ impl CodingAgentConfig {
 
     /// Like [`from_env`](Self::from_env), reading variables through `lookup`.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |var: &str| lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |var: &str| {
+            lookup(var)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let mut config = Self::default();
         if let Some(url) = get("LLM_BASE_URL") {
-            config.llm.base_url = check_base_url(&url)
-                .map_err(|reason| ConfigError { var: "LLM_BASE_URL", reason })?;
+            config.llm.base_url = check_base_url(&url).map_err(|reason| ConfigError {
+                var: "LLM_BASE_URL",
+                reason,
+            })?;
         }
         if let Some(model) = get("LLM_MODEL") {
             config.llm.model = model;
@@ -165,7 +171,11 @@ impl CodingAgentConfig {
             config.workspace_root = PathBuf::from(root);
         }
         if let Some(raw) = get("AGENT_MAX_ITERATIONS") {
-            let n = positive("AGENT_MAX_ITERATIONS", &raw, u64::from(MAX_ITERATIONS_LIMIT))?;
+            let n = positive(
+                "AGENT_MAX_ITERATIONS",
+                &raw,
+                u64::from(MAX_ITERATIONS_LIMIT),
+            )?;
             config.max_iterations = u32::try_from(n).unwrap_or(MAX_ITERATIONS_LIMIT);
         }
         if let Some(raw) = get("AGENT_TOKEN_BUDGET") {
@@ -215,8 +225,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<CodingAgentConfig, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         CodingAgentConfig::from_lookup(|k| map.get(k).cloned())
     }
 

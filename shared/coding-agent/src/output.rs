@@ -38,7 +38,11 @@ pub(crate) struct CappedBuffer {
 impl CappedBuffer {
     /// An empty buffer keeping at most `cap` bytes.
     pub(crate) fn new(cap: usize) -> Self {
-        Self { bytes: Vec::new(), cap, truncated: false }
+        Self {
+            bytes: Vec::new(),
+            cap,
+            truncated: false,
+        }
     }
 
     /// Keeps what fits of `chunk`.
@@ -47,7 +51,8 @@ impl CappedBuffer {
         if chunk.len() > room {
             self.truncated = true;
         }
-        self.bytes.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        self.bytes
+            .extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
 
     /// The kept bytes as (lossy) UTF-8, with the marker when something was

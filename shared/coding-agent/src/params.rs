@@ -24,8 +24,13 @@ pub const LLM_PARAM_KEYS: [&str; 7] = [
 ];
 
 /// Keys read from a project's `settings` (other keys are left to others).
-const PROJECT_SETTING_KEYS: [&str; 5] =
-    ["model", "max_iterations", "token_budget", "request_timeout_s", "require_approval"];
+const PROJECT_SETTING_KEYS: [&str; 5] = [
+    "model",
+    "max_iterations",
+    "token_budget",
+    "request_timeout_s",
+    "require_approval",
+];
 
 /// Longest request timeout a run may ask for, in seconds.
 pub const MAX_REQUEST_TIMEOUT_S: u64 = 3600;
@@ -49,23 +54,27 @@ impl LlmParams {
             Value::Object(_) => serde_json::from_value(value.clone()).map_err(|e| e.to_string())?,
             _ => return Err("params must be a JSON object".to_owned()),
         };
-        if let Some(model) = &params.model {
-            if model.trim().is_empty() {
-                return Err("model must not be empty".to_owned());
-            }
+        if params.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+            return Err("model must not be empty".to_owned());
         }
-        if let Some(n) = params.max_iterations {
-            if !(1..=MAX_ITERATIONS_LIMIT).contains(&n) {
-                return Err(format!("max_iterations must be between 1 and {MAX_ITERATIONS_LIMIT}"));
-            }
+        if params
+            .max_iterations
+            .is_some_and(|n| !(1..=MAX_ITERATIONS_LIMIT).contains(&n))
+        {
+            return Err(format!(
+                "max_iterations must be between 1 and {MAX_ITERATIONS_LIMIT}"
+            ));
         }
         if params.token_budget == Some(0) {
             return Err("token_budget must be positive".to_owned());
         }
-        if let Some(t) = params.request_timeout_s {
-            if !(1..=MAX_REQUEST_TIMEOUT_S).contains(&t) {
-                return Err(format!("request_timeout_s must be between 1 and {MAX_REQUEST_TIMEOUT_S}"));
-            }
+        if params
+            .request_timeout_s
+            .is_some_and(|t| !(1..=MAX_REQUEST_TIMEOUT_S).contains(&t))
+        {
+            return Err(format!(
+                "request_timeout_s must be between 1 and {MAX_REQUEST_TIMEOUT_S}"
+            ));
         }
         if let Some(url) = &params.base_url {
             check_base_url(url).map_err(|e| format!("base_url: {e}"))?;
@@ -172,7 +181,10 @@ mod tests {
         let err = validate_llm_params(&json!({"temperature": 1})).expect_err("unknown");
         assert!(err.contains("temperature"), "{err}");
         let err = validate_llm_params(&json!({"max_iterations": "ten"})).expect_err("type");
-        assert!(err.contains("max_iterations") || err.contains("invalid type"), "{err}");
+        assert!(
+            err.contains("max_iterations") || err.contains("invalid type"),
+            "{err}"
+        );
         let err = validate_llm_params(&json!({"max_iterations": 0})).expect_err("range");
         assert!(err.contains("max_iterations"), "{err}");
         assert!(validate_llm_params(&json!({"api_key": "k"})).is_err());

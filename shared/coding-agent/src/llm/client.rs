@@ -43,7 +43,10 @@ impl OpenAiCompatibleClient {
             .timeout(config.request_timeout)
             .connect_timeout(config.request_timeout.min(CONNECT_TIMEOUT))
             .build()
-            .map_err(|e| LlmError::Connection { url: url.clone(), detail: error_chain(&e) })?;
+            .map_err(|e| LlmError::Connection {
+                url: url.clone(),
+                detail: error_chain(&e),
+            })?;
         Ok(Self {
             http,
             url,
@@ -82,7 +85,10 @@ impl OpenAiCompatibleClient {
             });
         }
         let bytes = response.bytes().await.map_err(|e| self.classify(&e))?;
-        let invalid = |detail: String| LlmError::InvalidResponse { url: self.url.clone(), detail };
+        let invalid = |detail: String| LlmError::InvalidResponse {
+            url: self.url.clone(),
+            detail,
+        };
         let parsed: CompletionResponse = serde_json::from_slice(&bytes).map_err(|e| {
             let (start, _) = crate::output::cap_text(&String::from_utf8_lossy(&bytes), 200);
             invalid(format!("{e}; the body starts with: {start}"))
@@ -93,22 +99,40 @@ impl OpenAiCompatibleClient {
     fn classify(&self, err: &reqwest::Error) -> LlmError {
         let url = self.url.clone();
         if err.is_timeout() {
-            LlmError::Timeout { url, timeout_s: self.request_timeout.as_secs() }
+            LlmError::Timeout {
+                url,
+                timeout_s: self.request_timeout.as_secs(),
+            }
         } else if err.is_connect() {
-            LlmError::Unreachable { url, detail: error_chain(err) }
+            LlmError::Unreachable {
+                url,
+                detail: error_chain(err),
+            }
         } else if err.is_decode() {
-            LlmError::InvalidResponse { url, detail: error_chain(err) }
+            LlmError::InvalidResponse {
+                url,
+                detail: error_chain(err),
+            }
         } else {
-            LlmError::Connection { url, detail: error_chain(err) }
+            LlmError::Connection {
+                url,
+                detail: error_chain(err),
+            }
         }
     }
 }
 
 impl ChatModel for OpenAiCompatibleClient {
-    fn complete<'a>(&'a self, request: ChatRequest<'a>) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
+    fn complete<'a>(
+        &'a self,
+        request: ChatRequest<'a>,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>> {
         Box::pin(async move {
             let body = serde_json::to_vec(&CompletionRequest::new(request)).map_err(|e| {
-                LlmError::InvalidResponse { url: self.url.clone(), detail: format!("request: {e}") }
+                LlmError::InvalidResponse {
+                    url: self.url.clone(),
+                    detail: format!("request: {e}"),
+                }
             })?;
             let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
             let id_prefix = format!("call_{call}_");
@@ -131,9 +155,13 @@ impl ChatModel for OpenAiCompatibleClient {
                 .adjust(|err, delay| match (err, delay) {
                     // Backoff exhausted: stop, whatever the server asks.
                     (_, None) => None,
-                    (LlmError::Status { retry_after: Some(wait), .. }, Some(_)) => {
-                        (*wait <= max_retry_after).then_some(*wait)
-                    }
+                    (
+                        LlmError::Status {
+                            retry_after: Some(wait),
+                            ..
+                        },
+                        Some(_),
+                    ) => (*wait <= max_retry_after).then_some(*wait),
                     (_, delay) => delay,
                 })
                 .notify(|err, delay| {
@@ -182,7 +210,10 @@ mod tests {
         assert_eq!(retry_after(&headers), None);
         headers.insert(RETRY_AFTER, HeaderValue::from_static("2"));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&headers), None);
     }
 }

@@ -1,9 +1,9 @@
 //! Talking to a chat model: the message vocabulary, the [`ChatModel`] seam and
 //! its errors.
 //!
-//! - [`client`]: [`OpenAiCompatibleClient`], the one implementation, over
+//! - [`client`] — [`OpenAiCompatibleClient`], the one implementation, over
 //!   `POST {base_url}/chat/completions` with retries.
-//! - [`wire`]: the JSON bodies of that endpoint, tolerant of server quirks.
+//! - [`wire`] — the JSON bodies of that endpoint, tolerant of server quirks.
 //!
 //! [`Message`] serialises exactly as an OpenAI chat message, so a
 //! conversation stored in a run's result can be sent again as it is.
@@ -147,7 +147,10 @@ pub struct ChatResponse {
 pub trait ChatModel: Send + Sync {
     /// Sends the conversation and returns the model's reply, retrying what is
     /// worth retrying.
-    fn complete<'a>(&'a self, request: ChatRequest<'a>) -> BoxFuture<'a, Result<ChatResponse, LlmError>>;
+    fn complete<'a>(
+        &'a self,
+        request: ChatRequest<'a>,
+    ) -> BoxFuture<'a, Result<ChatResponse, LlmError>>;
 }
 
 /// Why a chat-completions request failed.
@@ -204,9 +207,9 @@ impl LlmError {
     /// timeouts, broken and refused connections.
     pub fn is_retryable(&self) -> bool {
         match self {
-            LlmError::Unreachable { .. } | LlmError::Timeout { .. } | LlmError::Connection { .. } => {
-                true
-            }
+            LlmError::Unreachable { .. }
+            | LlmError::Timeout { .. }
+            | LlmError::Connection { .. } => true,
             LlmError::Status { status, .. } => *status == 429 || *status >= 500,
             LlmError::InvalidResponse { .. } => false,
         }
@@ -232,7 +235,10 @@ mod tests {
             tool_calls: vec![ToolCall {
                 id: "call_1".into(),
                 kind: "function".into(),
-                function: FunctionCall { name: "finish".into(), arguments: "{}".into() },
+                function: FunctionCall {
+                    name: "finish".into(),
+                    arguments: "{}".into(),
+                },
             }],
         };
         let value = serde_json::to_value(&msg).expect("serialise");
@@ -248,8 +254,23 @@ mod tests {
     #[test]
     fn usage_without_a_total_counts_prompt_and_completion() {
         let mut usage = Usage::default();
-        usage.add(Usage { prompt_tokens: 10, completion_tokens: 5, total_tokens: 0 });
-        usage.add(Usage { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 });
-        assert_eq!(usage, Usage { prompt_tokens: 11, completion_tokens: 6, total_tokens: 17 });
+        usage.add(Usage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            total_tokens: 0,
+        });
+        usage.add(Usage {
+            prompt_tokens: 1,
+            completion_tokens: 1,
+            total_tokens: 2,
+        });
+        assert_eq!(
+            usage,
+            Usage {
+                prompt_tokens: 11,
+                completion_tokens: 6,
+                total_tokens: 17
+            }
+        );
     }
 }

@@ -87,7 +87,10 @@ impl CompletionResponse {
         let Some(choice) = self.choices.into_iter().next() else {
             return Err("the response has no choices".to_owned());
         };
-        let content = choice.message.content.filter(|text| !text.trim().is_empty());
+        let content = choice
+            .message
+            .content
+            .filter(|text| !text.trim().is_empty());
         let tool_calls = choice
             .message
             .tool_calls
@@ -102,7 +105,12 @@ impl CompletionResponse {
                 call
             })
             .collect();
-        Ok(ChatResponse { content, tool_calls, finish_reason: choice.finish_reason, usage })
+        Ok(ChatResponse {
+            content,
+            tool_calls,
+            finish_reason: choice.finish_reason,
+            usage,
+        })
     }
 }
 
@@ -127,12 +135,14 @@ mod tests {
 
     #[test]
     fn arguments_may_be_a_string_or_an_object() {
-        let reply = parse(json!({"choices": [{"message": {"role": "assistant", "content": "",
+        let reply = parse(
+            json!({"choices": [{"message": {"role": "assistant", "content": "",
             "tool_calls": [
                 {"id": "a", "type": "function", "function": {"name": "read_file", "arguments": "{\"path\":\"x\"}"}},
                 {"id": "b", "function": {"name": "read_file", "arguments": {"path": "y"}}}
             ]}, "finish_reason": "tool_calls"}],
-            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}));
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}}),
+        );
         assert_eq!(reply.content, None);
         assert_eq!(reply.tool_calls[0].function.arguments, r#"{"path":"x"}"#);
         assert_eq!(reply.tool_calls[1].function.arguments, r#"{"path":"y"}"#);

@@ -51,7 +51,10 @@ impl ExecOutput {
     /// The text shown to the model.
     pub(crate) fn render(&self, timeout: Duration) -> String {
         let mut out = if self.timed_out {
-            format!("timed out after {} s; the process group was killed\n", timeout.as_secs())
+            format!(
+                "timed out after {} s; the process group was killed\n",
+                timeout.as_secs()
+            )
         } else {
             match self.exit_code {
                 Some(code) => format!("exit code: {code}\n"),
@@ -121,7 +124,10 @@ pub(crate) async fn exec(
         .kill_on_drop(true)
         .spawn()?;
     let mut group = GroupKiller(
-        child.id().and_then(|pid| i32::try_from(pid).ok()).map(Pid::from_raw),
+        child
+            .id()
+            .and_then(|pid| i32::try_from(pid).ok())
+            .map(Pid::from_raw),
     );
     let stdout = tokio::spawn(read_capped(child.stdout.take(), output_cap));
     let stderr = tokio::spawn(read_capped(child.stderr.take(), output_cap));
@@ -175,7 +181,10 @@ async fn drain(reader: tokio::task::JoinHandle<(String, bool)>) -> (String, bool
         Ok(Err(_)) => (String::new(), false),
         Err(_) => {
             abort.abort();
-            ("[output unavailable: a process outside the group kept it open]".to_owned(), true)
+            (
+                "[output unavailable: a process outside the group kept it open]".to_owned(),
+                true,
+            )
         }
     }
 }
@@ -186,7 +195,10 @@ mod tests {
 
     async fn run(cmd: &str, timeout: Duration) -> ExecOutput {
         let dir = tempfile::tempdir().expect("tempdir");
-        match exec(dir.path(), cmd, timeout, 64, &CancellationToken::new()).await.expect("spawn") {
+        match exec(dir.path(), cmd, timeout, 64, &CancellationToken::new())
+            .await
+            .expect("spawn")
+        {
             ExecEnd::Finished(out) => out,
             ExecEnd::Cancelled => panic!("not cancelled"),
         }
@@ -194,7 +206,11 @@ mod tests {
 
     #[tokio::test]
     async fn the_environment_is_scrubbed_and_home_is_the_worktree() {
-        let out = run("echo \"$HOME|${LLM_API_KEY:-none}|${DATABASE_URL:-none}\"", Duration::from_secs(5)).await;
+        let out = run(
+            "echo \"$HOME|${LLM_API_KEY:-none}|${DATABASE_URL:-none}\"",
+            Duration::from_secs(5),
+        )
+        .await;
         assert!(out.succeeded(), "{out:?}");
         assert!(out.stdout.ends_with("|none|none\n"), "{}", out.stdout);
     }

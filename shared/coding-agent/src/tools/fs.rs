@@ -74,19 +74,26 @@ pub(super) fn read_file(
         return Err("start_line counts from 1".to_owned());
     }
     let end = end_line.unwrap_or(total).min(total);
-    if let Some(requested_end) = end_line {
-        if requested_end < start {
-            return Err(format!("end_line {requested_end} is before start_line {start}"));
-        }
+    if let Some(requested_end) = end_line.filter(|end| *end < start) {
+        return Err(format!(
+            "end_line {requested_end} is before start_line {start}"
+        ));
     }
     if total == 0 {
         return Ok(format!("`{path}` is empty"));
     }
     if start > total {
-        return Err(format!("start_line {start} is past the end of `{path}` ({total} lines)"));
+        return Err(format!(
+            "start_line {start} is past the end of `{path}` ({total} lines)"
+        ));
     }
     let mut out = format!("`{path}` lines {start}-{end} of {total}\n");
-    for (index, line) in text.lines().enumerate().skip(start - 1).take(end + 1 - start) {
+    for (index, line) in text
+        .lines()
+        .enumerate()
+        .skip(start - 1)
+        .take(end + 1 - start)
+    {
         out.push_str(&format!("{:>6}\t{line}\n", index + 1));
     }
     Ok(out)
@@ -110,7 +117,12 @@ pub(super) fn write_file(root: &Path, path: &str, content: &str) -> Result<Strin
 
 /// `str_replace{path, old_str, new_str}`: replaces `old_str`, which must
 /// occur exactly once.
-pub(super) fn str_replace(root: &Path, path: &str, old_str: &str, new_str: &str) -> Result<String, String> {
+pub(super) fn str_replace(
+    root: &Path,
+    path: &str,
+    old_str: &str,
+    new_str: &str,
+) -> Result<String, String> {
     if old_str.is_empty() {
         return Err("old_str must not be empty".to_owned());
     }
@@ -140,7 +152,10 @@ fn read_text(root: &Path, path: &str) -> Result<String, String> {
         return Err(format!("`{path}` is a directory; use list_files"));
     }
     if meta.len() > MAX_FILE_BYTES {
-        return Err(format!("`{path}` is {} bytes; the limit is {MAX_FILE_BYTES}", meta.len()));
+        return Err(format!(
+            "`{path}` is {} bytes; the limit is {MAX_FILE_BYTES}",
+            meta.len()
+        ));
     }
     let bytes = std::fs::read(&target).map_err(|e| format!("`{path}`: {e}"))?;
     if bytes.iter().take(8192).any(|b| *b == 0) {
@@ -176,7 +191,10 @@ mod tests {
     fn reading_numbers_lines_and_honours_the_range() {
         let (_dir, root) = worktree();
         let text = read_file(&root, "src/lib.rs", Some(2), Some(3)).expect("read");
-        assert_eq!(text, "`src/lib.rs` lines 2-3 of 4\n     2\ttwo\n     3\ttwo\n");
+        assert_eq!(
+            text,
+            "`src/lib.rs` lines 2-3 of 4\n     2\ttwo\n     3\ttwo\n"
+        );
         assert!(read_file(&root, "src/lib.rs", Some(9), None).is_err());
     }
 
@@ -196,7 +214,10 @@ mod tests {
     fn writing_creates_parent_directories() {
         let (_dir, root) = worktree();
         write_file(&root, "a/b/c.txt", "hi").expect("write");
-        assert_eq!(std::fs::read_to_string(root.join("a/b/c.txt")).expect("read"), "hi");
+        assert_eq!(
+            std::fs::read_to_string(root.join("a/b/c.txt")).expect("read"),
+            "hi"
+        );
         assert!(write_file(&root, ".git/config", "x").is_err());
     }
 }

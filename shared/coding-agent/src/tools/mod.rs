@@ -1,10 +1,10 @@
 //! The tools the model may call, all confined to one worktree.
 //!
-//! - [`paths`]: path confinement (no absolute paths, `..`, `.git` or symlink
+//! - [`paths`] — path confinement (no absolute paths, `..`, `.git` or symlink
 //!   escapes).
-//! - [`fs`]: `list_files`, `read_file`, `write_file`, `str_replace`.
-//! - [`search`]: `search_code`.
-//! - [`command`]: `run_command`.
+//! - [`fs`] — `list_files`, `read_file`, `write_file`, `str_replace`.
+//! - [`search`] — `search_code`.
+//! - [`command`] — `run_command`.
 //! - `finish` and `give_up` end the loop; the tool box only checks their
 //!   arguments.
 //!
@@ -61,7 +61,10 @@ pub(crate) enum ToolOutcome {
 
 impl ToolOutcome {
     fn error(message: impl std::fmt::Display) -> Self {
-        ToolOutcome::Output { ok: false, text: format!("error: {message}") }
+        ToolOutcome::Output {
+            ok: false,
+            text: format!("error: {message}"),
+        }
     }
 }
 
@@ -133,25 +136,39 @@ struct GiveUpArgs {
 impl ToolBox {
     /// Tools over the worktree at `root` (canonicalised here).
     pub(crate) fn new(root: &Path, limits: ToolLimits) -> std::io::Result<Self> {
-        Ok(Self { root: Arc::new(root.canonicalize()?), limits })
+        Ok(Self {
+            root: Arc::new(root.canonicalize()?),
+            limits,
+        })
     }
 
     /// Runs tool `name` with `arguments` (JSON text), stopping early when
     /// `stop` fires.
-    pub(crate) async fn call(&self, name: &str, arguments: &str, stop: &CancellationToken) -> ToolOutcome {
+    pub(crate) async fn call(
+        &self,
+        name: &str,
+        arguments: &str,
+        stop: &CancellationToken,
+    ) -> ToolOutcome {
         let outcome = match self.dispatch(name, arguments, stop).await {
             Ok(outcome) => outcome,
             Err(message) => ToolOutcome::error(message),
         };
         match outcome {
-            ToolOutcome::Output { ok, text } => {
-                ToolOutcome::Output { ok, text: cap_text(&text, self.limits.output_cap).0 }
-            }
+            ToolOutcome::Output { ok, text } => ToolOutcome::Output {
+                ok,
+                text: cap_text(&text, self.limits.output_cap).0,
+            },
             other => other,
         }
     }
 
-    async fn dispatch(&self, name: &str, arguments: &str, stop: &CancellationToken) -> Result<ToolOutcome, String> {
+    async fn dispatch(
+        &self,
+        name: &str,
+        arguments: &str,
+        stop: &CancellationToken,
+    ) -> Result<ToolOutcome, String> {
         let root = Arc::clone(&self.root);
         match name {
             "list_files" => {
@@ -161,8 +178,10 @@ impl ToolBox {
             }
             "read_file" => {
                 let args: ReadFileArgs = parse(name, arguments)?;
-                blocking(stop, move || fs::read_file(&root, &args.path, args.start_line, args.end_line))
-                    .await
+                blocking(stop, move || {
+                    fs::read_file(&root, &args.path, args.start_line, args.end_line)
+                })
+                .await
             }
             "search_code" => {
                 let args: SearchArgs = parse(name, arguments)?;
@@ -170,12 +189,17 @@ impl ToolBox {
             }
             "write_file" => {
                 let args: WriteArgs = parse(name, arguments)?;
-                blocking(stop, move || fs::write_file(&root, &args.path, &args.content)).await
+                blocking(stop, move || {
+                    fs::write_file(&root, &args.path, &args.content)
+                })
+                .await
             }
             "str_replace" => {
                 let args: ReplaceArgs = parse(name, arguments)?;
-                blocking(stop, move || fs::str_replace(&root, &args.path, &args.old_str, &args.new_str))
-                    .await
+                blocking(stop, move || {
+                    fs::str_replace(&root, &args.path, &args.old_str, &args.new_str)
+                })
+                .await
             }
             "run_command" => {
                 let args: CommandArgs = parse(name, arguments)?;
@@ -196,7 +220,11 @@ impl ToolBox {
         }
     }
 
-    async fn run_command(&self, args: &CommandArgs, stop: &CancellationToken) -> Result<ToolOutcome, String> {
+    async fn run_command(
+        &self,
+        args: &CommandArgs,
+        stop: &CancellationToken,
+    ) -> Result<ToolOutcome, String> {
         if args.cmd.trim().is_empty() {
             return Err("cmd must not be empty".to_owned());
         }
@@ -206,9 +234,10 @@ impl ToolBox {
             Some(s) => Duration::from_secs(s).min(self.limits.command_timeout_max),
         };
         match command::exec(&self.root, &args.cmd, timeout, self.limits.output_cap, stop).await {
-            Ok(ExecEnd::Finished(out)) => {
-                Ok(ToolOutcome::Output { ok: out.succeeded(), text: out.render(timeout) })
-            }
+            Ok(ExecEnd::Finished(out)) => Ok(ToolOutcome::Output {
+                ok: out.succeeded(),
+                text: out.render(timeout),
+            }),
             Ok(ExecEnd::Cancelled) => Ok(ToolOutcome::Interrupted),
             Err(e) => Err(format!("could not start `sh`: {e}")),
         }
@@ -217,11 +246,17 @@ impl ToolBox {
 
 /// Parses tool arguments: JSON text of an object (empty text counts as `{}`).
 fn parse<T: DeserializeOwned>(tool: &str, arguments: &str) -> Result<T, String> {
-    let text = if arguments.trim().is_empty() { "{}" } else { arguments };
+    let text = if arguments.trim().is_empty() {
+        "{}"
+    } else {
+        arguments
+    };
     let value: Value = serde_json::from_str(text)
         .map_err(|e| format!("the arguments of {tool} are not valid JSON ({e}): {text}"))?;
     if !value.is_object() {
-        return Err(format!("the arguments of {tool} must be a JSON object, got: {text}"));
+        return Err(format!(
+            "the arguments of {tool} must be a JSON object, got: {text}"
+        ));
     }
     serde_json::from_value(value).map_err(|e| format!("invalid arguments for {tool}: {e}"))
 }
@@ -267,12 +302,14 @@ mod tests {
         };
         assert!(!ok);
         assert!(text.contains("unknown tool `rm_rf`"), "{text}");
-        let ToolOutcome::Output { ok, text } = tools.call("read_file", "{path:", &stop).await else {
+        let ToolOutcome::Output { ok, text } = tools.call("read_file", "{path:", &stop).await
+        else {
             panic!("an output")
         };
         assert!(!ok);
         assert!(text.contains("not valid JSON"), "{text}");
-        let ToolOutcome::Output { text, .. } = tools.call("read_file", r#"{"file":"x"}"#, &stop).await
+        let ToolOutcome::Output { text, .. } =
+            tools.call("read_file", r#"{"file":"x"}"#, &stop).await
         else {
             panic!("an output")
         };

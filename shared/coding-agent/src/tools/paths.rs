@@ -72,7 +72,12 @@ pub fn resolve(root: &Path, relative: &str) -> Result<PathBuf, PathError> {
                 missing.push(name);
                 existing = parent;
             }
-            Err(e) => return Err(PathError::Io { path: given, detail: e.to_string() }),
+            Err(e) => {
+                return Err(PathError::Io {
+                    path: given,
+                    detail: e.to_string(),
+                });
+            }
         }
     }
     let canonical = match existing.canonicalize() {
@@ -80,7 +85,12 @@ pub fn resolve(root: &Path, relative: &str) -> Result<PathBuf, PathError> {
         // A symlink whose target does not exist: writing through it would
         // create its target, wherever that is.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(PathError::Escapes(given)),
-        Err(e) => return Err(PathError::Io { path: given, detail: e.to_string() }),
+        Err(e) => {
+            return Err(PathError::Io {
+                path: given,
+                detail: e.to_string(),
+            });
+        }
     };
     let Ok(inside) = canonical.strip_prefix(root) else {
         return Err(PathError::Escapes(given));
@@ -97,7 +107,10 @@ pub fn resolve(root: &Path, relative: &str) -> Result<PathBuf, PathError> {
 
 /// `path` relative to `root`, with `/` separators, for showing to the model.
 pub fn display(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 #[cfg(test)]
@@ -117,7 +130,10 @@ mod tests {
     fn relative_paths_inside_the_worktree_resolve() {
         let (_dir, root) = worktree();
         assert_eq!(resolve(&root, "src/lib.rs"), Ok(root.join("src/lib.rs")));
-        assert_eq!(resolve(&root, "./src/new/file.rs"), Ok(root.join("src/new/file.rs")));
+        assert_eq!(
+            resolve(&root, "./src/new/file.rs"),
+            Ok(root.join("src/new/file.rs"))
+        );
         assert_eq!(resolve(&root, ""), Ok(root.clone()));
         assert_eq!(resolve(&root, "."), Ok(root.clone()));
     }
@@ -125,22 +141,37 @@ mod tests {
     #[test]
     fn absolute_paths_are_refused() {
         let (_dir, root) = worktree();
-        assert!(matches!(resolve(&root, "/etc/passwd"), Err(PathError::Absolute(_))));
+        assert!(matches!(
+            resolve(&root, "/etc/passwd"),
+            Err(PathError::Absolute(_))
+        ));
     }
 
     #[test]
     fn parent_components_are_refused_even_when_they_stay_inside() {
         let (_dir, root) = worktree();
-        assert!(matches!(resolve(&root, "../outside"), Err(PathError::ParentDir(_))));
-        assert!(matches!(resolve(&root, "src/../src/lib.rs"), Err(PathError::ParentDir(_))));
+        assert!(matches!(
+            resolve(&root, "../outside"),
+            Err(PathError::ParentDir(_))
+        ));
+        assert!(matches!(
+            resolve(&root, "src/../src/lib.rs"),
+            Err(PathError::ParentDir(_))
+        ));
     }
 
     #[test]
     fn anything_named_dot_git_is_refused() {
         let (_dir, root) = worktree();
         assert!(matches!(resolve(&root, ".git"), Err(PathError::GitDir(_))));
-        assert!(matches!(resolve(&root, ".git/config"), Err(PathError::GitDir(_))));
-        assert!(matches!(resolve(&root, "vendor/.git/HEAD"), Err(PathError::GitDir(_))));
+        assert!(matches!(
+            resolve(&root, ".git/config"),
+            Err(PathError::GitDir(_))
+        ));
+        assert!(matches!(
+            resolve(&root, "vendor/.git/HEAD"),
+            Err(PathError::GitDir(_))
+        ));
     }
 
     #[test]
@@ -151,9 +182,18 @@ mod tests {
         std::os::unix::fs::symlink("/nonexistent/target", root.join("dangling")).expect("symlink");
         std::os::unix::fs::symlink(root.join(".git"), root.join("gitlink")).expect("symlink");
         assert!(matches!(resolve(&root, "out"), Err(PathError::Escapes(_))));
-        assert!(matches!(resolve(&root, "out/new.txt"), Err(PathError::Escapes(_))));
-        assert!(matches!(resolve(&root, "dangling"), Err(PathError::Escapes(_))));
-        assert!(matches!(resolve(&root, "gitlink"), Err(PathError::GitDir(_))));
+        assert!(matches!(
+            resolve(&root, "out/new.txt"),
+            Err(PathError::Escapes(_))
+        ));
+        assert!(matches!(
+            resolve(&root, "dangling"),
+            Err(PathError::Escapes(_))
+        ));
+        assert!(matches!(
+            resolve(&root, "gitlink"),
+            Err(PathError::GitDir(_))
+        ));
     }
 
     #[test]

@@ -30,10 +30,16 @@ pub(super) fn search_code(root: &Path, query: &str) -> Result<String, String> {
         if !entry.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
-        if entry.metadata().map(|m| m.len() > MAX_FILE_BYTES).unwrap_or(true) {
+        if entry
+            .metadata()
+            .map(|m| m.len() > MAX_FILE_BYTES)
+            .unwrap_or(true)
+        {
             continue;
         }
-        let Ok(bytes) = std::fs::read(entry.path()) else { continue };
+        let Ok(bytes) = std::fs::read(entry.path()) else {
+            continue;
+        };
         if bytes.iter().take(8192).any(|b| *b == 0) {
             continue;
         }
@@ -70,8 +76,17 @@ mod tests {
         let root = dir.path().canonicalize().expect("canonical");
         std::fs::write(root.join("a.rs"), "fn add(a: i32) {}\nfn sub() {}\n").expect("write");
         std::fs::write(root.join("bin"), b"fn add\0").expect("write");
-        assert_eq!(search_code(&root, r"fn \w+\(a").expect("search"), "a.rs:1: fn add(a: i32) {}");
-        assert_eq!(search_code(&root, "add(").expect("search"), "a.rs:1: fn add(a: i32) {}");
-        assert_eq!(search_code(&root, "nothing").expect("search"), "no matches for `nothing`");
+        assert_eq!(
+            search_code(&root, r"fn \w+\(a").expect("search"),
+            "a.rs:1: fn add(a: i32) {}"
+        );
+        assert_eq!(
+            search_code(&root, "add(").expect("search"),
+            "a.rs:1: fn add(a: i32) {}"
+        );
+        assert_eq!(
+            search_code(&root, "nothing").expect("search"),
+            "no matches for `nothing`"
+        );
     }
 }

@@ -27,7 +27,10 @@ pub(crate) async fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceEr
     if out.success {
         Ok(out.stdout)
     } else {
-        Err(WorkspaceError::Git { args: shown_args(args), stderr: out.stderr.trim().to_owned() })
+        Err(WorkspaceError::Git {
+            args: shown_args(args),
+            stderr: out.stderr.trim().to_owned(),
+        })
     }
 }
 
@@ -63,7 +66,10 @@ pub(crate) async fn git_output(dir: &Path, args: &[&str]) -> Result<GitOutput, W
 
 /// The arguments for an error message, with credentials in URLs hidden.
 fn shown_args(args: &[&str]) -> String {
-    args.iter().map(|a| redact_url(a)).collect::<Vec<_>>().join(" ")
+    args.iter()
+        .map(|a| redact_url(a))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `scheme://user:secret@host/…` → `scheme://***@host/…`.
@@ -84,7 +90,10 @@ mod tests {
 
     #[test]
     fn credentials_in_urls_are_hidden() {
-        assert_eq!(redact_url("https://u:tok@host/r.git"), "https://***@host/r.git");
+        assert_eq!(
+            redact_url("https://u:tok@host/r.git"),
+            "https://***@host/r.git"
+        );
         assert_eq!(redact_url("https://host/r.git"), "https://host/r.git");
         assert_eq!(redact_url("/srv/repo"), "/srv/repo");
     }

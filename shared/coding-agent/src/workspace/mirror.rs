@@ -29,7 +29,10 @@ pub(crate) struct ProjectLock {
 }
 
 /// Takes the project's lock, waiting for it.
-pub(crate) async fn lock_project(root: &Path, project_id: Uuid) -> Result<ProjectLock, WorkspaceError> {
+pub(crate) async fn lock_project(
+    root: &Path,
+    project_id: Uuid,
+) -> Result<ProjectLock, WorkspaceError> {
     let dir = root.join("locks");
     std::fs::create_dir_all(&dir)
         .map_err(|e| WorkspaceError::io(format!("could not create {}", dir.display()), e))?;
@@ -112,9 +115,16 @@ pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, W
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }
-    std::fs::rename(&staging, &path)
-        .map_err(|e| WorkspaceError::io(format!("could not move the mirror to {}", path.display()), e))?;
-    Ok(Mirror { path, fetch_error: None })
+    std::fs::rename(&staging, &path).map_err(|e| {
+        WorkspaceError::io(
+            format!("could not move the mirror to {}", path.display()),
+            e,
+        )
+    })?;
+    Ok(Mirror {
+        path,
+        fetch_error: None,
+    })
 }
 
 async fn clone(parent: &Path, url: &str, staging: &Path) -> Result<(), WorkspaceError> {
@@ -127,17 +137,47 @@ async fn clone(parent: &Path, url: &str, staging: &Path) -> Result<(), Workspace
 
 async fn init_empty(parent: &Path, staging: &Path, branch: &str) -> Result<(), WorkspaceError> {
     let target = staging.to_string_lossy();
-    git(parent, &["init", "--bare", "--quiet", "--initial-branch", branch, &target]).await?;
+    git(
+        parent,
+        &[
+            "init",
+            "--bare",
+            "--quiet",
+            "--initial-branch",
+            branch,
+            &target,
+        ],
+    )
+    .await?;
     let tree = git(staging, &["hash-object", "-t", "tree", "-w", "--stdin"]).await?;
-    let commit = git(staging, &["commit-tree", tree.trim(), "-m", "empty project"]).await?;
-    git(staging, &["update-ref", &format!("refs/heads/{branch}"), commit.trim()]).await?;
+    let commit = git(
+        staging,
+        &["commit-tree", tree.trim(), "-m", "empty project"],
+    )
+    .await?;
+    git(
+        staging,
+        &["update-ref", &format!("refs/heads/{branch}"), commit.trim()],
+    )
+    .await?;
     Ok(())
 }
 
 /// The commit a ref points at, if it exists.
-pub(crate) async fn resolve_commit(repo: &Path, reference: &str) -> Result<Option<String>, WorkspaceError> {
-    let out = git_output(repo, &["rev-parse", "--verify", "--quiet", &format!("{reference}^{{commit}}")])
-        .await?;
+pub(crate) async fn resolve_commit(
+    repo: &Path,
+    reference: &str,
+) -> Result<Option<String>, WorkspaceError> {
+    let out = git_output(
+        repo,
+        &[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{reference}^{{commit}}"),
+        ],
+    )
+    .await?;
     Ok(out.success.then(|| out.stdout.trim().to_owned()))
 }
 

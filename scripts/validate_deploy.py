@@ -1,0 +1,1533 @@
+#!/usr/bin/env python3
+"""Offline validation of agent-runner's deployment files.
+
+Run it through scripts/validate-deploy, which prepares a pinned virtualenv. It
+needs no Docker engine, no cluster and no network, and checks:
+
+* docker-compose.yml - every service exists; long-running services have a
+  healthcheck; depends_on uses service_healthy / service_completed_successfully;
+  the worker can be scaled (no container_name, hostname or host ports) and stops
+  within its grace period; required environment variables; referenced files.
+* Dockerfile - the api, worker and cli targets exist, run as a non-root user on
+  debian-slim, have an ENTRYPOINT, and api/worker a HEALTHCHECK.
+* k8s/ - renders k8s/base, k8s/overlays/dev, k8s/overlays/prod and base plus
+  each optional component (kubectl kustomize, or the built-in renderer below);
+  validates every object against the Kubernetes OpenAPI schemas
+  (kubernetes-validate, strict) and KEDA objects against k8s/schemas/; and checks
+  the invariants the software relies on (grace periods, probe paths, replica
+  ownership, PDB selectors, Secret and ConfigMap references, image pinning...).
+* the built-in renderer against kubectl kustomize (drift test), when kubectl is
+  available.
+* itself (--self-test): broken copies of the files must be rejected.
+
+Every problem names the file, the object and the field. Exit status 0 means
+everything passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+try:
+    import jsonschema
+    import referencing
+    import yaml
+    from importlib.resources import files as package_files
+except ImportError as exc:  # pragma: no cover - only without the venv
+    sys.exit(f"validate_deploy: {exc}; run scripts/validate-deploy, which installs the dependencies")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Kubernetes version whose OpenAPI schemas the manifests must satisfy.
+K8S_VERSION = os.environ.get("VALIDATE_DEPLOY_K8S_VERSION", "1.30.0")
+NAMESPACE = "agent-runner"
+APP_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/part-of")
+API_DEPLOYMENT = "agent-runner-api"
+WORKER_DEPLOYMENT = "agent-runner-worker"
+MIGRATE_JOB = "agent-runner-migrate"
+CONFIG_MAP = "agent-runner-config"
+SECRET = "agent-runner-secrets"
+#: Documents the keys of the externally managed Secret (not rendered).
+SECRET_EXAMPLE = "k8s/base/secret.example.yaml"
+RABBITMQ_CONF = "deploy/rabbitmq/rabbitmq.conf"
+ENABLED_PLUGINS = "deploy/rabbitmq/enabled_plugins"
+#: Seconds the worker needs after SHUTDOWN_GRACE_S to hand runs back and exit.
+SHUTDOWN_MARGIN_S = 5
+
+CLUSTER_SCOPED_KINDS = {
+    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "PersistentVolume", "StorageClass", "PriorityClass", "ClusterTriggerAuthentication",
+}
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+
+
+# --------------------------------------------------------------------------
+# Reporting
+# --------------------------------------------------------------------------
+
+@dataclass
+class Report:
+    """Collects problems (which fail the run) and the list of checks that ran."""
+
+    problems: list[str] = field(default_factory=list)
+    checks: list[str] = field(default_factory=list)
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def ran(self, what: str) -> None:
+        self.checks.append(what)
+
+    def extend(self, other: "Report") -> None:
+        self.problems.extend(other.problems)
+        self.checks.extend(other.checks)
+
+
+#: libyaml's loader when PyYAML has it (several times faster), else pure Python.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml_text(text: str) -> list[Any]:
+    return [doc for doc in yaml.load_all(text, Loader=YAML_LOADER) if doc is not None]
+
+
+def load_yaml_file(path: Path) -> Any:
+    with path.open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=YAML_LOADER)
+
+
+def load_yaml_docs(path: Path) -> list[dict]:
+    return load_yaml_text(path.read_text(encoding="utf-8"))
+
+
+def rel(root: Path, path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------
+# docker-compose.yml
+# --------------------------------------------------------------------------
+
+COMPOSE_FILE = "docker-compose.yml"
+COMPOSE_SERVICES = ("postgres", "rabbitmq", "migrate", "api", "worker")
+COMPOSE_LONG_RUNNING = ("postgres", "rabbitmq", "api", "worker")
+COMPOSE_DEPENDS_ON = {
+    "migrate": {"postgres": "service_healthy"},
+    "api": {
+        "migrate": "service_completed_successfully",
+        "postgres": "service_healthy",
+        "rabbitmq": "service_healthy",
+    },
+    "worker": {
+        "migrate": "service_completed_successfully",
+        "postgres": "service_healthy",
+        "rabbitmq": "service_healthy",
+    },
+}
+COMPOSE_REQUIRED_ENV = {
+    "migrate": ("DATABASE_URL",),
+    "api": ("DATABASE_URL", "AMQP_URL", "API_ADDR", "QUEUE_PREFIX"),
+    "worker": (
+        "DATABASE_URL", "AMQP_URL", "QUEUE_PREFIX", "WORKER_CONCURRENCY",
+        "WORKER_METRICS_ADDR", "SHUTDOWN_GRACE_S", "WORKSPACE_ROOT", "LLM_BASE_URL",
+    ),
+}
+
+
+def compose_env(service: dict) -> dict[str, str]:
+    """The service's environment as a dict (compose accepts a map or KEY=VALUE list)."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        pairs = (item.split("=", 1) for item in env)
+        return {pair[0]: (pair[1] if len(pair) > 1 else "") for pair in pairs}
+    return {str(key): "" if value is None else str(value) for key, value in env.items()}
+
+
+def parse_duration_s(text: str) -> float:
+    """Seconds in a compose duration such as '45s', '1m30s' or '500ms'."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)", str(text))
+    if not parts or "".join(n + u for n, u in parts) != str(text):
+        raise ValueError(f"not a duration: {text!r}")
+    return sum(float(number) * units[unit] for number, unit in parts)
+
+
+def check_compose_services(compose: dict, report: Report) -> None:
+    services = compose.get("services") or {}
+    for name in COMPOSE_SERVICES:
+        if name not in services:
+            report.fail(COMPOSE_FILE, f"services.{name} is missing")
+    report.ran(f"compose: services {', '.join(COMPOSE_SERVICES)} exist")
+
+
+def check_compose_healthchecks(compose: dict, report: Report) -> None:
+    services = compose.get("services") or {}
+    for name in COMPOSE_LONG_RUNNING:
+        check = (services.get(name) or {}).get("healthcheck")
+        where = f"{COMPOSE_FILE}: services.{name}.healthcheck"
+        if not check:
+            report.fail(where, "missing; every long-running service needs one")
+        elif check.get("disable") or check.get("test") in (None, [], ["NONE"], "NONE"):
+            report.fail(where, "has no test command")
+    report.ran("compose: long-running services have healthchecks")
+
+
+def check_compose_depends_on(compose: dict, report: Report) -> None:
+    services = compose.get("services") or {}
+    for name, wanted in COMPOSE_DEPENDS_ON.items():
+        depends = (services.get(name) or {}).get("depends_on") or {}
+        if isinstance(depends, list):
+            depends = {dep: {"condition": "service_started"} for dep in depends}
+        for dep, condition in wanted.items():
+            where = f"{COMPOSE_FILE}: services.{name}.depends_on.{dep}"
+            if dep not in depends:
+                report.fail(where, f"missing; {name} must wait for {dep} ({condition})")
+                continue
+            actual = (depends[dep] or {}).get("condition", "service_started")
+            if actual != condition:
+                report.fail(where, f"condition is {actual}, expected {condition}")
+    report.ran("compose: depends_on conditions (service_healthy, service_completed_successfully)")
+
+
+def check_compose_env(compose: dict, report: Report) -> None:
+    services = compose.get("services") or {}
+    for name, keys in COMPOSE_REQUIRED_ENV.items():
+        env = compose_env(services.get(name) or {})
+        for key in keys:
+            if not env.get(key):
+                report.fail(f"{COMPOSE_FILE}: services.{name}.environment.{key}", "missing or empty")
+    for name, key in (("api", "API_ADDR"), ("worker", "WORKER_METRICS_ADDR")):
+        value = compose_env(services.get(name) or {}).get(key, "")
+        if value and not value.startswith("0.0.0.0:"):
+            report.fail(f"{COMPOSE_FILE}: services.{name}.environment.{key}",
+                        f"{value!r} must bind 0.0.0.0 inside a container")
+    report.ran("compose: required environment on migrate, api and worker")
+
+
+def check_compose_worker_scalable(compose: dict, report: Report) -> None:
+    worker = (compose.get("services") or {}).get("worker") or {}
+    where = f"{COMPOSE_FILE}: services.worker"
+    for key, why in (
+        ("container_name", "a fixed name prevents --scale worker=N"),
+        ("ports", "published host ports collide with --scale worker=N (use expose)"),
+        ("hostname", "every replica would get the same WORKER_ID"),
+    ):
+        if key in worker:
+            report.fail(f"{where}.{key}", why)
+    if worker.get("network_mode") == "host":
+        report.fail(f"{where}.network_mode", "host networking collides with --scale worker=N")
+    if "WORKER_ID" in compose_env(worker):
+        report.fail(f"{where}.environment.WORKER_ID", "a fixed id would be shared by every replica")
+    grace = int(compose_env(worker).get("SHUTDOWN_GRACE_S") or 30)
+    stop = worker.get("stop_grace_period")
+    if stop is None:
+        report.fail(f"{where}.stop_grace_period", f"missing; the default 10s is below SHUTDOWN_GRACE_S={grace}")
+    else:
+        try:
+            seconds = parse_duration_s(stop)
+        except ValueError as exc:
+            report.fail(f"{where}.stop_grace_period", str(exc))
+        else:
+            if seconds < grace + SHUTDOWN_MARGIN_S:
+                report.fail(f"{where}.stop_grace_period",
+                            f"{stop} must exceed SHUTDOWN_GRACE_S={grace}s by at least {SHUTDOWN_MARGIN_S}s")
+    report.ran("compose: worker is scalable and stops within its grace period")
+
+
+def compose_bind_sources(service: dict) -> list[str]:
+    sources = []
+    for volume in service.get("volumes") or []:
+        if isinstance(volume, str):
+            source = volume.split(":", 1)[0]
+            if source.startswith((".", "/", "~")):
+                sources.append(source)
+        elif isinstance(volume, dict) and volume.get("type") == "bind":
+            sources.append(volume.get("source", ""))
+    return sources
+
+
+def check_compose_files(root: Path, compose: dict, report: Report) -> None:
+    services = compose.get("services") or {}
+    for name, service in services.items():
+        service = service or {}
+        build = service.get("build")
+        if build:
+            build = {"context": build} if isinstance(build, str) else build
+            context = root / build.get("context", ".")
+            dockerfile = context / build.get("dockerfile", "Dockerfile")
+            if not context.is_dir():
+                report.fail(f"{COMPOSE_FILE}: services.{name}.build.context", f"{rel(root, context)} does not exist")
+            if not dockerfile.is_file():
+                report.fail(f"{COMPOSE_FILE}: services.{name}.build.dockerfile", f"{rel(root, dockerfile)} does not exist")
+            elif build.get("target") and build["target"] not in dockerfile_stages(dockerfile.read_text()):
+                report.fail(f"{COMPOSE_FILE}: services.{name}.build.target",
+                            f"{build['target']!r} is not a stage of {rel(root, dockerfile)}")
+        for source in compose_bind_sources(service):
+            if not (root / source).exists():
+                report.fail(f"{COMPOSE_FILE}: services.{name}.volumes", f"{source} does not exist")
+    mounted = {os.path.normpath(s) for s in compose_bind_sources(services.get("rabbitmq") or {})}
+    for wanted in (RABBITMQ_CONF, ENABLED_PLUGINS):
+        if wanted not in mounted:
+            report.fail(f"{COMPOSE_FILE}: services.rabbitmq.volumes", f"must mount ./{wanted}")
+    report.ran("compose: build contexts, Dockerfile targets and mounted files exist")
+
+
+def check_compose(root: Path, report: Report) -> None:
+    path = root / COMPOSE_FILE
+    if not path.is_file():
+        report.fail(COMPOSE_FILE, "does not exist")
+        return
+    compose = load_yaml_file(path) or {}
+    check_compose_services(compose, report)
+    check_compose_healthchecks(compose, report)
+    check_compose_depends_on(compose, report)
+    check_compose_env(compose, report)
+    check_compose_worker_scalable(compose, report)
+    check_compose_files(root, compose, report)
+    worker_env = compose_env((compose.get("services") or {}).get("worker") or {})
+    check_consumer_timeout(root, worker_env, f"{COMPOSE_FILE}: services.worker.environment", report)
+
+
+# --------------------------------------------------------------------------
+# RabbitMQ configuration
+# --------------------------------------------------------------------------
+
+def rabbitmq_setting(root: Path, key: str) -> str | None:
+    path = root / RABBITMQ_CONF
+    if not path.is_file():
+        return None
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if "=" in line:
+            name, value = (part.strip() for part in line.split("=", 1))
+            if name == key:
+                return value
+    return None
+
+
+def check_consumer_timeout(root: Path, env: dict[str, str], where: str, report: Report) -> None:
+    """A run's delivery stays unacked for the whole run: consumer_timeout must outlast it."""
+    timeout = rabbitmq_setting(root, "consumer_timeout")
+    if timeout is None:
+        report.fail(RABBITMQ_CONF, "consumer_timeout is not set")
+        return
+    longest_s = int(env.get("RUN_TIMEOUT_MAX_S") or 3600) + int(env.get("SHUTDOWN_GRACE_S") or 30)
+    if int(timeout) <= longest_s * 1000:
+        report.fail(f"{RABBITMQ_CONF}: consumer_timeout",
+                    f"{timeout} ms must exceed RUN_TIMEOUT_MAX_S + SHUTDOWN_GRACE_S = {longest_s} s "
+                    f"({where})")
+    report.ran(f"rabbitmq: consumer_timeout outlasts the longest run ({where})")
+
+
+# --------------------------------------------------------------------------
+# Dockerfile
+# --------------------------------------------------------------------------
+
+DOCKERFILE = "Dockerfile"
+DOCKER_TARGETS = {
+    "api": {"entrypoint": "agent-runner-api", "healthcheck": "agent-runner-api", "expose": "8080"},
+    "worker": {"entrypoint": "agent-runner-worker", "healthcheck": "agent-runner-worker", "expose": "9090",
+               "packages": ("git",)},
+    "cli": {"entrypoint": "agent-runner"},
+}
+
+
+@dataclass
+class Stage:
+    """One FROM ... AS name section of a Dockerfile."""
+
+    name: str
+    base: str
+    instructions: list[tuple[str, str]]
+
+
+def dockerfile_instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) pairs with continuation lines joined."""
+    joined = re.sub(r"\\\n", " ", text)
+    out = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, args = line.partition(" ")
+            out.append((word.upper(), args.strip()))
+    return out
+
+
+def dockerfile_stages(text: str) -> dict[str, Stage]:
+    args: dict[str, str] = {}
+    stages: dict[str, Stage] = {}
+    current: Stage | None = None
+    for word, rest in dockerfile_instructions(text):
+        if word == "ARG" and current is None:
+            name, _, default = rest.partition("=")
+            args[name.strip()] = default.strip()
+        elif word == "FROM":
+            base = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), m.group(0)), rest.split()[0])
+            match = re.search(r"\s+AS\s+(\S+)", rest, re.IGNORECASE)
+            current = Stage(match.group(1) if match else f"stage{len(stages)}", base, [])
+            stages[current.name] = current
+        elif current is not None:
+            current.instructions.append((word, rest))
+    return stages
+
+
+def stage_chain(stages: dict[str, Stage], name: str) -> list[Stage]:
+    """The stage and the stages it is built FROM, nearest first."""
+    chain = []
+    while name in stages and len(chain) <= len(stages):
+        chain.append(stages[name])
+        name = stages[name].base
+    return chain
+
+
+def check_dockerfile_target(stages: dict[str, Stage], target: str, spec: dict, report: Report) -> None:
+    where = f"{DOCKERFILE}: stage {target}"
+    chain = stage_chain(stages, target)
+    image = chain[-1].base
+    if not re.fullmatch(r"debian:[a-z]+-slim", image):
+        report.fail(where, f"final image is built on {image}, expected debian:<release>-slim")
+    instructions = [ins for stage in reversed(chain) for ins in stage.instructions]
+    users = [args for word, args in instructions if word == "USER"]
+    if not users or users[-1].split(":")[0] in ("root", "0"):
+        report.fail(f"{where}: USER", "must switch to a non-root user")
+    entrypoints = [args for word, args in instructions if word == "ENTRYPOINT"]
+    if not entrypoints or spec["entrypoint"] not in entrypoints[-1]:
+        report.fail(f"{where}: ENTRYPOINT", f"must run {spec['entrypoint']}")
+    if "healthcheck" in spec:
+        checks = [args for word, args in instructions if word == "HEALTHCHECK"]
+        if not checks or f'"{spec["healthcheck"]}", "healthcheck"' not in checks[-1]:
+            report.fail(f"{where}: HEALTHCHECK", f"must run `{spec['healthcheck']} healthcheck`")
+    if "expose" in spec:
+        exposed = " ".join(args for word, args in instructions if word == "EXPOSE").split()
+        if spec["expose"] not in exposed:
+            report.fail(f"{where}: EXPOSE", f"must expose {spec['expose']}")
+    runs = " ".join(args for word, args in instructions if word == "RUN")
+    for package in spec.get("packages", ()):
+        if not re.search(rf"apt-get install[^&;]*\s{package}(\s|$)", runs):
+            report.fail(f"{where}: RUN", f"must install {package}")
+    if re.search(r"\b(build-essential|cargo|rustc|gcc)\b", runs):
+        report.fail(f"{where}: RUN", "installs build tools in a runtime image")
+
+
+def check_dockerfile(root: Path, report: Report) -> None:
+    path = root / DOCKERFILE
+    if not path.is_file():
+        report.fail(DOCKERFILE, "does not exist")
+        return
+    stages = dockerfile_stages(path.read_text())
+    builders = [stage for stage in stages.values() if stage.base.startswith("rust:")]
+    if not builders or not any("cargo build --release --bins" in args
+                               for stage in builders for _, args in stage.instructions):
+        report.fail(DOCKERFILE, "needs a rust:<version> builder stage running `cargo build --release --bins`")
+    for target, spec in DOCKER_TARGETS.items():
+        if target not in stages:
+            report.fail(DOCKERFILE, f"target {target!r} is missing")
+        else:
+            check_dockerfile_target(stages, target, spec, report)
+    ignore = root / ".dockerignore"
+    patterns = ignore.read_text().split() if ignore.is_file() else []
+    for wanted in ("target", ".git", ".run"):
+        if not any(p.strip("/") == wanted for p in patterns):
+            report.fail(".dockerignore", f"must exclude {wanted}/")
+    report.ran("Dockerfile: targets api, worker, cli on debian-slim, non-root, ENTRYPOINT, HEALTHCHECK")
+
+
+# --------------------------------------------------------------------------
+# kustomize rendering
+# --------------------------------------------------------------------------
+
+class RenderError(Exception):
+    """A kustomization could not be rendered."""
+
+
+class UnsupportedFeature(RenderError):
+    """The built-in renderer does not implement a kustomize feature a file uses."""
+
+
+def identity(obj: dict) -> tuple[str, str, str, str]:
+    meta = obj.get("metadata") or {}
+    return (str(obj.get("apiVersion")), str(obj.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))
+
+
+def api_group(api_version: str) -> str:
+    return api_version.split("/")[0] if "/" in api_version else ""
+
+
+def render_kubectl(kubectl: str, directory: Path) -> list[dict]:
+    proc = subprocess.run([kubectl, "kustomize", str(directory)], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RenderError(proc.stderr.strip() or f"kubectl kustomize exited {proc.returncode}")
+    return load_yaml_text(proc.stdout)
+
+
+def kubectl_usable(kubectl: str | None) -> str | None:
+    """kubectl if it embeds kustomize v4+ (components, labels); None otherwise."""
+    if not kubectl:
+        return None
+    try:
+        proc = subprocess.run([kubectl, "version", "--client", "-o", "json"],
+                              capture_output=True, text=True, check=False, timeout=30)
+        version = json.loads(proc.stdout).get("kustomizeVersion", "")
+    except (OSError, ValueError, subprocess.TimeoutExpired):
+        return None
+    match = re.match(r"v(\d+)", version)
+    return kubectl if match and int(match.group(1)) >= 4 else None
+
+
+# The built-in renderer: exactly the kustomize features k8s/ uses. Anything else
+# raises UnsupportedFeature instead of rendering something subtly different; the
+# drift test compares it with kubectl kustomize on every target.
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+SUPPORTED_FIELDS = {"apiVersion", "kind", "namespace", "labels", "resources", "components", "images", "patches"}
+#: Strategic-merge keys of the lists the patches touch, for built-in kinds.
+MERGE_KEYS = {
+    "containers": "name", "initContainers": "name", "ephemeralContainers": "name",
+    "env": "name", "volumes": "name", "volumeMounts": "mountPath", "imagePullSecrets": "name",
+}
+BUILTIN_GROUPS = {"", "apps", "batch", "policy", "autoscaling", "networking.k8s.io", "rbac.authorization.k8s.io"}
+TEMPLATE_LABEL_PATHS = {
+    **{kind: (("spec", "template", "metadata", "labels"),) for kind in WORKLOAD_KINDS | {"ReplicationController"}},
+    "CronJob": (("spec", "jobTemplate", "metadata", "labels"),
+                ("spec", "jobTemplate", "spec", "template", "metadata", "labels")),
+}
+
+
+def load_kustomization(directory: Path) -> dict:
+    for name in KUSTOMIZATION_FILES:
+        path = directory / name
+        if path.is_file():
+            data = load_yaml_file(path) or {}
+            unknown = set(data) - SUPPORTED_FIELDS
+            if unknown:
+                raise UnsupportedFeature(f"{path}: built-in renderer does not support {sorted(unknown)}")
+            return data
+    raise RenderError(f"{directory}: no kustomization file")
+
+
+def render_builtin(directory: Path) -> list[dict]:
+    kustomization = load_kustomization(directory)
+    if kustomization.get("kind", "Kustomization") != "Kustomization":
+        raise RenderError(f"{directory}: a {kustomization.get('kind')} cannot be built on its own")
+    return accumulate(directory, kustomization, [])
+
+
+def accumulate(directory: Path, kustomization: dict, objects: list[dict]) -> list[dict]:
+    """Resources, then components, then this kustomization's transformers."""
+    objects = list(objects)
+    for entry in kustomization.get("resources") or []:
+        path = directory / entry
+        objects.extend(render_builtin(path) if path.is_dir() else load_yaml_docs(path))
+    seen: set = set()
+    for obj in objects:
+        if identity(obj) in seen:
+            raise RenderError(f"{directory}: duplicate object {identity(obj)}")
+        seen.add(identity(obj))
+    for entry in kustomization.get("components") or []:
+        component_dir = directory / entry
+        component = load_kustomization(component_dir)
+        if component.get("kind") != "Component":
+            raise RenderError(f"{component_dir}: components must be kind Component")
+        objects = accumulate(component_dir, component, objects)
+    return transform(directory, kustomization, objects)
+
+
+def transform(directory: Path, kustomization: dict, objects: list[dict]) -> list[dict]:
+    objects = copy.deepcopy(objects)
+    for patch in kustomization.get("patches") or []:
+        apply_patch_file(directory, patch, objects)
+    if kustomization.get("namespace"):
+        for obj in objects:
+            if obj.get("kind") not in CLUSTER_SCOPED_KINDS:
+                obj.setdefault("metadata", {})["namespace"] = kustomization["namespace"]
+    for label_set in kustomization.get("labels") or []:
+        apply_labels(label_set, objects)
+    for image in kustomization.get("images") or []:
+        for obj in objects:
+            set_images(obj, image)
+    return objects
+
+
+def apply_patch_file(directory: Path, patch: dict, objects: list[dict]) -> None:
+    if set(patch) != {"path"}:
+        raise UnsupportedFeature(f"{directory}: built-in renderer supports only `patches: - path: <file>`")
+    for doc in load_yaml_docs(directory / patch["path"]):
+        meta = doc.get("metadata") or {}
+        matches = [obj for obj in objects
+                   if obj.get("kind") == doc.get("kind")
+                   and api_group(str(obj.get("apiVersion"))) == api_group(str(doc.get("apiVersion")))
+                   and obj["metadata"].get("name") == meta.get("name")
+                   and (not meta.get("namespace") or obj["metadata"].get("namespace") == meta["namespace"])]
+        if len(matches) != 1:
+            raise RenderError(f"{directory / patch['path']}: patch matches {len(matches)} objects, expected 1")
+        target = matches[0]
+        builtin = api_group(str(target.get("apiVersion"))) in BUILTIN_GROUPS
+        strategic_merge(target, {k: v for k, v in doc.items() if k not in ("apiVersion", "kind")}, builtin)
+
+
+def strategic_merge(target: dict, patch: dict, builtin: bool) -> None:
+    """Strategic merge patch: maps merge, null deletes, keyed lists merge by key."""
+    for key, value in patch.items():
+        if isinstance(key, str) and key.startswith("$"):
+            raise UnsupportedFeature(f"patch directive {key} is not supported")
+        if value is None:
+            target.pop(key, None)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            strategic_merge(target[key], value, builtin)
+        elif isinstance(value, list) and isinstance(target.get(key), list) and builtin and merge_key(key, value):
+            merge_list(target[key], value, merge_key(key, value), builtin)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def merge_key(field_name: str, items: list) -> str | None:
+    if field_name == "ports" and items and isinstance(items[0], dict):
+        return "containerPort" if "containerPort" in items[0] else "port"
+    return MERGE_KEYS.get(field_name)
+
+
+def merge_list(target: list, patch: list, key: str, builtin: bool) -> None:
+    for item in patch:
+        existing = next((t for t in target if isinstance(t, dict) and t.get(key) == item.get(key)), None)
+        if existing is None:
+            target.append(copy.deepcopy(item))
+        else:
+            strategic_merge(existing, item, builtin)
+
+
+def apply_labels(label_set: dict, objects: list[dict]) -> None:
+    if label_set.get("includeSelectors"):
+        raise UnsupportedFeature("labels.includeSelectors: true is not supported by the built-in renderer")
+    pairs = label_set.get("pairs") or {}
+    for obj in objects:
+        obj.setdefault("metadata", {}).setdefault("labels", {}).update(pairs)
+        if label_set.get("includeTemplates"):
+            for path in TEMPLATE_LABEL_PATHS.get(obj.get("kind"), ()):
+                node = obj
+                for part in path:
+                    node = node.setdefault(part, {})
+                node.update(pairs)
+
+
+def split_image(reference: str) -> tuple[str, str, str]:
+    """(name, tag, digest) of an image reference; the registry may carry a port."""
+    name, _, digest = reference.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    tag = ""
+    if colon > slash:
+        name, tag = name[:colon], name[colon + 1:]
+    return name, tag, digest
+
+
+def set_images(node: Any, image: dict) -> None:
+    """The images transformer: rewrite every container image whose name matches."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("containers", "initContainers") and isinstance(value, list):
+                for container in value:
+                    if isinstance(container, dict) and isinstance(container.get("image"), str):
+                        container["image"] = new_image(container["image"], image)
+            else:
+                set_images(value, image)
+    elif isinstance(node, list):
+        for item in node:
+            set_images(item, image)
+
+
+def new_image(reference: str, image: dict) -> str:
+    name, tag, digest = split_image(reference)
+    if name != image.get("name"):
+        return reference
+    name = image.get("newName", name)
+    if image.get("digest"):
+        return f"{name}@{image['digest']}"
+    if image.get("newTag") is not None:
+        return f"{name}:{image['newTag']}"
+    return name + (f":{tag}" if tag else "") + (f"@{digest}" if digest else "")
+
+
+@dataclass
+class Target:
+    """One kustomize target to render and check, with what it must contain."""
+
+    name: str
+    path: str
+    #: Replica counts the target pins (Deployment name -> replicas).
+    replicas: dict[str, int] = field(default_factory=dict)
+    #: Autoscaler kind that must own the worker replica count, if any.
+    autoscaler: str | None = None
+    min_workers: int | None = None
+    log_format: str | None = None
+    image_tag: str | None = None
+    pinned_images: bool = False
+    #: Synthetic targets are kustomizations generated by the validator.
+    synthetic: dict | None = None
+
+
+TARGETS = (
+    Target("base", "k8s/base", replicas={API_DEPLOYMENT: 2, WORKER_DEPLOYMENT: 2}),
+    Target("dev", "k8s/overlays/dev", replicas={API_DEPLOYMENT: 1, WORKER_DEPLOYMENT: 1},
+           log_format="text", image_tag="dev"),
+    Target("prod", "k8s/overlays/prod", replicas={API_DEPLOYMENT: 3}, autoscaler="ScaledObject",
+           min_workers=4, log_format="json", pinned_images=True),
+    Target("base+keda", "target/validate-deploy/base+keda", autoscaler="ScaledObject",
+           synthetic={"component": "k8s/components/keda"}),
+    Target("base+hpa", "target/validate-deploy/base+hpa", autoscaler="HorizontalPodAutoscaler",
+           synthetic={"component": "k8s/components/hpa"}),
+)
+
+
+def write_synthetic(root: Path, target: Target) -> None:
+    """A kustomization that applies one optional component to the base."""
+    directory = root / target.path
+    directory.mkdir(parents=True, exist_ok=True)
+    up = os.path.relpath(root, directory)
+    (directory / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "namespace": NAMESPACE,
+        "resources": [f"{up}/k8s/base"],
+        "components": [f"{up}/{target.synthetic['component']}"],
+    }))
+
+
+def render(root: Path, target: Target, kubectl: str | None) -> list[dict]:
+    if target.synthetic:
+        write_synthetic(root, target)
+    directory = root / target.path
+    return render_kubectl(kubectl, directory) if kubectl else render_builtin(directory)
+
+
+def kustomization_files(directory: Path, seen: set[Path] | None = None) -> set[Path]:
+    """Every resource and patch file a kustomization pulls in, recursively."""
+    seen = set() if seen is None else seen
+    path = next((directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None)
+    if path is None or directory.resolve() in seen:
+        return set()
+    seen.add(directory.resolve())
+    data = load_yaml_file(path) or {}
+    found: set[Path] = set()
+    for entry in (data.get("resources") or []) + (data.get("components") or []):
+        entry_path = directory / entry
+        found |= kustomization_files(entry_path, seen) if entry_path.is_dir() else {entry_path.resolve()}
+    for patch in data.get("patches") or []:
+        if isinstance(patch, dict) and patch.get("path"):
+            found.add((directory / patch["path"]).resolve())
+    return found
+
+
+def source_index(root: Path, directory: Path) -> dict[tuple[str, str], list[str]]:
+    """(kind, name) -> the files of one target that define or patch it, for messages."""
+    index: dict[tuple[str, str], list[str]] = {}
+    try:
+        paths = sorted(kustomization_files(directory))
+    except (OSError, yaml.YAMLError):
+        return index
+    for path in paths:
+        try:
+            docs = load_yaml_docs(path)
+        except (OSError, yaml.YAMLError):
+            continue
+        for doc in docs:
+            if isinstance(doc, dict) and doc.get("kind") and (doc.get("metadata") or {}).get("name"):
+                index.setdefault((doc["kind"], doc["metadata"]["name"]), []).append(rel(root, path))
+    return index
+
+
+# --------------------------------------------------------------------------
+# Schemas
+# --------------------------------------------------------------------------
+
+class Schemas:
+    """Validators for built-in kinds (kubernetes-validate's strict schemas) and
+    for KEDA kinds (k8s/schemas/*.json), built once and reused."""
+
+    def __init__(self, root: Path, version: str):
+        base = package_files("kubernetes_validate") / "kubernetes-json-schema"
+        directory = base / f"v{version}-local-strict"
+        if not directory.is_dir():
+            known = sorted(p.name for p in base.iterdir())
+            raise SystemExit(f"kubernetes-validate has no schemas for {version}; it has {known[:3]}...{known[-3:]}")
+        self.version = version
+        self.directory = directory
+        definitions = referencing.Resource.from_contents(json.loads((directory / "_definitions.json").read_text()))
+        self.registry = definitions @ referencing.Registry()
+        self.validators: dict[tuple[str, str], Any] = {}
+        self.custom: dict[tuple[str, str], Any] = {}
+        self.trigger_metadata: dict[str, Any] = {}
+        for path in sorted((root / "k8s" / "schemas").glob("*.json")):
+            schema = json.loads(path.read_text())
+            validator = jsonschema.Draft202012Validator(schema)
+            for gvk in schema.get("x-kubernetes-group-version-kind", []):
+                self.custom[(f"{gvk['group']}/{gvk['version']}", gvk["kind"])] = validator
+            if "x-keda-trigger-type" in schema:
+                self.trigger_metadata[schema["x-keda-trigger-type"]] = validator
+
+    def validator_for(self, obj: dict) -> Any | None:
+        key = (str(obj.get("apiVersion")), str(obj.get("kind")))
+        if key in self.custom:
+            return self.custom[key]
+        if key not in self.validators:
+            api_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", key[0])
+            path = self.directory / f"{key[1].lower()}-{api_version}.json"
+            if not path.is_file():
+                self.validators[key] = None
+            else:
+                schema = json.loads(path.read_text())
+                self.validators[key] = jsonschema.Draft202012Validator(schema, registry=self.registry)
+        return self.validators[key]
+
+    def errors(self, obj: dict) -> list[str]:
+        validator = self.validator_for(obj)
+        if validator is None:
+            return [f"no schema for {obj.get('apiVersion')} {obj.get('kind')} "
+                    f"(Kubernetes {self.version} or k8s/schemas/)"]
+        found = [format_schema_error(error) for error in validator.iter_errors(obj)]
+        for index, trigger in enumerate((obj.get("spec") or {}).get("triggers") or []):
+            checker = self.trigger_metadata.get(trigger.get("type")) if isinstance(trigger, dict) else None
+            if checker:
+                found += [format_schema_error(error, f"spec.triggers[{index}].metadata")
+                          for error in checker.iter_errors(trigger.get("metadata") or {})]
+        return sorted(found)
+
+
+def format_schema_error(error: Any, prefix: str = "") -> str:
+    path = prefix
+    for part in error.absolute_path:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return f"{path or '<root>'}: {error.message}"
+
+
+# --------------------------------------------------------------------------
+# Kubernetes invariants
+# --------------------------------------------------------------------------
+
+@dataclass
+class Rendered:
+    """A rendered target with lookups the checks share."""
+
+    root: Path
+    target: Target
+    objects: list[dict]
+    sources: dict[tuple[str, str], list[str]]
+    external_secrets: dict[str, set[str]]
+
+    def find(self, kind: str, name: str) -> dict | None:
+        return next((o for o in self.objects if o.get("kind") == kind and o["metadata"].get("name") == name), None)
+
+    def of_kind(self, *kinds: str) -> list[dict]:
+        return [o for o in self.objects if o.get("kind") in kinds]
+
+    def where(self, obj: dict | None, kind: str = "", name: str = "") -> str:
+        kind = obj.get("kind") if obj else kind
+        name = obj["metadata"].get("name") if obj else name
+        files = self.sources.get((kind, name)) or ["?"]
+        return f"{self.target.path} {kind}/{name} [{', '.join(files)}]"
+
+    def config(self) -> dict[str, str]:
+        config_map = self.find("ConfigMap", CONFIG_MAP) or {}
+        return {k: str(v) for k, v in (config_map.get("data") or {}).items()}
+
+
+def pod_spec(obj: dict) -> dict:
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return ((spec.get("template") or {}).get("spec")) or {}
+
+
+def pod_labels(obj: dict) -> dict:
+    return ((((obj.get("spec") or {}).get("template") or {}).get("metadata") or {}).get("labels")) or {}
+
+
+def container(obj: dict, name: str) -> dict:
+    return next((c for c in pod_spec(obj).get("containers") or [] if c.get("name") == name), {})
+
+
+def check_schemas(rendered: Rendered, schemas: Schemas, report: Report) -> None:
+    for obj in rendered.objects:
+        for error in schemas.errors(obj)[:8]:
+            report.fail(rendered.where(obj), error)
+    report.ran(f"{rendered.target.name}: {len(rendered.objects)} objects valid against "
+               f"Kubernetes {schemas.version} (strict) and k8s/schemas")
+
+
+def check_metadata(rendered: Rendered, report: Report) -> None:
+    for obj in rendered.objects:
+        meta = obj.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if obj.get("kind") not in CLUSTER_SCOPED_KINDS and meta.get("namespace") != NAMESPACE:
+            report.fail(rendered.where(obj), f"metadata.namespace is {meta.get('namespace')!r}, expected {NAMESPACE}")
+        wanted = APP_LABELS + (("app.kubernetes.io/component",) if obj.get("kind") != "Namespace" else ())
+        for label in wanted:
+            if label not in labels:
+                report.fail(rendered.where(obj), f"metadata.labels lacks {label}")
+    report.ran(f"{rendered.target.name}: namespace {NAMESPACE} and app.kubernetes.io labels on every object")
+
+
+def addr_port(value: str) -> int | None:
+    match = re.fullmatch(r"0\.0\.0\.0:(\d+)", value or "")
+    return int(match.group(1)) if match else None
+
+
+def probe_port(obj: dict, container_spec: dict, probe: dict) -> int | None:
+    port = ((probe or {}).get("httpGet") or {}).get("port")
+    if isinstance(port, int):
+        return port
+    return next((p.get("containerPort") for p in container_spec.get("ports") or [] if p.get("name") == port), None)
+
+
+def check_probes(rendered: Rendered, deployment: str, name: str, expected: dict[str, str],
+                 addr_key: str, report: Report) -> None:
+    obj = rendered.find("Deployment", deployment)
+    if obj is None:
+        report.fail(rendered.where(None, "Deployment", deployment), "missing")
+        return
+    spec = container(obj, name)
+    port = addr_port(rendered.config().get(addr_key, ""))
+    if port is None:
+        report.fail(rendered.where(None, "ConfigMap", CONFIG_MAP), f"data.{addr_key} must be 0.0.0.0:<port>")
+    for probe_name, path in expected.items():
+        probe = spec.get(probe_name)
+        field_path = f"spec.template.spec.containers[{name}].{probe_name}"
+        if not probe:
+            report.fail(rendered.where(obj), f"{field_path} is missing")
+            continue
+        actual = (probe.get("httpGet") or {}).get("path")
+        if actual != path:
+            report.fail(rendered.where(obj), f"{field_path}.httpGet.path is {actual!r}, expected {path}")
+        if port is not None and probe_port(obj, spec, probe) != port:
+            report.fail(rendered.where(obj), f"{field_path}.httpGet.port does not reach {addr_key} port {port}")
+
+
+def check_api(rendered: Rendered, report: Report) -> None:
+    check_probes(rendered, API_DEPLOYMENT, "api", {"readinessProbe": "/readyz", "livenessProbe": "/healthz"},
+                 "API_ADDR", report)
+    report.ran(f"{rendered.target.name}: api readiness /readyz, liveness /healthz on the API_ADDR port")
+
+
+def check_worker(rendered: Rendered, report: Report) -> None:
+    check_probes(rendered, WORKER_DEPLOYMENT, "worker", {"readinessProbe": "/healthz", "livenessProbe": "/healthz"},
+                 "WORKER_METRICS_ADDR", report)
+    obj = rendered.find("Deployment", WORKER_DEPLOYMENT)
+    if obj is None:
+        return
+    where = rendered.where(obj)
+    config = rendered.config()
+    grace = int(config.get("SHUTDOWN_GRACE_S") or 30)
+    period = pod_spec(obj).get("terminationGracePeriodSeconds", 30)
+    if period < grace + SHUTDOWN_MARGIN_S:
+        report.fail(where, f"spec.template.spec.terminationGracePeriodSeconds is {period}; it must exceed "
+                           f"SHUTDOWN_GRACE_S={grace} (ConfigMap {CONFIG_MAP}) by at least {SHUTDOWN_MARGIN_S}s")
+    spec = container(obj, "worker")
+    env = {e.get("name"): e for e in spec.get("env") or []}
+    field_ref = ((env.get("WORKER_ID") or {}).get("valueFrom") or {}).get("fieldRef") or {}
+    if field_ref.get("fieldPath") != "metadata.name":
+        report.fail(where, "spec.template.spec.containers[worker].env.WORKER_ID must come from fieldRef metadata.name")
+    workspace = config.get("WORKSPACE_ROOT", "")
+    mount = next((m for m in spec.get("volumeMounts") or [] if m.get("mountPath") == workspace), None)
+    volume = next((v for v in pod_spec(obj).get("volumes") or [] if mount and v.get("name") == mount.get("name")), {})
+    if not workspace or "emptyDir" not in volume:
+        report.fail(where, f"WORKSPACE_ROOT ({workspace!r}) must be the mountPath of an emptyDir volume")
+    check_consumer_timeout(rendered.root, config, f"{rendered.target.path} ConfigMap/{CONFIG_MAP}", report)
+    report.ran(f"{rendered.target.name}: worker grace period {period}s > SHUTDOWN_GRACE_S {grace}s, probes, "
+               "WORKER_ID, workspace emptyDir")
+
+
+def check_migrate_job(rendered: Rendered, report: Report) -> None:
+    job = rendered.find("Job", MIGRATE_JOB)
+    api = rendered.find("Deployment", API_DEPLOYMENT)
+    if job is None:
+        report.fail(rendered.where(None, "Job", MIGRATE_JOB), "missing")
+        return
+    where = rendered.where(job)
+    for key in ("ttlSecondsAfterFinished", "backoffLimit"):
+        if key not in job.get("spec", {}):
+            report.fail(where, f"spec.{key} is missing")
+    spec = container(job, "migrate")
+    if (spec.get("args") or spec.get("command")) != ["migrate"]:
+        report.fail(where, "spec.template.spec.containers[migrate].args must be [migrate]")
+    if api and spec.get("image") != container(api, "api").get("image"):
+        report.fail(where, "the migration must run the api image of the same release")
+    report.ran(f"{rendered.target.name}: migration Job runs `migrate` from the api image, with TTL and backoffLimit")
+
+
+def check_pod_security(rendered: Rendered, report: Report) -> None:
+    for obj in rendered.of_kind(*WORKLOAD_KINDS, "CronJob"):
+        spec = pod_spec(obj)
+        pod_context = spec.get("securityContext") or {}
+        if spec.get("automountServiceAccountToken") is not False:
+            report.fail(rendered.where(obj), "spec.template.spec.automountServiceAccountToken must be false")
+        for item in spec.get("containers") or []:
+            context = item.get("securityContext") or {}
+            field_path = f"spec.template.spec.containers[{item.get('name')}]"
+            if not (context.get("runAsNonRoot") or pod_context.get("runAsNonRoot")):
+                report.fail(rendered.where(obj), f"{field_path}: runAsNonRoot must be true")
+            for key, wanted in (("readOnlyRootFilesystem", True), ("allowPrivilegeEscalation", False)):
+                if context.get(key) is not wanted:
+                    report.fail(rendered.where(obj), f"{field_path}.securityContext.{key} must be {wanted}")
+            resources = item.get("resources") or {}
+            for kind in ("requests", "limits"):
+                if "memory" not in (resources.get(kind) or {}):
+                    report.fail(rendered.where(obj), f"{field_path}.resources.{kind}.memory is missing")
+    report.ran(f"{rendered.target.name}: pods non-root, read-only root filesystem, no token, memory requests/limits")
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    wanted = (selector or {}).get("matchLabels", selector or {})
+    return bool(wanted) and all(labels.get(k) == v for k, v in wanted.items())
+
+
+def check_selectors(rendered: Rendered, report: Report) -> None:
+    workloads = rendered.of_kind(*WORKLOAD_KINDS)
+    for obj in rendered.of_kind("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"):
+        if not selects((obj.get("spec") or {}).get("selector"), pod_labels(obj)):
+            report.fail(rendered.where(obj), "spec.selector does not match spec.template.metadata.labels")
+    for obj in rendered.of_kind("PodDisruptionBudget"):
+        selector = (obj.get("spec") or {}).get("selector")
+        if not any(selects(selector, pod_labels(w)) for w in workloads if w.get("kind") != "Job"):
+            report.fail(rendered.where(obj), f"spec.selector {selector} selects no pods of any Deployment")
+    for obj in rendered.of_kind("Service"):
+        selector = (obj.get("spec") or {}).get("selector")
+        targets = [w for w in workloads if selects(selector, pod_labels(w))]
+        if not targets:
+            report.fail(rendered.where(obj), f"spec.selector {selector} selects no pods")
+        for port in (obj.get("spec") or {}).get("ports") or []:
+            wanted = port.get("targetPort", port.get("port"))
+            known = {p.get("name") for t in targets for c in pod_spec(t).get("containers") or []
+                     for p in c.get("ports") or []} | {p.get("containerPort") for t in targets
+                                                       for c in pod_spec(t).get("containers") or []
+                                                       for p in c.get("ports") or []}
+            if targets and wanted not in known:
+                report.fail(rendered.where(obj), f"spec.ports targetPort {wanted!r} is not a container port")
+    report.ran(f"{rendered.target.name}: PDB and Service selectors select existing pods")
+
+
+def secret_keys(rendered: Rendered, name: str) -> set[str] | None:
+    obj = rendered.find("Secret", name)
+    if obj is not None:
+        return set(obj.get("data") or {}) | set(obj.get("stringData") or {})
+    return rendered.external_secrets.get(name)
+
+
+def check_references(rendered: Rendered, report: Report) -> None:
+    """Every ConfigMap/Secret (and key) a pod or KEDA object names must exist."""
+
+    def resolve(where: str, kind: str, name: str, key: str | None) -> None:
+        if kind == "ConfigMap":
+            obj = rendered.find("ConfigMap", name)
+            keys = set((obj or {}).get("data") or {}) if obj else None
+        else:
+            keys = secret_keys(rendered, name)
+        if keys is None:
+            report.fail(where, f"references {kind} {name!r}, which is neither rendered nor documented "
+                               f"in {SECRET_EXAMPLE}")
+        elif key is not None and key not in keys:
+            report.fail(where, f"references key {key!r} of {kind} {name!r}, which has {sorted(keys)}")
+
+    for obj in rendered.of_kind(*WORKLOAD_KINDS, "CronJob"):
+        spec = pod_spec(obj)
+        where = rendered.where(obj)
+        for item in (spec.get("containers") or []) + (spec.get("initContainers") or []):
+            for source in item.get("envFrom") or []:
+                if "configMapRef" in source:
+                    resolve(where, "ConfigMap", source["configMapRef"]["name"], None)
+                if "secretRef" in source:
+                    resolve(where, "Secret", source["secretRef"]["name"], None)
+            for env in item.get("env") or []:
+                value_from = env.get("valueFrom") or {}
+                if "configMapKeyRef" in value_from:
+                    resolve(where, "ConfigMap", value_from["configMapKeyRef"]["name"], value_from["configMapKeyRef"]["key"])
+                if "secretKeyRef" in value_from:
+                    resolve(where, "Secret", value_from["secretKeyRef"]["name"], value_from["secretKeyRef"]["key"])
+        for volume in spec.get("volumes") or []:
+            if "configMap" in volume:
+                resolve(where, "ConfigMap", volume["configMap"]["name"], None)
+            if "secret" in volume:
+                resolve(where, "Secret", volume["secret"]["secretName"], None)
+    for obj in rendered.of_kind("TriggerAuthentication"):
+        for ref in (obj.get("spec") or {}).get("secretTargetRef") or []:
+            resolve(rendered.where(obj), "Secret", ref.get("name"), ref.get("key"))
+    for obj in rendered.of_kind("ScaledObject"):
+        for trigger in (obj.get("spec") or {}).get("triggers") or []:
+            auth = (trigger.get("authenticationRef") or {}).get("name")
+            if auth and rendered.find("TriggerAuthentication", auth) is None:
+                report.fail(rendered.where(obj), f"authenticationRef {auth!r} names no TriggerAuthentication")
+    report.ran(f"{rendered.target.name}: every ConfigMap/Secret reference and key resolves")
+
+
+def check_replica_ownership(rendered: Rendered, report: Report) -> None:
+    """kubectl scale works on the base; with an autoscaler, the autoscaler alone owns replicas."""
+    target = rendered.target
+    owners: dict[str, list[dict]] = {}
+    for obj in rendered.of_kind("HorizontalPodAutoscaler", "ScaledObject"):
+        ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
+        if rendered.find(ref.get("kind", "Deployment"), ref.get("name")) is None:
+            report.fail(rendered.where(obj), f"spec.scaleTargetRef {ref.get('name')!r} names no Deployment")
+        owners.setdefault(ref.get("name"), []).append(obj)
+    for name, autoscalers in owners.items():
+        if len(autoscalers) > 1:
+            report.fail(rendered.where(None, "Deployment", name),
+                        f"scaled by {len(autoscalers)} autoscalers ({', '.join(a['kind'] for a in autoscalers)})")
+        deployment = rendered.find("Deployment", name)
+        if deployment is not None and "replicas" in (deployment.get("spec") or {}):
+            report.fail(rendered.where(deployment), f"spec.replicas is set while {autoscalers[0]['kind']} "
+                                                    "owns it; every kubectl apply would reset the scale")
+    worker_owner = [a["kind"] for a in owners.get(WORKER_DEPLOYMENT, [])]
+    if target.autoscaler is None and worker_owner:
+        report.fail(rendered.where(None, "Deployment", WORKER_DEPLOYMENT),
+                    f"worker replicas are managed by {worker_owner[0]} in {target.path}; autoscalers belong in "
+                    "an optional component so `kubectl scale` works on the base")
+    if target.autoscaler and worker_owner != [target.autoscaler]:
+        report.fail(rendered.where(None, "Deployment", WORKER_DEPLOYMENT),
+                    f"expected the worker to be scaled by a {target.autoscaler}, found {worker_owner or 'none'}")
+    for name, replicas in target.replicas.items():
+        obj = rendered.find("Deployment", name)
+        actual = ((obj or {}).get("spec") or {}).get("replicas")
+        if actual != replicas:
+            report.fail(rendered.where(obj, "Deployment", name), f"spec.replicas is {actual}, expected {replicas}")
+    report.ran(f"{target.name}: replica ownership (worker scaled by {worker_owner or ['kubectl scale']})")
+
+
+def check_keda(rendered: Rendered, report: Report) -> None:
+    config = rendered.config()
+    queue = f"{config.get('QUEUE_PREFIX', 'agent_runner')}.work"
+    for obj in rendered.of_kind("ScaledObject"):
+        spec = obj.get("spec") or {}
+        where = rendered.where(obj)
+        if spec.get("minReplicaCount", 0) > spec.get("maxReplicaCount", 100):
+            report.fail(where, "spec.minReplicaCount must not exceed spec.maxReplicaCount")
+        if rendered.target.min_workers is not None and spec.get("minReplicaCount") != rendered.target.min_workers:
+            report.fail(where, f"spec.minReplicaCount is {spec.get('minReplicaCount')}, "
+                               f"expected {rendered.target.min_workers}")
+        rabbit = [t for t in spec.get("triggers") or [] if t.get("type") == "rabbitmq"]
+        if not rabbit:
+            report.fail(where, "spec.triggers has no rabbitmq trigger")
+        for trigger in rabbit:
+            metadata = trigger.get("metadata") or {}
+            if metadata.get("queueName") != queue:
+                report.fail(where, f"trigger queueName is {metadata.get('queueName')!r}, expected {queue}")
+            if metadata.get("mode") != "QueueLength":
+                report.fail(where, "trigger mode must be QueueLength")
+            if metadata.get("protocol") != "http" or metadata.get("excludeUnacknowledged") == "true":
+                report.fail(where, "trigger must use protocol http and count unacknowledged messages: "
+                                   "a running run's delivery stays unacked")
+            auth = rendered.find("TriggerAuthentication", (trigger.get("authenticationRef") or {}).get("name"))
+            params = {r.get("parameter") for r in ((auth or {}).get("spec") or {}).get("secretTargetRef") or []}
+            if auth and "host" not in params:
+                report.fail(rendered.where(auth), "spec.secretTargetRef must provide the `host` parameter")
+    if rendered.of_kind("ScaledObject"):
+        report.ran(f"{rendered.target.name}: KEDA scales on {queue} (QueueLength, ready + unacked)")
+
+
+def check_target_policy(rendered: Rendered, report: Report) -> None:
+    target = rendered.target
+    config = rendered.config()
+    if target.log_format and config.get("LOG_FORMAT") != target.log_format:
+        report.fail(rendered.where(None, "ConfigMap", CONFIG_MAP),
+                    f"data.LOG_FORMAT is {config.get('LOG_FORMAT')!r}, expected {target.log_format}")
+    for obj in rendered.of_kind(*WORKLOAD_KINDS):
+        for item in pod_spec(obj).get("containers") or []:
+            name, tag, digest = split_image(item.get("image", ""))
+            field_path = f"spec.template.spec.containers[{item.get('name')}].image"
+            if target.image_tag and tag != target.image_tag:
+                report.fail(rendered.where(obj), f"{field_path} {item.get('image')!r} should be tagged {target.image_tag}")
+            if target.pinned_images and not digest and (not tag or tag in ("latest", "dev", "main")):
+                report.fail(rendered.where(obj), f"{field_path} {item.get('image')!r} is not pinned "
+                                                 "(needs a release tag or a digest)")
+    report.ran(f"{target.name}: log format and image tags")
+
+
+K8S_CHECKS: tuple[Callable[[Rendered, Report], None], ...] = (
+    check_metadata, check_api, check_worker, check_migrate_job, check_pod_security,
+    check_selectors, check_references, check_replica_ownership, check_keda, check_target_policy,
+)
+
+
+def external_secrets(root: Path) -> dict[str, set[str]]:
+    path = root / SECRET_EXAMPLE
+    if not path.is_file():
+        return {}
+    return {doc["metadata"]["name"]: set(doc.get("stringData") or {}) | set(doc.get("data") or {})
+            for doc in load_yaml_docs(path) if doc.get("kind") == "Secret"}
+
+
+def check_secret_example(root: Path, schemas: Schemas, report: Report) -> None:
+    path = root / SECRET_EXAMPLE
+    if not path.is_file():
+        report.fail(SECRET_EXAMPLE, "missing; it documents the keys of the external Secret")
+        return
+    for doc in load_yaml_docs(path):
+        for error in schemas.errors(doc):
+            report.fail(f"{SECRET_EXAMPLE} Secret/{doc['metadata'].get('name')}", error)
+    report.ran(f"{SECRET_EXAMPLE}: valid, and the contract for Secret references")
+
+
+def check_k8s(root: Path, schemas: Schemas, kubectl: str | None, report: Report,
+              only: Iterable[str] | None = None) -> dict[str, list[dict]]:
+    """Render every target and run every check; returns the rendered objects by target."""
+    targets = [t for t in TARGETS if only is None or t.name in only]
+    secrets = external_secrets(root)
+    check_secret_example(root, schemas, report)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(targets)) as pool:
+        futures = {t.name: pool.submit(render, root, t, kubectl) for t in targets}
+    rendered_all = {}
+    for target in targets:
+        try:
+            objects = futures[target.name].result()
+        except (RenderError, OSError, yaml.YAMLError) as exc:
+            report.fail(target.path, f"kustomize render failed: {exc}")
+            continue
+        rendered_all[target.name] = objects
+        rendered = Rendered(root, target, objects, source_index(root, root / target.path), secrets)
+        check_schemas(rendered, schemas, report)
+        for check in K8S_CHECKS:
+            check(rendered, report)
+    return rendered_all
+
+
+# --------------------------------------------------------------------------
+# Drift test: the built-in renderer must match kubectl kustomize
+# --------------------------------------------------------------------------
+
+def first_difference(left: Any, right: Any, path: str = "") -> str | None:
+    if isinstance(left, dict) and isinstance(right, dict):
+        for key in sorted(set(left) | set(right), key=str):
+            if key not in left or key not in right:
+                return f"{path}.{key}: only in {'kubectl' if key in left else 'built-in'}"
+            found = first_difference(left[key], right[key], f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(left, list) and isinstance(right, list):
+        if len(left) != len(right):
+            return f"{path}: {len(left)} items (kubectl) vs {len(right)} (built-in)"
+        for index, (a, b) in enumerate(zip(left, right)):
+            found = first_difference(a, b, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    return None if left == right else f"{path}: {left!r} (kubectl) vs {right!r} (built-in)"
+
+
+def check_renderer_drift(root: Path, kubectl: str, report: Report,
+                         kubectl_output: dict[str, list[dict]] | None = None) -> None:
+    """kubectl_output: targets already rendered by kubectl, reused instead of rendering again."""
+    for target in TARGETS:
+        if target.synthetic:
+            write_synthetic(root, target)
+        directory = root / target.path
+        try:
+            objects = (kubectl_output or {}).get(target.name) or render_kubectl(kubectl, directory)
+            expected = {identity(o): o for o in objects}
+            actual = {identity(o): o for o in render_builtin(directory)}
+        except RenderError as exc:
+            report.fail(target.path, f"drift test could not render: {exc}")
+            continue
+        for key in sorted(set(expected) | set(actual)):
+            if key not in actual or key not in expected:
+                report.fail(target.path, f"{key[1]}/{key[3]} rendered only by "
+                                         f"{'kubectl' if key in expected else 'the built-in renderer'}")
+                continue
+            difference = first_difference(expected[key], actual[key])
+            if difference:
+                report.fail(target.path, f"{key[1]}/{key[3]}: built-in renderer differs from kubectl: {difference}")
+    report.ran(f"drift: built-in renderer output equals `kubectl kustomize` on {len(TARGETS)} targets")
+
+
+# --------------------------------------------------------------------------
+# Self-test: broken copies must be rejected
+# --------------------------------------------------------------------------
+
+@dataclass
+class Mutation:
+    """A deliberate break, the validator section that must catch it, and a
+    fragment the resulting problem must contain."""
+
+    name: str
+    section: str
+    apply: Callable[[Path], None]
+    expect: str
+    targets: tuple[str, ...] = ("base",)
+
+
+def replace_text(rel_path: str, old: str, new: str, count: int = 1) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        path = root / rel_path
+        text = path.read_text()
+        if text.count(old) != count:
+            raise AssertionError(f"self-test: {rel_path} contains {old!r} {text.count(old)} times, expected {count}")
+        path.write_text(text.replace(old, new))
+    return apply
+
+
+def edit_compose(edit: Callable[[dict], None]) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        path = root / COMPOSE_FILE
+        compose = load_yaml_file(path)
+        edit(compose["services"])
+        path.write_text(yaml.safe_dump(compose, sort_keys=False))
+    return apply
+
+
+def remove_regex(rel_path: str, pattern: str) -> Callable[[Path], None]:
+    def apply(root: Path) -> None:
+        path = root / rel_path
+        text, count = re.subn(pattern, "", path.read_text(), flags=re.MULTILINE)
+        if count != 1:
+            raise AssertionError(f"self-test: {pattern!r} matched {count} times in {rel_path}, expected 1")
+        path.write_text(text)
+    return apply
+
+
+def set_key(mapping: dict, key: str, value: Any) -> None:
+    mapping[key] = value
+
+
+MUTATIONS = (
+    Mutation("compose: api loses its healthcheck", "compose",
+             edit_compose(lambda s: s["api"].pop("healthcheck")), "services.api.healthcheck"),
+    Mutation("compose: worker gets a container_name", "compose",
+             edit_compose(lambda s: set_key(s["worker"], "container_name", "worker")), "services.worker.container_name"),
+    Mutation("compose: worker publishes a host port", "compose",
+             edit_compose(lambda s: set_key(s["worker"], "ports", ["9090:9090"])), "services.worker.ports"),
+    Mutation("compose: api waits for rabbitmq to start, not to be healthy", "compose",
+             edit_compose(lambda s: set_key(s["api"]["depends_on"]["rabbitmq"], "condition", "service_started")),
+             "depends_on.rabbitmq: condition is service_started"),
+    Mutation("compose: worker does not wait for the migration to complete", "compose",
+             edit_compose(lambda s: set_key(s["worker"]["depends_on"]["migrate"], "condition", "service_healthy")),
+             "service_completed_successfully"),
+    Mutation("compose: worker loses AMQP_URL", "compose",
+             edit_compose(lambda s: s["worker"]["environment"].pop("AMQP_URL")), "services.worker.environment.AMQP_URL"),
+    Mutation("compose: typo in the rabbitmq.conf mount", "compose",
+             replace_text(COMPOSE_FILE, "./deploy/rabbitmq/rabbitmq.conf:", "./deploy/rabbitmq/rabitmq.conf:"),
+             "rabitmq.conf does not exist"),
+    Mutation("compose: worker stop_grace_period below SHUTDOWN_GRACE_S", "compose",
+             replace_text(COMPOSE_FILE, "stop_grace_period: 45s", "stop_grace_period: 10s"), "stop_grace_period"),
+    Mutation("Dockerfile: worker loses its HEALTHCHECK", "dockerfile",
+             remove_regex(DOCKERFILE, r"^HEALTHCHECK [^\n]*\\\n\s+CMD \[\"agent-runner-worker\"[^\n]*\n"),
+             "stage worker: HEALTHCHECK"),
+    Mutation("Dockerfile: api runs as root", "dockerfile",
+             replace_text(DOCKERFILE, 'USER 10001:10001\n# HTTP api', 'USER root\n# HTTP api'), "stage api: USER"),
+    Mutation("k8s: field name typo (readinesProbe)", "k8s",
+             replace_text("k8s/base/api-deployment.yaml", "readinessProbe:", "readinesProbe:"), "readinesProbe"),
+    Mutation("k8s: string where an integer belongs", "k8s",
+             replace_text("k8s/base/api-deployment.yaml", "replicas: 2", "replicas: two"), "'two' is not of type"),
+    Mutation("k8s: api readiness probe on the wrong path", "k8s",
+             replace_text("k8s/base/api-deployment.yaml", "path: /readyz", "path: /ready"), "expected /readyz"),
+    Mutation("k8s: worker grace period below SHUTDOWN_GRACE_S", "k8s",
+             replace_text("k8s/base/worker-deployment.yaml", "terminationGracePeriodSeconds: 45",
+                          "terminationGracePeriodSeconds: 20"), "terminationGracePeriodSeconds is 20"),
+    Mutation("k8s: worker writable root filesystem", "k8s",
+             replace_text("k8s/base/worker-deployment.yaml", "readOnlyRootFilesystem: true",
+                          "readOnlyRootFilesystem: false"), "readOnlyRootFilesystem must be True"),
+    Mutation("k8s: PDB selects no pods", "k8s",
+             replace_text("k8s/base/worker-pdb.yaml", "      app.kubernetes.io/component: worker",
+                          "      app.kubernetes.io/component: workers"), "selects no pods"),
+    Mutation("k8s: secretKeyRef to a key the Secret does not have", "k8s",
+             replace_text("k8s/base/worker-deployment.yaml", "key: DATABASE_URL", "key: DATABASE_URI"),
+             "'DATABASE_URI'"),
+    Mutation("k8s: envFrom a ConfigMap that does not exist", "k8s",
+             replace_text("k8s/base/api-deployment.yaml", "name: agent-runner-config", "name: agent-runner-cfg"),
+             "'agent-runner-cfg'"),
+    Mutation("k8s: an HPA in the base", "k8s",
+             replace_text("k8s/base/kustomization.yaml", "resources:\n", "components:\n  - ../components/hpa\n\nresources:\n"),
+             "optional component"),
+    Mutation("k8s: autoscaler component leaves spec.replicas in place", "k8s",
+             remove_regex("k8s/components/keda/kustomization.yaml", r"^patches:\n(?:  .*\n)+"),
+             "spec.replicas is set", ("base+keda",)),
+    Mutation("KEDA: typo in the trigger mode", "k8s",
+             replace_text("k8s/components/keda/scaledobject.yaml", "mode: QueueLength", "mode: QueueLenght"),
+             "QueueLenght", ("base+keda",)),
+    Mutation("KEDA: typo in a ScaledObject field", "k8s",
+             replace_text("k8s/components/keda/scaledobject.yaml", "minReplicaCount: 1", "minReplicasCount: 1"),
+             "minReplicasCount", ("base+keda",)),
+    Mutation("KEDA: scaling on the dead-letter queue", "k8s",
+             replace_text("k8s/components/keda/scaledobject.yaml", "queueName: agent_runner.work",
+                          "queueName: agent_runner.dead"), "expected agent_runner.work", ("base+keda",)),
+    Mutation("KEDA: TriggerAuthentication names a missing Secret key", "k8s",
+             replace_text("k8s/components/keda/triggerauthentication.yaml", "key: RABBITMQ_MANAGEMENT_URL",
+                          "key: RABBITMQ_MGMT_URL"), "'RABBITMQ_MGMT_URL'", ("base+keda",)),
+    Mutation("k8s: prod image not pinned", "k8s",
+             replace_text("k8s/overlays/prod/kustomization.yaml", 'newTag: "0.1.0"', "newTag: latest", count=2),
+             "is not pinned", ("prod",)),
+    Mutation("rabbitmq: consumer_timeout shorter than the longest run", "k8s",
+             replace_text(RABBITMQ_CONF, "consumer_timeout = 7200000", "consumer_timeout = 600000"),
+             "consumer_timeout"),
+)
+
+
+def copy_tree(root: Path, destination: Path) -> None:
+    for name in (COMPOSE_FILE, DOCKERFILE, ".dockerignore"):
+        if (root / name).exists():
+            shutil.copy2(root / name, destination / name)
+    for name in ("k8s", "deploy"):
+        if (root / name).is_dir():
+            shutil.copytree(root / name, destination / name)
+
+
+def validate_section(root: Path, section: str, schemas: Schemas, kubectl: str | None,
+                     targets: Iterable[str] | None = None) -> tuple[Report, dict[str, list[dict]]]:
+    """Run one section's checks (or all); also returns the rendered k8s targets."""
+    report = Report()
+    rendered: dict[str, list[dict]] = {}
+    if section in ("all", "compose"):
+        check_compose(root, report)
+    if section in ("all", "dockerfile"):
+        check_dockerfile(root, report)
+    if section in ("all", "k8s"):
+        rendered = check_k8s(root, schemas, kubectl, report, targets)
+    return report, rendered
+
+
+def run_mutation(root: Path, mutation: Mutation, schemas: Schemas, kubectl: str | None) -> str | None:
+    """None if the validator rejected the mutation as expected, else what went wrong."""
+    with tempfile.TemporaryDirectory(prefix="validate-deploy-") as scratch:
+        copy_root = Path(scratch)
+        copy_tree(root, copy_root)
+        try:
+            mutation.apply(copy_root)
+        except (AssertionError, KeyError) as exc:
+            return f"could not apply: {exc}"
+        report, _ = validate_section(copy_root, mutation.section, schemas, kubectl, mutation.targets)
+        if not report.problems:
+            return "the validator accepted it"
+        if not any(mutation.expect in problem for problem in report.problems):
+            return f"rejected, but no problem mentions {mutation.expect!r}: {report.problems[:3]}"
+    return None
+
+
+def self_test(root: Path, schemas: Schemas, kubectl: str | None, report: Report) -> None:
+    with tempfile.TemporaryDirectory(prefix="validate-deploy-") as scratch:
+        copy_tree(root, Path(scratch))
+        baseline, _ = validate_section(Path(scratch), "all", schemas, kubectl)
+    if baseline.problems:
+        report.fail("self-test", f"the unmodified copy does not validate: {baseline.problems[:3]}")
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 2)) as pool:
+        outcomes = list(pool.map(lambda m: (m, run_mutation(root, m, schemas, kubectl)), MUTATIONS))
+    for mutation, outcome in outcomes:
+        if outcome is None:
+            report.ran(f"self-test rejects: {mutation.name}")
+        else:
+            report.fail(f"self-test [{mutation.name}]", outcome)
+
+
+# --------------------------------------------------------------------------
+# KEDA CRD import (maintenance): CRD YAML -> k8s/schemas/*.json
+# --------------------------------------------------------------------------
+
+def crd_to_json_schema(node: Any) -> Any:
+    """An openAPIV3Schema as the API server enforces it: unknown fields rejected."""
+    if isinstance(node, list):
+        return [crd_to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: crd_to_json_schema(v) for k, v in node.items()
+           if k not in ("description", "x-kubernetes-list-type", "x-kubernetes-list-map-keys",
+                        "x-kubernetes-map-type", "x-kubernetes-validations", "default")}
+    if out.get("type") == "object" and "properties" in out and not node.get("x-kubernetes-preserve-unknown-fields"):
+        out.setdefault("additionalProperties", False)
+    return out
+
+
+def import_crd(crd_path: Path, out_dir: Path, source: str) -> None:
+    for crd in load_yaml_docs(crd_path):
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            schema = crd_to_json_schema(version["schema"]["openAPIV3Schema"])
+            schema["properties"].pop("status", None)
+            schema["properties"]["apiVersion"] = {"const": f"{group}/{version['name']}"}
+            schema["properties"]["kind"] = {"const": kind}
+            schema["properties"]["metadata"] = {"$ref": "#/$defs/metadata"}
+            schema["required"] = sorted(set(schema.get("required", [])) | {"apiVersion", "kind", "metadata", "spec"})
+            document = {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "$comment": f"Generated by scripts/validate_deploy.py --import-crd from {source}. Do not edit.",
+                "x-kubernetes-group-version-kind": [{"group": group, "version": version["name"], "kind": kind}],
+                **schema,
+                "$defs": {"metadata": {
+                    "type": "object", "required": ["name"], "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1},
+                        "namespace": {"type": "string"},
+                        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "annotations": {"type": "object", "additionalProperties": {"type": "string"}},
+                    }}},
+            }
+            path = out_dir / f"{kind.lower()}-{group}-{version['name']}.json"
+            path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")
+            print(f"wrote {rel(ROOT, path)}")
+
+
+# --------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------
+
+def resolve_renderer(choice: str) -> tuple[str | None, str | None]:
+    """(kubectl for rendering or None for built-in, kubectl for the drift test)."""
+    candidate = os.environ.get("VALIDATE_DEPLOY_KUBECTL") or shutil.which("kubectl")
+    kubectl = kubectl_usable(candidate)
+    if choice == "kubectl" and not kubectl:
+        raise SystemExit("validate_deploy: --renderer kubectl, but no kubectl with kustomize v4+ was found")
+    return (None if choice == "builtin" else kubectl), kubectl
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--self-test", action="store_true", help="only run the self-test (mutated copies must fail)")
+    parser.add_argument("--no-self-test", action="store_true", help="skip the self-test")
+    parser.add_argument("--renderer", choices=("auto", "kubectl", "builtin"), default="auto",
+                        help="kustomize renderer: kubectl kustomize when available (auto), or the built-in one")
+    parser.add_argument("--import-crd", metavar="CRD_YAML", type=Path,
+                        help="maintenance: convert a CRD into k8s/schemas/ JSON schemas and exit")
+    parser.add_argument("--crd-source", default="a KEDA release", help="provenance note for --import-crd")
+    args = parser.parse_args(argv)
+
+    if args.import_crd:
+        import_crd(args.import_crd, ROOT / "k8s" / "schemas", args.crd_source)
+        return 0
+
+    renderer, drift_kubectl = resolve_renderer(args.renderer)
+    schemas = Schemas(ROOT, K8S_VERSION)
+    report = Report()
+    renderer_name = f"kubectl kustomize ({renderer})" if renderer else "built-in renderer"
+    if not args.self_test:
+        checked, rendered = validate_section(ROOT, "all", schemas, renderer)
+        report.extend(checked)
+        if drift_kubectl:
+            check_renderer_drift(ROOT, drift_kubectl, report, rendered if renderer else None)
+        else:
+            report.ran("drift: skipped (no kubectl with kustomize v4+; rendered with the built-in renderer)")
+    if args.self_test or not args.no_self_test:
+        self_test(ROOT, schemas, renderer, report)
+
+    print(f"validate-deploy: rendered with {renderer_name}; schemas: Kubernetes {K8S_VERSION} (strict), k8s/schemas")
+    for line in report.checks:
+        print(f"  ok  {line}")
+    for problem in report.problems:
+        print(f"  FAIL {problem}", file=sys.stderr)
+    verdict = "FAILED" if report.problems else "passed"
+    print(f"validate-deploy: {verdict}: {len(report.checks)} checks, {len(report.problems)} problems")
+    return 1 if report.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

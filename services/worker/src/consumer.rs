@@ -1,0 +1,148 @@
+//! The consume loop and its reconnect supervisor.
+//!
+//! Connect (connection name `agent-runner-worker@<worker id>`), declare the
+//! topology, set the prefetch to the concurrency, consume with the consumer
+//! tag `worker-<worker id>` and spawn a task per delivery. When the
+//! connection drops or the stream ends, reconnect with backoff; in-flight
+//! runs keep executing and their acks, if the channel is gone, simply mean
+//! redelivery (the claim then drops the duplicate).
+
+use crate::delivery::Handler;
+use crate::execution::Executor;
+use agent_runner_queue::lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use agent_runner_queue::lapin::types::FieldTable;
+use agent_runner_queue::lapin::{Channel, Connection};
+use agent_runner_queue::{Names, Publisher, QueueError, RetryTiers, connect, topology};
+use backon::BackoffBuilder;
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How to reach and consume the work queue.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// `AMQP_URL`.
+    pub amqp_url: String,
+    /// Names under the prefix.
+    pub names: Names,
+    /// Retry tiers.
+    pub tiers: RetryTiers,
+    /// Work-queue delivery limit.
+    pub delivery_limit: i64,
+    /// Worker id.
+    pub worker_id: String,
+    /// Prefetch.
+    pub concurrency: u16,
+    /// Lease length in seconds.
+    pub lease_s: f64,
+}
+
+/// Consumes until `stop_consuming` fires; deliveries run on `tasks`.
+/// Returns the connection so in-flight runs can still ack on it.
+pub async fn run(
+    settings: ConsumerSettings,
+    executor: Executor,
+    tasks: TaskTracker,
+    stop_consuming: CancellationToken,
+) -> Option<Connection> {
+    let mut backoff = reconnect_backoff();
+    loop {
+        match open(&settings).await {
+            Ok((connection, channel, publisher)) => {
+                backoff = reconnect_backoff();
+                let handler = Handler {
+                    executor: executor.clone(),
+                    publisher,
+                    worker_id: settings.worker_id.clone(),
+                    lease_s: settings.lease_s,
+                };
+                let stopped = consume(&settings, &connection, &channel, handler, &tasks, &stop_consuming).await;
+                if stopped {
+                    return Some(connection);
+                }
+                tracing::warn!("lost the rabbitmq connection; reconnecting");
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot connect to rabbitmq; retrying"),
+        }
+        let delay = backoff.next().unwrap_or(Duration::from_secs(5));
+        tokio::select! {
+            () = stop_consuming.cancelled() => return None,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+async fn open(settings: &ConsumerSettings) -> Result<(Connection, Channel, Publisher), QueueError> {
+    let name = format!("agent-runner-worker@{}", settings.worker_id);
+    let connection = connect::connect(&settings.amqp_url, &name).await?;
+    let channel = connection.create_channel().await?;
+    topology::declare(&channel, &settings.names, &settings.tiers, settings.delivery_limit).await?;
+    // prefetch = concurrency: the broker never hands us more unacked runs.
+    channel.basic_qos(settings.concurrency, BasicQosOptions::default()).await?;
+    let publisher = Publisher::open(&connection, settings.names.clone(), "agent-runner-worker").await?;
+    Ok((connection, channel, publisher))
+}
+
+/// Returns true when stopped on request, false when the connection failed.
+async fn consume(
+    settings: &ConsumerSettings,
+    connection: &Connection,
+    channel: &Channel,
+    handler: Handler,
+    tasks: &TaskTracker,
+    stop_consuming: &CancellationToken,
+) -> bool {
+    let tag = format!("worker-{}", settings.worker_id);
+    let consumer = channel
+        .basic_consume(
+            settings.names.work_queue().as_str().into(),
+            tag.as_str().into(),
+            // no_ack: false — we ack by hand after committing the run's state.
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await;
+    let mut consumer = match consumer {
+        Ok(consumer) => consumer,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot start consuming");
+            return false;
+        }
+    };
+    tracing::info!(worker.id = %settings.worker_id, consumer.tag = %tag, "consuming");
+    loop {
+        tokio::select! {
+            () = stop_consuming.cancelled() => {
+                let _cancelled = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+                tracing::info!("stopped consuming");
+                return true;
+            }
+            next = consumer.next() => match next {
+                Some(Ok(delivery)) => {
+                    let handler = handler.clone();
+                    tasks.spawn(async move { handler.handle(delivery).await });
+                }
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "consumer failed");
+                    return false;
+                }
+                None => return false,
+            },
+            () = tokio::time::sleep(Duration::from_secs(1)) => {
+                if !connection.status().connected() || !channel.status().connected() {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
+fn reconnect_backoff() -> impl Iterator<Item = Duration> + Send {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(5))
+        .with_jitter()
+        .without_max_times()
+        .build()
+}

@@ -1,0 +1,155 @@
+//! What happens to one delivery, from parse to ack.
+//!
+//! The delivery stays unacked while the run executes; it is acked only after
+//! the terminal status (or the retry hand-off) is committed, so a worker
+//! crash means redelivery, never a lost run.
+
+use crate::execution::{Disposition, Executor, with_db_retry};
+use agent_runner_domain::JobMessage;
+use agent_runner_queue::lapin::message::Delivery;
+use agent_runner_queue::lapin::options::{BasicAckOptions, BasicNackOptions};
+use agent_runner_queue::{JobProperties, Publisher};
+use agent_runner_store::claim::{self, Claim, Ending};
+use agent_runner_store::outbox;
+use std::time::Duration;
+use tracing::Instrument;
+
+/// Shared pieces a delivery handler needs.
+#[derive(Clone)]
+pub struct Handler {
+    /// Executes attempts.
+    pub executor: Executor,
+    /// Publishes retries and dead letters.
+    pub publisher: Publisher,
+    /// This worker's id.
+    pub worker_id: String,
+    /// Lease length in seconds.
+    pub lease_s: f64,
+}
+
+impl Handler {
+    /// Handles one delivery to the end (ack, nack or dead-letter).
+    pub async fn handle(&self, delivery: Delivery) {
+        let msg = match JobMessage::from_bytes(&delivery.data) {
+            Ok(msg) => msg,
+            Err(err) => {
+                let reason = format!("malformed message: {err}");
+                tracing::warn!(error = %err, "dead-lettering a malformed message");
+                self.dead_letter_and_ack(&delivery, None, 0, &reason).await;
+                return;
+            }
+        };
+        let run_id = msg.run_id();
+        let span = tracing::info_span!("delivery", run.id = %run_id, worker.id = %self.worker_id);
+        self.handle_run(delivery, msg).instrument(span).await;
+    }
+
+    async fn handle_run(&self, delivery: Delivery, msg: JobMessage) {
+        let run_id = msg.run_id();
+        let claimed = with_db_retry(|| {
+            claim::claim(&self.executor.pool, run_id, &self.worker_id, self.lease_s)
+        })
+        .await;
+        let (run, project) = match claimed {
+            Ok(Claim::Claimed { run, project }) => (run, project),
+            Ok(Claim::Finished) | Ok(Claim::Cancelled) => {
+                tracing::debug!("run already finished; dropping the duplicate delivery");
+                ack(&delivery).await;
+                return;
+            }
+            Ok(Claim::LeaseLive) => {
+                self.defer(&delivery, &msg).await;
+                return;
+            }
+            Ok(Claim::NotFound) => {
+                self.dead_letter_and_ack(&delivery, Some(run_id), 0, "unknown run").await;
+                return;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot claim; requeueing the delivery");
+                nack_requeue(&delivery).await;
+                return;
+            }
+        };
+        let attempt = run.attempt;
+        if attempt > run.max_attempts {
+            // Earlier attempts were lost with their workers (crash loops).
+            let error = format!("attempt {attempt} exceeds max_attempts {}: earlier attempts were lost", run.max_attempts);
+            let ending = Ending::Failed { error: error.clone() };
+            let _ended = with_db_retry(|| claim::finish(&self.executor.pool, run_id, attempt, &ending)).await;
+            self.dead_letter_and_ack(&delivery, Some(run_id), attempt, &error).await;
+            return;
+        }
+        tracing::info!(attempt, run.agent = %run.agent, "run claimed");
+        let disposition = self.executor.execute(&run, &project).await;
+        match disposition {
+            Disposition::Ack => ack(&delivery).await,
+            Disposition::DeadLetter(reason) => {
+                self.dead_letter_and_ack(&delivery, Some(run_id), attempt, &reason).await;
+            }
+            Disposition::Delay { delay_ms, outbox_id, next_attempt } => {
+                let props = JobProperties { attempt: next_attempt, project_id: Some(run.project_id), reason: None };
+                match self.publisher.publish_delayed(&msg, &props, delay_ms).await {
+                    Ok(()) => {
+                        if let Err(err) = outbox::mark_sent(&self.executor.pool, outbox_id).await {
+                            tracing::warn!(error = %err, "could not mark the retry published; the relay may repeat it");
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "delayed publish failed; the outbox relay will re-deliver");
+                    }
+                }
+                ack(&delivery).await;
+            }
+            Disposition::Requeue => nack_requeue(&delivery).await,
+        }
+    }
+
+    /// Another attempt holds a live lease: wait in the shortest retry tier
+    /// that outlasts the lease, then look again.
+    async fn defer(&self, delivery: &Delivery, msg: &JobMessage) {
+        let wait = Duration::from_secs_f64(self.lease_s / 2.0);
+        let delay_ms = self.executor.tiers.nearest(wait);
+        let props = JobProperties { attempt: 0, project_id: None, reason: None };
+        match self.publisher.publish_delayed(msg, &props, delay_ms).await {
+            Ok(()) => {
+                tracing::debug!(delay_ms, "lease is live elsewhere; deferred the delivery");
+                ack(delivery).await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot defer; requeueing");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                nack_requeue(delivery).await;
+            }
+        }
+    }
+
+    async fn dead_letter_and_ack(&self, delivery: &Delivery, run_id: Option<uuid::Uuid>, attempt: i32, reason: &str) {
+        let props = JobProperties { attempt, project_id: None, reason: Some(reason.to_owned()) };
+        match self.publisher.publish_dead(&delivery.data, run_id, &props).await {
+            Ok(()) => ack(delivery).await,
+            Err(err) => {
+                // Leave it to redelivery; the quorum queue's delivery limit
+                // dead-letters it should this keep failing.
+                tracing::error!(error = %err, reason, "cannot dead-letter; requeueing");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                nack_requeue(delivery).await;
+            }
+        }
+    }
+}
+
+async fn ack(delivery: &Delivery) {
+    match delivery.ack(BasicAckOptions::default()).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!("ack not sent: the channel is gone, the message will be redelivered"),
+        Err(err) => tracing::warn!(error = %err, "ack failed; the message will be redelivered"),
+    }
+}
+
+async fn nack_requeue(delivery: &Delivery) {
+    let options = BasicNackOptions { requeue: true, ..Default::default() };
+    if let Err(err) = delivery.nack(options).await {
+        tracing::warn!(error = %err, "nack failed; the message will be redelivered");
+    }
+}

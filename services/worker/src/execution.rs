@@ -1,0 +1,242 @@
+//! One attempt of a run: execute the agent under a deadline and a cancel
+//! handle, then commit how it ended (fenced by the attempt) and say what the
+//! delivery should do next.
+
+use crate::inflight::{InFlight, StopReason};
+use crate::sink::FencedSink;
+use agent_runner_agent::{AgentContext, AgentError, AgentRegistry, ProjectSpec, RunSpec};
+use agent_runner_queue::RetryTiers;
+use agent_runner_store::claim::{self, Ending};
+use agent_runner_store::projects::Project;
+use agent_runner_store::runs::Run;
+use agent_runner_store::{Pool, StoreError};
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What the delivery must do once the attempt's ending is committed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disposition {
+    /// Ack: the run's state is final for this delivery.
+    Ack,
+    /// Ack, and put a copy in the dead-letter queue with this reason.
+    DeadLetter(String),
+    /// Publish into the retry tier of `delay_ms`, mark `outbox_id` sent, ack.
+    Delay {
+        /// Tier to wait in.
+        delay_ms: u64,
+        /// Outbox row covering the hand-off.
+        outbox_id: i64,
+        /// Attempt the delayed message is for.
+        next_attempt: i32,
+    },
+    /// Nack with requeue: the run was handed back (shutdown) or its state
+    /// could not be committed; another delivery will pick it up.
+    Requeue,
+}
+
+/// Everything an attempt needs from its worker.
+#[derive(Clone)]
+pub struct Executor {
+    /// Postgres pool.
+    pub pool: Pool,
+    /// Agents by kind.
+    pub agents: AgentRegistry,
+    /// Runs in flight.
+    pub inflight: InFlight,
+    /// Retry tiers.
+    pub tiers: RetryTiers,
+}
+
+impl Executor {
+    /// Executes the claimed attempt and commits its ending.
+    pub async fn execute(&self, run: &Run, project: &Project) -> Disposition {
+        let stopper = self.inflight.insert(run.id, run.attempt);
+        let deadline = Instant::now() + Duration::from_secs(u64::try_from(run.timeout_s).unwrap_or(1));
+        let outcome = match self.agents.get(&run.agent) {
+            None => Err(AgentError::Fatal(format!("no agent `{}` in this worker", run.agent))),
+            Some(agent) => {
+                let spec = run_spec(run, deadline);
+                let project = project_spec(project);
+                let sink = FencedSink { pool: self.pool.clone(), run_id: run.id, attempt: run.attempt };
+                let ctx = AgentContext { run: &spec, project: &project, events: &sink, cancel: stopper.token() };
+                let deadline_guard = {
+                    let stopper = stopper.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep_until(deadline).await;
+                        stopper.stop(StopReason::Timeout);
+                    })
+                };
+                let result = agent.execute(ctx).await;
+                deadline_guard.abort();
+                result
+            }
+        };
+        let disposition = self.commit(run, outcome, stopper.reason()).await;
+        self.inflight.remove(run.id);
+        disposition
+    }
+
+    async fn commit(
+        &self,
+        run: &Run,
+        outcome: Result<agent_runner_agent::AgentOutcome, AgentError>,
+        stop: Option<StopReason>,
+    ) -> Disposition {
+        let attempt = run.attempt;
+        let outcome = match (outcome, stop) {
+            // A stop reason explains an agent that returned early.
+            (Err(AgentError::Cancelled), Some(reason)) | (Err(AgentError::Transient(_)), Some(reason)) => {
+                Err(reason)
+            }
+            (Err(AgentError::Cancelled), None) => Err(StopReason::CancelRequested),
+            (other, _) => Ok(other),
+        };
+        match outcome {
+            Err(StopReason::Lost) | Ok(Err(AgentError::Fenced)) => {
+                tracing::warn!(run.id = %run.id, attempt, "attempt was fenced out; dropping it");
+                Disposition::Ack
+            }
+            Err(StopReason::CancelRequested) => self.end(run, Ending::Cancelled).await,
+            Err(StopReason::Timeout) => {
+                let ending = Ending::Failed { error: format!("timeout: exceeded {} s", run.timeout_s) };
+                self.end(run, ending).await.into_dead_letter("timeout")
+            }
+            Err(StopReason::Shutdown) => self.hand_back(run).await,
+            Ok(Ok(outcome)) => {
+                let ending = if outcome.awaiting_approval {
+                    Ending::AwaitingApproval { result: outcome.result }
+                } else {
+                    Ending::Completed { result: outcome.result }
+                };
+                self.end(run, ending).await
+            }
+            Ok(Err(AgentError::Transient(error))) if attempt < run.max_attempts => {
+                self.retry(run, &error).await
+            }
+            Ok(Err(AgentError::Transient(error))) => {
+                let ending = Ending::Failed { error: error.clone() };
+                let reason = format!("failed after {attempt} attempts: {error}");
+                self.end(run, ending).await.into_dead_letter(&reason)
+            }
+            Ok(Err(AgentError::Fatal(error))) => {
+                let ending = Ending::Failed { error: error.clone() };
+                self.end(run, ending).await.into_dead_letter(&format!("failed: {error}"))
+            }
+            Ok(Err(AgentError::Cancelled)) => self.end(run, Ending::Cancelled).await,
+        }
+    }
+
+    async fn end(&self, run: &Run, ending: Ending) -> Disposition {
+        let committed = with_db_retry(|| claim::finish(&self.pool, run.id, run.attempt, &ending)).await;
+        match committed {
+            Ok(true) => {
+                tracing::info!(run.id = %run.id, attempt = run.attempt, ending = ?ending_name(&ending), "run ended");
+                Disposition::Ack
+            }
+            Ok(false) => {
+                tracing::warn!(run.id = %run.id, attempt = run.attempt, "ending was fenced out");
+                Disposition::Ack
+            }
+            Err(err) => {
+                tracing::error!(run.id = %run.id, error = %err, "cannot commit the ending; requeueing");
+                Disposition::Requeue
+            }
+        }
+    }
+
+    async fn retry(&self, run: &Run, error: &str) -> Disposition {
+        let next_attempt = run.attempt + 1;
+        let delay_ms = self.tiers.tier_for_retry(next_attempt);
+        let handed = with_db_retry(|| {
+            claim::retry_handoff(&self.pool, run.id, run.attempt, error, delay_ms as i64)
+        })
+        .await;
+        match handed {
+            Ok(Some(outbox_id)) => {
+                tracing::info!(run.id = %run.id, attempt = run.attempt, delay_ms, error, "attempt failed; retrying");
+                Disposition::Delay { delay_ms, outbox_id, next_attempt }
+            }
+            Ok(None) => Disposition::Ack,
+            Err(err) => {
+                tracing::error!(run.id = %run.id, error = %err, "cannot commit the retry; requeueing");
+                Disposition::Requeue
+            }
+        }
+    }
+
+    async fn hand_back(&self, run: &Run) -> Disposition {
+        // Mark it RETRYING (claimable at once by another worker), then
+        // requeue the delivery. Should the commit fail, the lease expires and
+        // the requeued delivery takes the run over anyway.
+        let _handed = with_db_retry(|| {
+            claim::retry_handoff(&self.pool, run.id, run.attempt, "worker shut down", 0)
+        })
+        .await;
+        tracing::warn!(run.id = %run.id, attempt = run.attempt, "handed back at shutdown");
+        Disposition::Requeue
+    }
+}
+
+impl Disposition {
+    fn into_dead_letter(self, reason: &str) -> Disposition {
+        match self {
+            Disposition::Ack => Disposition::DeadLetter(reason.to_owned()),
+            other => other,
+        }
+    }
+}
+
+fn ending_name(ending: &Ending) -> &'static str {
+    match ending {
+        Ending::Completed { .. } => "COMPLETED",
+        Ending::AwaitingApproval { .. } => "AWAITING_APPROVAL",
+        Ending::Failed { .. } => "FAILED",
+        Ending::Cancelled => "CANCELLED",
+    }
+}
+
+/// Retries a store call while the database is unavailable, for up to two
+/// minutes; other errors (and success) return at once.
+pub async fn with_db_retry<T, F, Fut>(mut call: F) -> Result<T, StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, StoreError>>,
+{
+    let give_up = Instant::now() + Duration::from_secs(120);
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match call().await {
+            Err(err) if err.is_unavailable() && Instant::now() < give_up => {
+                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "database unavailable");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn run_spec(run: &Run, deadline: Instant) -> RunSpec {
+    RunSpec {
+        id: run.id,
+        goal: run.goal.clone(),
+        agent: run.agent.clone(),
+        params: run.params.clone(),
+        attempt: run.attempt,
+        max_attempts: run.max_attempts,
+        deadline,
+        messages: Vec::new(),
+        previous_result: run.result.clone(),
+    }
+}
+
+fn project_spec(project: &Project) -> ProjectSpec {
+    ProjectSpec {
+        id: project.id,
+        name: project.name.clone(),
+        repo_url: project.repo_url.clone(),
+        default_branch: project.default_branch.clone(),
+        settings: project.settings.clone(),
+    }
+}

@@ -1,0 +1,117 @@
+//! Wiring of a worker process and its shutdown.
+//!
+//! SIGTERM (or whatever future the caller passes) means: stop consuming, let
+//! in-flight runs finish within `SHUTDOWN_GRACE_S`, then stop what is left —
+//! those runs are handed back (RETRYING, delivery requeued) — and return.
+
+use crate::config::WorkerConfig;
+use crate::consumer::{self, ConsumerSettings};
+use crate::execution::{Executor, with_db_retry};
+use crate::inflight::{InFlight, StopReason};
+use crate::{cancel_listener, heartbeat, http};
+use agent_runner_agent::AgentRegistry;
+use agent_runner_queue::{Names, RetryTiers};
+use agent_runner_store::{Pool, pool, workers};
+use anyhow::Context;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// A built, not yet running, worker.
+pub struct Worker {
+    config: WorkerConfig,
+    pool: Pool,
+    agents: AgentRegistry,
+    probe_listener: TcpListener,
+}
+
+impl Worker {
+    /// Binds the probe port and prepares the pool (connections open lazily).
+    pub async fn build(config: WorkerConfig, agents: AgentRegistry) -> anyhow::Result<Self> {
+        let probe_listener = TcpListener::bind(config.metrics_addr)
+            .await
+            .with_context(|| format!("cannot listen on WORKER_METRICS_ADDR {}", config.metrics_addr))?;
+        let pool = pool::connect(&config.database_url, config.db_pool_size).context("invalid DATABASE_URL")?;
+        Ok(Self { config, pool, agents, probe_listener })
+    }
+
+    /// The probe address actually bound.
+    pub fn probe_addr(&self) -> SocketAddr {
+        self.probe_listener.local_addr().unwrap_or(self.config.metrics_addr)
+    }
+
+    /// Runs until `shutdown` resolves, then shuts down gracefully.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let config = self.config;
+        let worker_id = config.worker_id.clone();
+        let hostname = agent_runner_config::hostname();
+        let concurrency = i32::from(config.concurrency);
+        with_db_retry(|| workers::register(&self.pool, &worker_id, &hostname, concurrency))
+            .await
+            .context("cannot register the worker")?;
+
+        let background = CancellationToken::new();
+        let inflight = InFlight::default();
+        let lease_s = config.lease.as_secs_f64();
+        let mut handles = vec![
+            tokio::spawn(heartbeat::run(
+                self.pool.clone(),
+                worker_id.clone(),
+                inflight.clone(),
+                config.heartbeat,
+                lease_s,
+                background.child_token(),
+            )),
+            tokio::spawn(cancel_listener::run(config.database_url.clone(), inflight.clone(), background.child_token())),
+        ];
+        let probe_stop = background.child_token();
+        handles.push(tokio::spawn(async move {
+            let serve = axum::serve(self.probe_listener, http::router())
+                .with_graceful_shutdown(probe_stop.cancelled_owned());
+            if let Err(err) = serve.await {
+                tracing::warn!(error = %err, "probe server failed");
+            }
+        }));
+
+        let tiers = RetryTiers::doubling(config.retry_base_ms, config.retry_tiers);
+        let executor = Executor { pool: self.pool.clone(), agents: self.agents, inflight: inflight.clone(), tiers: tiers.clone() };
+        let settings = ConsumerSettings {
+            amqp_url: config.amqp_url.clone(),
+            names: Names::new(config.queue_prefix.clone()),
+            tiers,
+            delivery_limit: config.delivery_limit,
+            worker_id: worker_id.clone(),
+            concurrency: config.concurrency,
+            lease_s,
+        };
+        let tasks = TaskTracker::new();
+        let stop_consuming = CancellationToken::new();
+        let consuming = tokio::spawn(consumer::run(settings, executor, tasks.clone(), stop_consuming.clone()));
+
+        shutdown.await;
+        tracing::info!(worker.id = %worker_id, in_flight = inflight.len(), "shutting down: no new runs");
+        stop_consuming.cancel();
+        let connection = consuming.await.ok().flatten();
+        tasks.close();
+        if tokio::time::timeout(config.shutdown_grace, tasks.wait()).await.is_err() {
+            tracing::warn!(in_flight = inflight.len(), "grace period over; handing the remaining runs back");
+            inflight.stop_all(StopReason::Shutdown);
+            let _drained = tokio::time::timeout(Duration::from_secs(10), tasks.wait()).await;
+        }
+        if let Err(err) = workers::deregister(&self.pool, &worker_id).await {
+            tracing::warn!(error = %err, "cannot deregister the worker");
+        }
+        background.cancel();
+        for handle in handles {
+            let _joined = handle.await;
+        }
+        if let Some(connection) = connection {
+            let _closed = connection.close(200, "worker shutdown".into()).await;
+        }
+        tracing::info!(worker.id = %worker_id, "worker stopped");
+        Ok(())
+    }
+}

@@ -1,0 +1,247 @@
+//! [`CodingAgent`]: the `llm` agent kind, tying the pieces together for one
+//! attempt — settings, workspace, loop, commit, diff, cleanup.
+
+use crate::agent_loop::{self, LoopInput, interrupted};
+use crate::config::CodingAgentConfig;
+use crate::conversation;
+use crate::llm::{Message, OpenAiCompatibleClient};
+use crate::params::{RunSettings, resolve};
+use crate::tools::{ToolBox, ToolLimits};
+use crate::workspace::{self, Continuation, Prepared, diff};
+use agent_runner_agent::{Agent, AgentContext, AgentError, AgentOutcome};
+use agent_runner_domain::EventKind;
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+/// The `llm` agent: an OpenAI-compatible model with tools, in a git worktree.
+#[derive(Debug, Clone)]
+pub struct CodingAgent {
+    config: CodingAgentConfig,
+}
+
+impl CodingAgent {
+    /// An agent for all runs of a worker.
+    pub fn new(config: CodingAgentConfig) -> Self {
+        Self { config }
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &CodingAgentConfig {
+        &self.config
+    }
+}
+
+impl Agent for CodingAgent {
+    fn kind(&self) -> &'static str {
+        "llm"
+    }
+
+    fn execute<'a>(
+        &'a self,
+        ctx: AgentContext<'a>,
+    ) -> BoxFuture<'a, Result<AgentOutcome, AgentError>> {
+        Box::pin(self.execute_attempt(ctx))
+    }
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl CodingAgent {
+    async fn execute_attempt(&self, ctx: AgentContext<'_>) -> Result<AgentOutcome, AgentError> {
+        let settings = resolve(&self.config, &ctx.project.settings, &ctx.run.params)
+            .map_err(AgentError::Fatal)?;
+        // One token for everything that must stop: a cancel or the deadline.
+        let stop = ctx.cancel.child_token();
+        let deadline = ctx.run.deadline;
+        let _timer = AbortOnDrop(tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                tokio::time::sleep_until(deadline).await;
+                stop.cancel();
+            }
+        }));
+
+        let previous = Previous::read(ctx.run.previous_result.as_ref());
+        let root = &self.config.workspace_root;
+        let prepared = tokio::select! {
+            biased;
+            () = stop.cancelled() => return Err(interrupted(deadline)),
+            prepared = workspace::prepare(root, ctx.project, ctx.run.id, &ctx.run.goal, &previous.continuation) => {
+                prepared.map_err(|e| AgentError::Fatal(format!("workspace: {e}")))?
+            }
+        };
+        let result = self.work(&ctx, &settings, &stop, &prepared, previous).await;
+        let keep = match &result {
+            Ok(outcome) => outcome.awaiting_approval,
+            // A newer attempt owns the run and may be using the worktree.
+            Err(AgentError::Fenced) => true,
+            Err(_) => false,
+        };
+        let released = if keep {
+            Ok(())
+        } else {
+            workspace::release(root, ctx.project.id, ctx.run.id).await
+        };
+        if let Err(e) = released {
+            tracing::warn!(run.id = %ctx.run.id, error = %e, "could not remove the run's worktree");
+        }
+        result
+    }
+
+    async fn work(
+        &self,
+        ctx: &AgentContext<'_>,
+        settings: &RunSettings,
+        stop: &CancellationToken,
+        prepared: &Prepared,
+        previous: Previous,
+    ) -> Result<AgentOutcome, AgentError> {
+        ctx.events
+            .emit(
+                EventKind::WorkspaceReady,
+                json!({
+                    "branch": prepared.branch,
+                    "start_commit": prepared.start_commit,
+                    "path": prepared.path.display().to_string(),
+                    "worktree": prepared.attached.as_str(),
+                    "fetch_error": prepared.fetch_error,
+                }),
+            )
+            .await?;
+        let limits = ToolLimits {
+            command_timeout_default: self.config.command_timeout_default,
+            command_timeout_max: self.config.command_timeout_max,
+            output_cap: self.config.output_cap,
+        };
+        let tools = ToolBox::new(&prepared.path, limits).map_err(|e| {
+            AgentError::Fatal(format!("workspace: {}: {e}", prepared.path.display()))
+        })?;
+        let client = OpenAiCompatibleClient::new(&settings.llm)
+            .map_err(|e| AgentError::Fatal(e.to_string()))?;
+        let (messages, messages_handled) = conversation::initial(
+            ctx.run,
+            ctx.project,
+            &prepared.branch,
+            previous.conversation,
+        );
+
+        let end = agent_loop::run(
+            LoopInput {
+                model: &client,
+                model_name: &settings.llm.model,
+                tools: &tools,
+                events: ctx.events,
+                stop,
+                deadline: ctx.run.deadline,
+                max_iterations: settings.max_iterations,
+                token_budget: settings.token_budget,
+            },
+            messages,
+        )
+        .await?;
+
+        let git_failed =
+            |e: workspace::WorkspaceError| AgentError::Fatal(format!("workspace: {e}"));
+        diff::commit_all(
+            &prepared.path,
+            &commit_message(&end.summary, ctx.run.id, &ctx.run.goal),
+        )
+        .await
+        .map_err(git_failed)?;
+        let head = diff::head(&prepared.path).await.map_err(git_failed)?;
+        let changes = diff::summarise(
+            &prepared.path,
+            &prepared.start_commit,
+            &head,
+            self.config.diff_cap,
+        )
+        .await
+        .map_err(git_failed)?;
+        ctx.events
+            .emit(
+                EventKind::DiffReady,
+                json!({
+                    "files_changed": changes.files_changed,
+                    "insertions": changes.insertions,
+                    "deletions": changes.deletions,
+                    "diffstat": changes.diffstat,
+                }),
+            )
+            .await?;
+
+        let result = json!({
+            "summary": end.summary,
+            "branch": prepared.branch,
+            "start_commit": prepared.start_commit,
+            "head_commit": head,
+            "diff": changes.diff,
+            "diff_truncated": changes.diff_truncated,
+            "diffstat": changes.diffstat,
+            "files_changed": changes.files_changed,
+            "insertions": changes.insertions,
+            "deletions": changes.deletions,
+            "iterations": end.iterations,
+            "usage": end.usage,
+            "model": settings.llm.model,
+            "conversation": end.messages,
+            "messages_handled": messages_handled,
+        });
+        Ok(AgentOutcome {
+            result,
+            awaiting_approval: settings.require_approval,
+        })
+    }
+}
+
+/// What the run's previous result lets this attempt continue from.
+struct Previous {
+    continuation: Continuation,
+    conversation: Option<(Vec<Message>, usize)>,
+}
+
+impl Previous {
+    fn read(result: Option<&Value>) -> Self {
+        let text = |key: &str| {
+            result
+                .and_then(|r| r.get(key))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let conversation = result
+            .and_then(|r| r.get("conversation"))
+            .and_then(|c| serde_json::from_value::<Vec<Message>>(c.clone()).ok())
+            .map(|messages| {
+                let handled = result
+                    .and_then(|r| r.get("messages_handled"))
+                    .and_then(Value::as_u64)
+                    .and_then(|n| usize::try_from(n).ok())
+                    .unwrap_or(0);
+                (messages, handled)
+            });
+        Previous {
+            continuation: Continuation {
+                branch: text("branch"),
+                start_commit: text("start_commit"),
+            },
+            conversation,
+        }
+    }
+}
+
+/// Subject from the summary's first line; the body names the run and goal.
+fn commit_message(summary: &str, run_id: uuid::Uuid, goal: &str) -> String {
+    let first = summary
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("agent-runner changes");
+    let subject: String = first.trim().chars().take(72).collect();
+    format!("{subject}\n\n{summary}\n\nRun: {run_id}\nGoal: {goal}\n")
+}

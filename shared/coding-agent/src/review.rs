@@ -1,0 +1,213 @@
+//! What a reviewer can do with a run that awaits approval: approve it (merge
+//! its branch, or keep it as it is), reject it (discard the branch), or run
+//! a command in its worktree. The worker calls these when the api asks.
+//!
+//! Merges happen in the bare mirror without a checkout (`git merge-tree
+//! --write-tree`, git 2.38 or newer). When the project's repository is a
+//! directory on this machine, the branch and the merge are pushed back to it.
+
+use crate::tools::ExecOutput;
+use crate::tools::command::{self, ExecEnd};
+use crate::workspace::mirror::{local_repo, lock_project, resolve_commit};
+use crate::workspace::{
+    WorkspaceError, is_agent_branch, mirror_path, run_git, run_git_output, worktree, worktree_path,
+};
+use agent_runner_agent::ProjectSpec;
+use std::path::Path;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// What approving does with the run's branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApproveTarget {
+    /// Merge it into this branch (with a merge commit).
+    Merge {
+        /// The branch merged into, e.g. the project's default branch.
+        into: String,
+    },
+    /// Leave it as it is.
+    Keep,
+}
+
+/// What approving did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ApproveOutcome {
+    /// The target branch's commit after the merge (`None` for `Keep`).
+    pub merged_commit: Option<String>,
+    /// Whether the project's local repository received the branch (and the
+    /// merge).
+    pub pushed_to_origin: bool,
+}
+
+/// Why a review operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReviewError {
+    /// The branch is not one of this agent's.
+    #[error("`{0}` is not an agent branch")]
+    NotAgentBranch(String),
+    /// The branch does not exist in the mirror.
+    #[error("branch `{0}` not found")]
+    BranchNotFound(String),
+    /// The branch does not merge cleanly into the target.
+    #[error("branch `{branch}` does not merge cleanly into `{into}`")]
+    MergeConflict {
+        /// The run's branch.
+        branch: String,
+        /// The target.
+        into: String,
+    },
+    /// The run has no worktree (it was cleaned up).
+    #[error("run {0} has no worktree")]
+    NoWorktree(Uuid),
+    /// The cancellation token fired during the command.
+    #[error("cancelled")]
+    Cancelled,
+    /// Git or the file system failed.
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+}
+
+/// Approves a run: merges `branch` into the target (or keeps it), pushes to
+/// a local origin, and removes the run's worktree (the branch stays).
+/// Approving twice is harmless: an already merged branch is not merged again.
+pub async fn approve(
+    workspace_root: &Path,
+    project: &ProjectSpec,
+    run_id: Uuid,
+    branch: &str,
+    target: ApproveTarget,
+) -> Result<ApproveOutcome, ReviewError> {
+    if !is_agent_branch(branch) {
+        return Err(ReviewError::NotAgentBranch(branch.to_owned()));
+    }
+    let _lock = lock_project(workspace_root, project.id).await?;
+    let mirror = mirror_path(workspace_root, project.id);
+    let Some(branch_tip) = resolve_commit(&mirror, &format!("refs/heads/{branch}")).await? else {
+        return Err(ReviewError::BranchNotFound(branch.to_owned()));
+    };
+    let mut outcome = ApproveOutcome::default();
+    let mut refspecs = vec![format!("refs/heads/{branch}:refs/heads/{branch}")];
+    if let ApproveTarget::Merge { into } = &target {
+        let merged = merge(&mirror, branch, &branch_tip, into, run_id).await?;
+        outcome.merged_commit = Some(merged);
+        refspecs.push(format!("refs/heads/{into}:refs/heads/{into}"));
+    }
+    if let Some(origin) = project.repo_url.as_deref().and_then(local_repo) {
+        let origin = origin.to_string_lossy().into_owned();
+        let mut args = vec![
+            "push",
+            "--quiet",
+            // A checked-out target branch of a non-bare repository is updated
+            // together with its (clean) working tree.
+            "--receive-pack=git -c receive.denyCurrentBranch=updateInstead receive-pack",
+            &origin,
+        ];
+        args.extend(refspecs.iter().map(String::as_str));
+        run_git(&mirror, &args).await?;
+        outcome.pushed_to_origin = true;
+    }
+    worktree::remove(&mirror, &worktree_path(workspace_root, run_id)).await?;
+    Ok(outcome)
+}
+
+async fn merge(
+    mirror: &Path,
+    branch: &str,
+    branch_tip: &str,
+    into: &str,
+    run_id: Uuid,
+) -> Result<String, ReviewError> {
+    let target_ref = format!("refs/heads/{into}");
+    let Some(target_tip) = resolve_commit(mirror, &target_ref).await? else {
+        return Err(ReviewError::BranchNotFound(into.to_owned()));
+    };
+    let already = run_git_output(
+        mirror,
+        &["merge-base", "--is-ancestor", branch_tip, &target_tip],
+    )
+    .await?;
+    if already.success {
+        return Ok(target_tip);
+    }
+    let tree = run_git_output(
+        mirror,
+        &["merge-tree", "--write-tree", &target_tip, branch_tip],
+    )
+    .await?;
+    if !tree.success {
+        return Err(ReviewError::MergeConflict {
+            branch: branch.to_owned(),
+            into: into.to_owned(),
+        });
+    }
+    let tree = tree
+        .stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let message = format!("Merge branch '{branch}' into {into}\n\nRun: {run_id}\n");
+    let commit = run_git(
+        mirror,
+        &[
+            "commit-tree",
+            &tree,
+            "-p",
+            &target_tip,
+            "-p",
+            branch_tip,
+            "-m",
+            &message,
+        ],
+    )
+    .await?;
+    let commit = commit.trim().to_owned();
+    // Guarded by the old value: a concurrent change makes this fail, not lose work.
+    run_git(mirror, &["update-ref", &target_ref, &commit, &target_tip]).await?;
+    Ok(commit)
+}
+
+/// Rejects a run: removes its worktree and deletes its branch. Rejecting
+/// twice is harmless.
+pub async fn reject(
+    workspace_root: &Path,
+    project: &ProjectSpec,
+    run_id: Uuid,
+    branch: &str,
+) -> Result<(), ReviewError> {
+    if !is_agent_branch(branch) {
+        return Err(ReviewError::NotAgentBranch(branch.to_owned()));
+    }
+    let _lock = lock_project(workspace_root, project.id).await?;
+    let mirror = mirror_path(workspace_root, project.id);
+    worktree::remove(&mirror, &worktree_path(workspace_root, run_id)).await?;
+    let branch_ref = format!("refs/heads/{branch}");
+    if resolve_commit(&mirror, &branch_ref).await?.is_some() {
+        run_git(&mirror, &["update-ref", "-d", &branch_ref]).await?;
+    }
+    Ok(())
+}
+
+/// Runs `cmd` in the run's worktree with the limits of `run_command`: `sh
+/// -c`, scrubbed environment, own process group killed on timeout or cancel,
+/// output capped at `output_cap` bytes per stream.
+pub async fn exec_in_worktree(
+    workspace_root: &Path,
+    run_id: Uuid,
+    cmd: &str,
+    timeout: Duration,
+    output_cap: usize,
+    cancel: &CancellationToken,
+) -> Result<ExecOutput, ReviewError> {
+    let path = worktree_path(workspace_root, run_id);
+    if !path.join(".git").is_file() {
+        return Err(ReviewError::NoWorktree(run_id));
+    }
+    match command::exec(&path, cmd, timeout, output_cap, cancel).await {
+        Ok(ExecEnd::Finished(out)) => Ok(out),
+        Ok(ExecEnd::Cancelled) => Err(ReviewError::Cancelled),
+        Err(e) => Err(WorkspaceError::io("could not start `sh`".to_owned(), e).into()),
+    }
+}
