@@ -38,7 +38,8 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
+from collections.abc import Iterable
 
 try:
     import jsonschema
@@ -90,7 +91,7 @@ class Report:
     def ran(self, what: str) -> None:
         self.checks.append(what)
 
-    def extend(self, other: "Report") -> None:
+    def extend(self, other: Report) -> None:
         self.problems.extend(other.problems)
         self.checks.extend(other.checks)
 
@@ -204,6 +205,23 @@ def check_compose_depends_on(compose: dict, report: Report) -> None:
     report.ran("compose: depends_on conditions (service_healthy, service_completed_successfully)")
 
 
+#: Settings both the api and the worker use to declare the queue topology.
+TOPOLOGY_ENV = ("QUEUE_PREFIX", "RETRY_BASE_MS", "RETRY_TIERS", "DELIVERY_LIMIT")
+
+
+def check_compose_topology_agrees(compose: dict, report: Report) -> None:
+    """api and worker declare the same queues; RabbitMQ rejects differing arguments."""
+    services = compose.get("services") or {}
+    api_env = compose_env(services.get("api") or {})
+    worker_env = compose_env(services.get("worker") or {})
+    for key in TOPOLOGY_ENV:
+        if api_env.get(key) != worker_env.get(key):
+            report.fail(f"{COMPOSE_FILE}: services.worker.environment.{key}",
+                        f"{worker_env.get(key)!r} differs from the api's {api_env.get(key)!r}; both declare the "
+                        "queue topology and must agree")
+    report.ran(f"compose: api and worker agree on the queue topology ({', '.join(TOPOLOGY_ENV)})")
+
+
 def check_compose_env(compose: dict, report: Report) -> None:
     services = compose.get("services") or {}
     for name, keys in COMPOSE_REQUIRED_ENV.items():
@@ -273,7 +291,8 @@ def check_compose_files(root: Path, compose: dict, report: Report) -> None:
             if not context.is_dir():
                 report.fail(f"{COMPOSE_FILE}: services.{name}.build.context", f"{rel(root, context)} does not exist")
             if not dockerfile.is_file():
-                report.fail(f"{COMPOSE_FILE}: services.{name}.build.dockerfile", f"{rel(root, dockerfile)} does not exist")
+                report.fail(f"{COMPOSE_FILE}: services.{name}.build.dockerfile",
+                            f"{rel(root, dockerfile)} does not exist")
             elif build.get("target") and build["target"] not in dockerfile_stages(dockerfile.read_text()):
                 report.fail(f"{COMPOSE_FILE}: services.{name}.build.target",
                             f"{build['target']!r} is not a stage of {rel(root, dockerfile)}")
@@ -297,6 +316,7 @@ def check_compose(root: Path, report: Report) -> None:
     check_compose_healthchecks(compose, report)
     check_compose_depends_on(compose, report)
     check_compose_env(compose, report)
+    check_compose_topology_agrees(compose, report)
     check_compose_worker_scalable(compose, report)
     check_compose_files(root, compose, report)
     worker_env = compose_env((compose.get("services") or {}).get("worker") or {})
@@ -410,7 +430,8 @@ def check_dockerfile_target(stages: dict[str, Stage], target: str, spec: dict, r
         report.fail(f"{where}: ENTRYPOINT", f"must run {spec['entrypoint']}")
     if "healthcheck" in spec:
         checks = [args for word, args in instructions if word == "HEALTHCHECK"]
-        if not checks or f'"{spec["healthcheck"]}", "healthcheck"' not in checks[-1]:
+        command = rf'{re.escape(spec["healthcheck"])}"?\s*,?\s*"?healthcheck\b'
+        if not checks or not re.search(command, checks[-1]):
             report.fail(f"{where}: HEALTHCHECK", f"must run `{spec['healthcheck']} healthcheck`")
     if "expose" in spec:
         exposed = " ".join(args for word, args in instructions if word == "EXPOSE").split()
@@ -881,6 +902,46 @@ def check_metadata(rendered: Rendered, report: Report) -> None:
     report.ran(f"{rendered.target.name}: namespace {NAMESPACE} and app.kubernetes.io labels on every object")
 
 
+#: ConfigMap keys the software reads, and the Secret keys each container needs.
+REQUIRED_CONFIG = (
+    "API_ADDR", "WORKER_METRICS_ADDR", "QUEUE_PREFIX", "WORKER_CONCURRENCY", "SHUTDOWN_GRACE_S",
+    "RUN_TIMEOUT_MAX_S", "WORKSPACE_ROOT", "LOG_FORMAT", "RUST_LOG", "LLM_BASE_URL",
+)
+REQUIRED_CONTAINER_ENV = {
+    ("Deployment", API_DEPLOYMENT, "api"): ("DATABASE_URL", "AMQP_URL"),
+    ("Deployment", WORKER_DEPLOYMENT, "worker"): ("DATABASE_URL", "AMQP_URL", "WORKER_ID"),
+    ("Job", MIGRATE_JOB, "migrate"): ("DATABASE_URL",),
+}
+
+
+def check_config(rendered: Rendered, report: Report) -> None:
+    """The shared ConfigMap has every setting, and every container gets its credentials."""
+    config_map = rendered.find("ConfigMap", CONFIG_MAP)
+    if config_map is None:
+        report.fail(rendered.where(None, "ConfigMap", CONFIG_MAP), "missing")
+    else:
+        for key in REQUIRED_CONFIG:
+            if not rendered.config().get(key):
+                report.fail(rendered.where(config_map), f"data.{key} is missing or empty")
+    for (kind, name, container_name), keys in REQUIRED_CONTAINER_ENV.items():
+        obj = rendered.find(kind, name)
+        if obj is None:
+            report.fail(rendered.where(None, kind, name), "missing")
+            continue
+        spec = container(obj, container_name)
+        if not spec:
+            report.fail(rendered.where(obj), f"spec.template.spec.containers has no container {container_name!r}")
+            continue
+        env = {e.get("name") for e in spec.get("env") or []}
+        from_config = any((s.get("configMapRef") or {}).get("name") == CONFIG_MAP for s in spec.get("envFrom") or [])
+        if not from_config:
+            report.fail(rendered.where(obj), f"containers[{container_name}].envFrom must load ConfigMap {CONFIG_MAP}")
+        for key in keys:
+            if key not in env:
+                report.fail(rendered.where(obj), f"containers[{container_name}].env lacks {key}")
+    report.ran(f"{rendered.target.name}: ConfigMap settings and container credentials (DATABASE_URL, AMQP_URL)")
+
+
 def addr_port(value: str) -> int | None:
     match = re.fullmatch(r"0\.0\.0\.0:(\d+)", value or "")
     return int(match.group(1)) if match else None
@@ -1052,10 +1113,9 @@ def check_references(rendered: Rendered, report: Report) -> None:
                     resolve(where, "Secret", source["secretRef"]["name"], None)
             for env in item.get("env") or []:
                 value_from = env.get("valueFrom") or {}
-                if "configMapKeyRef" in value_from:
-                    resolve(where, "ConfigMap", value_from["configMapKeyRef"]["name"], value_from["configMapKeyRef"]["key"])
-                if "secretKeyRef" in value_from:
-                    resolve(where, "Secret", value_from["secretKeyRef"]["name"], value_from["secretKeyRef"]["key"])
+                for ref_kind, ref_field in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
+                    if ref_field in value_from:
+                        resolve(where, ref_kind, value_from[ref_field]["name"], value_from[ref_field]["key"])
         for volume in spec.get("volumes") or []:
             if "configMap" in volume:
                 resolve(where, "ConfigMap", volume["configMap"]["name"], None)
@@ -1147,7 +1207,8 @@ def check_target_policy(rendered: Rendered, report: Report) -> None:
             name, tag, digest = split_image(item.get("image", ""))
             field_path = f"spec.template.spec.containers[{item.get('name')}].image"
             if target.image_tag and tag != target.image_tag:
-                report.fail(rendered.where(obj), f"{field_path} {item.get('image')!r} should be tagged {target.image_tag}")
+                report.fail(rendered.where(obj),
+                            f"{field_path} {item.get('image')!r} should be tagged {target.image_tag}")
             if target.pinned_images and not digest and (not tag or tag in ("latest", "dev", "main")):
                 report.fail(rendered.where(obj), f"{field_path} {item.get('image')!r} is not pinned "
                                                  "(needs a release tag or a digest)")
@@ -1155,7 +1216,7 @@ def check_target_policy(rendered: Rendered, report: Report) -> None:
 
 
 K8S_CHECKS: tuple[Callable[[Rendered, Report], None], ...] = (
-    check_metadata, check_api, check_worker, check_migrate_job, check_pod_security,
+    check_metadata, check_config, check_api, check_worker, check_migrate_job, check_pod_security,
     check_selectors, check_references, check_replica_ownership, check_keda, check_target_policy,
 )
 
@@ -1304,7 +1365,8 @@ MUTATIONS = (
     Mutation("compose: api loses its healthcheck", "compose",
              edit_compose(lambda s: s["api"].pop("healthcheck")), "services.api.healthcheck"),
     Mutation("compose: worker gets a container_name", "compose",
-             edit_compose(lambda s: set_key(s["worker"], "container_name", "worker")), "services.worker.container_name"),
+             edit_compose(lambda s: set_key(s["worker"], "container_name", "worker")),
+             "services.worker.container_name"),
     Mutation("compose: worker publishes a host port", "compose",
              edit_compose(lambda s: set_key(s["worker"], "ports", ["9090:9090"])), "services.worker.ports"),
     Mutation("compose: api waits for rabbitmq to start, not to be healthy", "compose",
@@ -1314,7 +1376,11 @@ MUTATIONS = (
              edit_compose(lambda s: set_key(s["worker"]["depends_on"]["migrate"], "condition", "service_healthy")),
              "service_completed_successfully"),
     Mutation("compose: worker loses AMQP_URL", "compose",
-             edit_compose(lambda s: s["worker"]["environment"].pop("AMQP_URL")), "services.worker.environment.AMQP_URL"),
+             edit_compose(lambda s: s["worker"]["environment"].pop("AMQP_URL")),
+             "services.worker.environment.AMQP_URL"),
+    Mutation("compose: worker declares other retry tiers than the api", "compose",
+             edit_compose(lambda s: set_key(s["worker"]["environment"], "RETRY_TIERS", "6")),
+             "services.worker.environment.RETRY_TIERS"),
     Mutation("compose: typo in the rabbitmq.conf mount", "compose",
              replace_text(COMPOSE_FILE, "./deploy/rabbitmq/rabbitmq.conf:", "./deploy/rabbitmq/rabitmq.conf:"),
              "rabitmq.conf does not exist"),
@@ -1343,11 +1409,16 @@ MUTATIONS = (
     Mutation("k8s: secretKeyRef to a key the Secret does not have", "k8s",
              replace_text("k8s/base/worker-deployment.yaml", "key: DATABASE_URL", "key: DATABASE_URI"),
              "'DATABASE_URI'"),
+    Mutation("k8s: api container loses AMQP_URL", "k8s",
+             remove_regex("k8s/base/api-deployment.yaml",
+                          r"^            - name: AMQP_URL\n(?:              .*\n)+"),
+             "containers[api].env lacks AMQP_URL"),
     Mutation("k8s: envFrom a ConfigMap that does not exist", "k8s",
              replace_text("k8s/base/api-deployment.yaml", "name: agent-runner-config", "name: agent-runner-cfg"),
              "'agent-runner-cfg'"),
     Mutation("k8s: an HPA in the base", "k8s",
-             replace_text("k8s/base/kustomization.yaml", "resources:\n", "components:\n  - ../components/hpa\n\nresources:\n"),
+             replace_text("k8s/base/kustomization.yaml", "resources:\n",
+                          "components:\n  - ../components/hpa\n\nresources:\n"),
              "optional component"),
     Mutation("k8s: autoscaler component leaves spec.replicas in place", "k8s",
              remove_regex("k8s/components/keda/kustomization.yaml", r"^patches:\n(?:  .*\n)+"),

@@ -1,1 +1,14 @@
-//! End-to-end test support.
+//! Test support for end-to-end tests against real PostgreSQL and RabbitMQ.
+//!
+//! Each [`TestEnv`] gets its own database (created from `TEST_DATABASE_URL`,
+//! migrated), its own RabbitMQ vhost (created through the management API at
+//! `TEST_RABBITMQ_MGMT_URL`) and its own queue prefix; the api and workers it
+//! spawns run in-process on port 0. Nothing is shared between tests.
+
+mod env;
+mod rabbit;
+mod spawn;
+
+pub use env::TestEnv;
+pub use rabbit::Rabbit;
+pub use spawn::{ApiHandle, WorkerHandle};

@@ -13,6 +13,7 @@ use agent_runner_domain::EventKind;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// The `llm` agent: an OpenAI-compatible model with tools, in a git worktree.
 #[derive(Debug, Clone)]
@@ -41,7 +42,13 @@ impl Agent for CodingAgent {
         &'a self,
         ctx: AgentContext<'a>,
     ) -> BoxFuture<'a, Result<AgentOutcome, AgentError>> {
-        Box::pin(self.execute_attempt(ctx))
+        let span = tracing::info_span!(
+            "llm_agent",
+            run.id = %ctx.run.id,
+            attempt = ctx.run.attempt,
+            project.id = %ctx.project.id,
+        );
+        Box::pin(self.execute_attempt(ctx).instrument(span))
     }
 }
 
@@ -104,6 +111,13 @@ impl CodingAgent {
         prepared: &Prepared,
         previous: Previous,
     ) -> Result<AgentOutcome, AgentError> {
+        tracing::info!(
+            branch = %prepared.branch,
+            start_commit = %prepared.start_commit,
+            worktree = prepared.attached.as_str(),
+            model = %settings.llm.model,
+            "llm run workspace ready"
+        );
         ctx.events
             .emit(
                 EventKind::WorkspaceReady,
@@ -165,6 +179,13 @@ impl CodingAgent {
         )
         .await
         .map_err(git_failed)?;
+        tracing::info!(
+            branch = %prepared.branch,
+            iterations = end.iterations,
+            tokens.total = end.usage.total_tokens,
+            files_changed = changes.files_changed,
+            "llm run finished"
+        );
         ctx.events
             .emit(
                 EventKind::DiffReady,

@@ -19,8 +19,11 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-/// Bytes of tool output copied into a TOOL_RESULT event.
+/// Bytes of tool output copied into a TOOL_RESULT event, and of each string
+/// argument copied into a TOOL_CALLED event.
 const EVENT_OUTPUT_CAP: usize = 2048;
+/// Bytes of plan text copied into the PLAN_GENERATED event.
+const EVENT_TEXT_CAP: usize = 8192;
 /// The same failing call this many times in a row ends the run.
 const MAX_IDENTICAL_FAILURES: u32 = 3;
 /// Text-only replies in a row that end the run (the first gets a nudge).
@@ -93,7 +96,10 @@ pub(crate) async fn run(
         if let (false, Some(text)) = (plan_sent, &reply.content) {
             input
                 .events
-                .emit(EventKind::PlanGenerated, json!({"plan": text}))
+                .emit(
+                    EventKind::PlanGenerated,
+                    json!({"plan": cap_text(text, EVENT_TEXT_CAP).0}),
+                )
                 .await?;
             plan_sent = true;
         }
@@ -162,7 +168,7 @@ async fn run_call(
         .events
         .emit(
             EventKind::ToolCalled,
-            json!({"id": call.id, "name": name, "arguments": shown_args}),
+            json!({"id": call.id, "name": name, "arguments": event_arguments(&shown_args)}),
         )
         .await?;
 
@@ -200,6 +206,20 @@ async fn run_call(
         )))));
     }
     Ok(None)
+}
+
+/// Tool arguments for an event: long strings (a whole file for
+/// `write_file`) are capped so that the timeline stays small.
+fn event_arguments(arguments: &Value) -> Value {
+    match arguments {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, value)| (key.clone(), event_arguments(value)))
+                .collect(),
+        ),
+        Value::String(text) => Value::String(cap_text(text, EVENT_OUTPUT_CAP).0),
+        other => other.clone(),
+    }
 }
 
 fn tool_message(call: &ToolCall, text: &str) -> Message {

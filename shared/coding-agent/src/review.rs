@@ -8,7 +8,7 @@
 
 use crate::tools::ExecOutput;
 use crate::tools::command::{self, ExecEnd};
-use crate::workspace::mirror::{local_repo, lock_project, resolve_commit};
+use crate::workspace::mirror::{local_repo, lock_project, resolve_commit, sync};
 use crate::workspace::{
     WorkspaceError, is_agent_branch, mirror_path, run_git, run_git_output, worktree, worktree_path,
 };
@@ -82,7 +82,8 @@ pub async fn approve(
         return Err(ReviewError::NotAgentBranch(branch.to_owned()));
     }
     let _lock = lock_project(workspace_root, project.id).await?;
-    let mirror = mirror_path(workspace_root, project.id);
+    // Merge onto the newest target, so that the push back is a fast-forward.
+    let mirror = sync(workspace_root, project).await?.path;
     let Some(branch_tip) = resolve_commit(&mirror, &format!("refs/heads/{branch}")).await? else {
         return Err(ReviewError::BranchNotFound(branch.to_owned()));
     };

@@ -98,15 +98,16 @@ impl OpenAiCompatibleClient {
 
     fn classify(&self, err: &reqwest::Error) -> LlmError {
         let url = self.url.clone();
-        if err.is_timeout() {
-            LlmError::Timeout {
-                url,
-                timeout_s: self.request_timeout.as_secs(),
-            }
-        } else if err.is_connect() {
+        // A connect timeout counts as unreachable: nothing answered at all.
+        if err.is_connect() {
             LlmError::Unreachable {
                 url,
                 detail: error_chain(err),
+            }
+        } else if err.is_timeout() {
+            LlmError::Timeout {
+                url,
+                timeout_s: self.request_timeout.as_secs(),
             }
         } else if err.is_decode() {
             LlmError::InvalidResponse {

@@ -79,7 +79,9 @@ pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, W
     let path = mirror_path(root, project.id);
     if path.join("HEAD").is_file() {
         let mut fetch_error = None;
-        if project.repo_url.is_some() {
+        if let Some(url) = &project.repo_url {
+            // The project's repository may have moved since the clone.
+            git(&path, &["remote", "set-url", "origin", url]).await?;
             let out = git_output(
                 &path,
                 &[

@@ -1,0 +1,253 @@
+//! The command line as clap parses it: global options, commands and their
+//! arguments. Parsing only; nothing here talks to the api. Malformed input
+//! (a bad URL, a run id that is not a UUID, `--param` without `=`) is a usage
+//! error, exit 2.
+
+use crate::params::{parse_param, parse_params_json};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success; a watched run COMPLETED or awaits approval
+  1  a watched run FAILED
+  2  usage error
+  3  a watched run was CANCELLED or REJECTED
+  4  the api refused the request (4xx)
+  5  the api is unavailable (5xx) or unreachable";
+
+/// Submit, watch and manage agent-runner runs.
+#[derive(Debug, Parser)]
+#[command(name = "agent-runner", version, about, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: Global,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Base URL of the agent-runner api.
+    #[arg(
+        long,
+        global = true,
+        env = "AGENT_RUNNER_URL",
+        default_value = "http://127.0.0.1:8080",
+        value_parser = parse_base_url
+    )]
+    pub url: String,
+    /// Bearer token for the api.
+    #[arg(
+        long,
+        global = true,
+        env = "AGENT_RUNNER_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Print the api's JSON (one document on stdout) instead of human output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No colours (also when NO_COLOR is set or stdout is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Submit a run (and with --watch, follow it to the end).
+    Submit(SubmitArgs),
+    /// List or show runs.
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Follow a run's timeline live until it finishes; exits by its status.
+    Watch {
+        /// Run id.
+        id: Uuid,
+    },
+    /// Cancel a run (a running one stops shortly after).
+    Cancel {
+        /// Run id.
+        id: Uuid,
+    },
+    /// Re-queue a FAILED or CANCELLED run for another attempt.
+    Retry {
+        /// Run id.
+        id: Uuid,
+    },
+    /// Approve a run that awaits approval.
+    Approve {
+        /// Run id.
+        id: Uuid,
+    },
+    /// Reject a run that awaits approval.
+    Reject {
+        /// Run id.
+        id: Uuid,
+    },
+    /// Print the changes a run made, as a unified diff.
+    Diff {
+        /// Run id.
+        id: Uuid,
+        /// Print only the diffstat.
+        #[arg(long)]
+        stat: bool,
+    },
+    /// Add or list projects.
+    #[command(subcommand)]
+    Projects(ProjectsCommand),
+    /// List live workers and how busy they are.
+    Workers,
+}
+
+/// Arguments of `submit`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Project id or name.
+    #[arg(long, short)]
+    pub project: String,
+    /// What the agent should achieve.
+    #[arg(long, short)]
+    pub goal: String,
+    /// Agent kind (simulated, llm); the api's default when absent.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Agent parameter; repeatable. Numbers and true/false are typed.
+    #[arg(long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, Value)>,
+    /// Agent parameters as a JSON object (--param entries override its keys).
+    #[arg(long, value_name = "JSON", value_parser = parse_params_json)]
+    pub params_json: Option<Map<String, Value>>,
+    /// Attempts before the run fails for good.
+    #[arg(long, value_name = "N")]
+    pub max_attempts: Option<i32>,
+    /// Deadline of each attempt, in seconds.
+    #[arg(long = "timeout", value_name = "SECONDS")]
+    pub timeout_s: Option<i64>,
+    /// Makes the submission safe to repeat: the same key returns the same run.
+    #[arg(long, value_name = "KEY")]
+    pub idempotency_key: Option<String>,
+    /// Follow the run until it finishes and exit by its status.
+    #[arg(long, short)]
+    pub watch: bool,
+}
+
+/// `runs` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first.
+    #[command(visible_alias = "ls")]
+    List(ListArgs),
+    /// Show one run.
+    Show {
+        /// Run id.
+        id: Uuid,
+    },
+}
+
+/// Arguments of `runs list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only runs in this status (queued, running, completed, failed, …).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only runs of this project (id or name).
+    #[arg(long)]
+    pub project: Option<String>,
+    /// Runs per page (the api allows 1 to 500; it defaults to 50).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u32>,
+    /// Start after this cursor (printed when more runs exist).
+    #[arg(long)]
+    pub cursor: Option<String>,
+    /// Follow the cursors and list every matching run.
+    #[arg(long)]
+    pub all: bool,
+}
+
+/// `projects` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ProjectsCommand {
+    /// Create a project.
+    Add {
+        /// Unique project name.
+        name: String,
+        /// Git repository URL.
+        #[arg(long, value_name = "URL")]
+        repo: Option<String>,
+        /// Default branch (the api uses `main` when absent).
+        #[arg(long, value_name = "BRANCH")]
+        branch: Option<String>,
+    },
+    /// List projects.
+    #[command(visible_alias = "ls")]
+    List,
+}
+
+/// Accepts an absolute http(s) URL, returned without a trailing slash.
+fn parse_base_url(raw: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|err| format!("not a URL: {err}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL".to_owned());
+    }
+    Ok(raw.trim().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn base_urls_must_be_http() {
+        assert_eq!(
+            parse_base_url("http://api:8080/"),
+            Ok("http://api:8080".into())
+        );
+        assert!(parse_base_url("api:8080").is_err());
+        assert!(parse_base_url("ftp://api").is_err());
+    }
+
+    #[test]
+    fn submit_collects_typed_params() {
+        let cli = Cli::try_parse_from([
+            "agent-runner",
+            "submit",
+            "--project",
+            "demo",
+            "--goal",
+            "g",
+            "--param",
+            "step_delay_ms=0",
+            "--param",
+            "flag=true",
+        ])
+        .expect("parses");
+        let Command::Submit(args) = cli.command else {
+            panic!("not submit")
+        };
+        assert_eq!(
+            args.params,
+            vec![
+                ("step_delay_ms".to_owned(), serde_json::json!(0)),
+                ("flag".to_owned(), serde_json::json!(true))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_malformed_run_id_is_a_usage_error() {
+        let err = Cli::try_parse_from(["agent-runner", "watch", "nope"]).expect_err("rejected");
+        assert_eq!(err.exit_code(), 2);
+    }
+}

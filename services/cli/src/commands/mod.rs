@@ -1,0 +1,61 @@
+//! One module per command; [`dispatch`] routes a parsed command line to it.
+//! Every command returns the exit code it ends with, or the error that
+//! decides it (reported once, by the caller).
+
+mod actions;
+mod diff;
+mod projects;
+mod runs;
+mod submit;
+mod watch;
+mod workers;
+
+use crate::cli::{Command, ProjectsCommand, RunsCommand};
+use crate::client::ApiClient;
+use crate::exit::{CliError, Exit};
+use crate::style::Style;
+
+/// What every command needs.
+#[derive(Debug)]
+pub struct Ctx {
+    /// The api.
+    pub client: ApiClient,
+    /// `--json`: print the api's JSON instead of human output.
+    pub json: bool,
+    /// Colours for stdout.
+    pub style: Style,
+    /// Whether a spinner may be drawn on stderr.
+    pub spinner: bool,
+}
+
+/// Runs `command`.
+pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit, CliError> {
+    match command {
+        Command::Submit(args) => submit::run(ctx, args).await,
+        Command::Runs(RunsCommand::List(args)) => runs::list(ctx, args).await,
+        Command::Runs(RunsCommand::Show { id }) => runs::show(ctx, id).await,
+        Command::Watch { id } => watch::run(ctx, id).await,
+        Command::Cancel { id } => actions::cancel(ctx, id).await,
+        Command::Retry { id } => actions::retry(ctx, id).await,
+        Command::Approve { id } => actions::approve(ctx, id).await,
+        Command::Reject { id } => actions::reject(ctx, id).await,
+        Command::Diff { id, stat } => diff::run(ctx, id, stat).await,
+        Command::Projects(ProjectsCommand::Add { name, repo, branch }) => {
+            projects::add(ctx, name, repo, branch).await
+        }
+        Command::Projects(ProjectsCommand::List) => projects::list(ctx).await,
+        Command::Workers => workers::run(ctx).await,
+    }
+}
+
+/// The body as a `T`, or an error saying the api answered something else.
+fn parse<T: serde::de::DeserializeOwned>(
+    body: &serde_json::Value,
+    what: &str,
+) -> Result<T, CliError> {
+    T::deserialize(body).map_err(|err| {
+        CliError::Client(format!(
+            "the api answered with something that is not {what}: {err}"
+        ))
+    })
+}

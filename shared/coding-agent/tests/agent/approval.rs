@@ -1,0 +1,115 @@
+//! The approval gate: approve merges, reject discards; commands in a kept
+//! worktree.
+
+use crate::fake_llm::{calls, finish};
+use crate::helpers::{Harness, git, ref_exists};
+use agent_runner_coding_agent::{ApproveTarget, approve, exec_in_worktree, reject};
+use serde_json::json;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+async fn run_awaiting_approval() -> (Harness, agent_runner_agent::RunSpec, serde_json::Value) {
+    let mut h = Harness::new(
+        vec![
+            calls(&[(
+                "c1",
+                "str_replace",
+                json!({"path": "src/lib.rs", "old_str": "    41", "new_str": "    42"}),
+            )]),
+            finish("c2", "Fixed the answer."),
+        ],
+        None,
+    )
+    .await;
+    h.project.settings = json!({"require_approval": true});
+    let run = h.run("Fix the answer");
+    let (result, _) = h.execute(&run).await;
+    let outcome = result.expect("the run succeeds");
+    assert!(outcome.awaiting_approval);
+    assert!(
+        h.worktree(&run).join("src/lib.rs").exists(),
+        "the worktree is kept for review"
+    );
+    (h, run, outcome.result)
+}
+
+#[tokio::test]
+async fn approving_merges_the_branch_into_the_target_and_pushes_it_to_a_local_origin() {
+    let (h, run, result) = run_awaiting_approval().await;
+    let branch = result["branch"].as_str().expect("branch");
+
+    let out = exec_in_worktree(
+        h.workspace.path(),
+        run.id,
+        "grep -c 42 src/lib.rs",
+        Duration::from_secs(5),
+        1024,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("exec");
+    assert_eq!((out.exit_code, out.stdout.as_str()), (Some(0), "1\n"));
+
+    let target = ApproveTarget::Merge {
+        into: "main".to_owned(),
+    };
+    let outcome = approve(
+        h.workspace.path(),
+        &h.project,
+        run.id,
+        branch,
+        target.clone(),
+    )
+    .await
+    .expect("approve");
+    let merged = outcome.merged_commit.expect("a merge commit");
+    assert!(outcome.pushed_to_origin);
+    let mirror = h.mirror();
+    assert_eq!(git(&mirror, &["rev-parse", "main"]), merged);
+    assert_eq!(
+        git(&mirror, &["show", "main:src/lib.rs"]),
+        "pub fn answer() -> u32 {\n    42\n}"
+    );
+    // The origin's checked-out main (clean) was updated with its working tree.
+    assert_eq!(git(h.origin.path(), &["rev-parse", "main"]), merged);
+    let text = std::fs::read_to_string(h.origin.path().join("src/lib.rs")).expect("read");
+    assert!(text.contains("42"), "{text}");
+    assert!(ref_exists(h.origin.path(), &format!("refs/heads/{branch}")));
+    assert!(!h.worktree(&run).exists());
+
+    let again = approve(h.workspace.path(), &h.project, run.id, branch, target)
+        .await
+        .expect("approve");
+    assert_eq!(
+        again.merged_commit.as_deref(),
+        Some(merged.as_str()),
+        "approving twice is harmless"
+    );
+}
+
+#[tokio::test]
+async fn rejecting_deletes_the_branch_and_the_worktree() {
+    let (h, run, result) = run_awaiting_approval().await;
+    let branch = result["branch"].as_str().expect("branch");
+    let mirror = h.mirror();
+    assert!(ref_exists(&mirror, &format!("refs/heads/{branch}")));
+
+    reject(h.workspace.path(), &h.project, run.id, branch)
+        .await
+        .expect("reject");
+    assert!(!ref_exists(&mirror, &format!("refs/heads/{branch}")));
+    assert!(!h.worktree(&run).exists());
+    assert_eq!(
+        git(&mirror, &["show", "main:src/lib.rs"]),
+        "pub fn answer() -> u32 {\n    41\n}"
+    );
+    reject(h.workspace.path(), &h.project, run.id, branch)
+        .await
+        .expect("rejecting twice is harmless");
+    assert!(
+        reject(h.workspace.path(), &h.project, run.id, "main")
+            .await
+            .is_err(),
+        "only agent branches"
+    );
+}

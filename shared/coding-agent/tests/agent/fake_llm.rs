@@ -1,0 +1,170 @@
+//! A scripted OpenAI-compatible server: answers `POST /v1/chat/completions`
+//! from a list of canned responses and records every request.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// One canned answer.
+#[derive(Debug, Clone)]
+pub enum Scripted {
+    /// 200 with this body.
+    Reply(Value),
+    /// An error status, with an optional `Retry-After` in seconds.
+    Status(u16, Option<u64>),
+    /// Never answers.
+    Hang,
+}
+
+/// A request as received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub body: Value,
+    pub authorization: Option<String>,
+}
+
+#[derive(Default)]
+struct Script {
+    queue: VecDeque<Scripted>,
+    /// Served once the queue is empty.
+    then: Option<Scripted>,
+    requests: Vec<Recorded>,
+}
+
+/// The running fake.
+#[derive(Clone)]
+pub struct FakeLlm {
+    pub base_url: String,
+    script: Arc<Mutex<Script>>,
+}
+
+impl FakeLlm {
+    /// Serves `script` in order; once it is used up, `then` (or HTTP 500).
+    pub async fn start(script: Vec<Scripted>, then: Option<Scripted>) -> Self {
+        let state = Arc::new(Mutex::new(Script {
+            queue: script.into(),
+            then,
+            requests: Vec::new(),
+        }));
+        let app = Router::new()
+            .route("/v1/chat/completions", post(answer))
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            axum::serve(listener, app).await.expect("serve");
+        });
+        Self {
+            base_url: format!("http://{addr}/v1"),
+            script: state,
+        }
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.script.lock().expect("lock").requests.clone()
+    }
+
+    /// Bodies of every request so far.
+    pub fn bodies(&self) -> Vec<Value> {
+        self.requests().into_iter().map(|r| r.body).collect()
+    }
+}
+
+async fn answer(
+    State(state): State<Arc<Mutex<Script>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let next = {
+        let mut script = state.lock().expect("lock");
+        script.requests.push(Recorded {
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            authorization: headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        });
+        script.queue.pop_front().or_else(|| script.then.clone())
+    };
+    match next {
+        Some(Scripted::Reply(body)) => axum::Json(body).into_response(),
+        Some(Scripted::Status(code, retry_after)) => {
+            let status = StatusCode::from_u16(code).expect("status");
+            let body = json!({"error": {"message": format!("scripted {code}")}});
+            match retry_after {
+                Some(s) => {
+                    (status, [("retry-after", s.to_string())], axum::Json(body)).into_response()
+                }
+                None => (status, axum::Json(body)).into_response(),
+            }
+        }
+        Some(Scripted::Hang) => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        None => (StatusCode::INTERNAL_SERVER_ERROR, "script exhausted").into_response(),
+    }
+}
+
+/// Usage reported by every scripted reply.
+pub const USAGE: (u64, u64, u64) = (10, 5, 15);
+
+fn completion(message: Value, finish_reason: &str) -> Scripted {
+    Scripted::Reply(json!({
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "model": "test-model",
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": USAGE.0, "completion_tokens": USAGE.1, "total_tokens": USAGE.2},
+    }))
+}
+
+/// A reply calling tools; `arguments` are sent as JSON text, as OpenAI does.
+pub fn calls(calls: &[(&str, &str, Value)]) -> Scripted {
+    calls_with_text(None, calls)
+}
+
+/// Like [`calls`], with text before the calls.
+pub fn calls_with_text(text: Option<&str>, calls: &[(&str, &str, Value)]) -> Scripted {
+    let tool_calls: Vec<Value> = calls
+        .iter()
+        .map(|(id, name, args)| {
+            json!({"id": id, "type": "function",
+                "function": {"name": name, "arguments": args.to_string()}})
+        })
+        .collect();
+    completion(
+        json!({"role": "assistant", "content": text, "tool_calls": tool_calls}),
+        "tool_calls",
+    )
+}
+
+/// A reply calling one tool with `arguments` exactly as given (an object,
+/// or a string that may not be valid JSON).
+pub fn raw_call(id: &str, name: &str, arguments: Value) -> Scripted {
+    completion(
+        json!({"role": "assistant", "content": null, "tool_calls": [
+            {"id": id, "type": "function", "function": {"name": name, "arguments": arguments}}]}),
+        "tool_calls",
+    )
+}
+
+/// A reply with text only.
+pub fn text(text: &str) -> Scripted {
+    completion(json!({"role": "assistant", "content": text}), "stop")
+}
+
+/// A reply calling `finish`.
+pub fn finish(id: &str, summary: &str) -> Scripted {
+    calls(&[(id, "finish", json!({"summary": summary}))])
+}

@@ -1,0 +1,14 @@
+//! Integration tests of the `llm` agent: the real agent against a scripted
+//! OpenAI-compatible server, temporary git repositories and an in-memory
+//! event sink. No test needs a real model.
+
+mod fake_llm;
+mod helpers;
+
+mod approval;
+mod confinement;
+mod continuation;
+mod happy_path;
+mod limits_and_cancel;
+mod llm_failures;
+mod tool_calls;

@@ -1,0 +1,9 @@
+//! End-to-end tests of the pipeline: api → RabbitMQ → workers → Postgres → api.
+//! Every test gets its own database, vhost and queue prefix.
+
+mod cancel_and_retry;
+mod dead_letters;
+mod errors;
+mod retries;
+mod shutdown;
+mod submit;

@@ -1,0 +1,126 @@
+//! Command-line options of `agent-runner-bench`: the workload (scenario, runs,
+//! connections, workers) and where the system under test lives (binaries,
+//! PostgreSQL, RabbitMQ). Parsing only; nothing here touches a service.
+
+use clap::{Parser, ValueEnum};
+use std::fmt;
+use std::path::PathBuf;
+
+/// Runs the reference workload of agent-runner against its release binaries,
+/// each time in a fresh database and under a fresh queue prefix.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "agent-runner-bench", version, about)]
+pub struct Args {
+    /// Runs to submit. Default per scenario: lifecycle-5 5000, scale-out 2000
+    /// per step, idle-pickup 50, backlog-drain 20000.
+    #[arg(long)]
+    pub runs: Option<u64>,
+    /// Concurrent HTTP/1.1 keep-alive connections submitting runs.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub connections: u32,
+    /// Worker processes (scale-out uses --worker-steps instead).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub workers: u32,
+    /// Runs each worker executes at once (`WORKER_CONCURRENCY`).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub concurrency: u16,
+    /// The workload to run.
+    #[arg(long, value_enum, default_value_t = Scenario::Lifecycle5)]
+    pub scenario: Scenario,
+    /// Worker counts scale-out steps through.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+    pub worker_steps: Vec<u32>,
+    /// Directory holding `agent-runner-api` and `agent-runner-worker`.
+    #[arg(long, default_value = "target/release")]
+    pub bin_dir: PathBuf,
+    /// Directory the api and worker logs are written to.
+    #[arg(long, default_value = "target/bench-logs")]
+    pub log_dir: PathBuf,
+    /// A PostgreSQL URL allowed to create and drop databases.
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    pub database_admin_url: String,
+    /// RabbitMQ; the bench declares nothing itself, the api and workers do so
+    /// under a fresh prefix.
+    #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
+    pub amqp_url: String,
+    /// RabbitMQ management api, to see consumers and delete the bench's queues.
+    #[arg(long, default_value = "http://guest:guest@127.0.0.1:15672")]
+    pub rabbitmq_mgmt_url: String,
+    /// Keep the bench database and queues afterwards (for inspection).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+impl Args {
+    /// The run count: `--runs`, or the scenario's default.
+    pub fn runs(&self) -> u64 {
+        self.runs.unwrap_or(match self.scenario {
+            Scenario::Lifecycle5 => 5000,
+            Scenario::ScaleOut => 2000,
+            Scenario::IdlePickup => 50,
+            Scenario::BacklogDrain => 20_000,
+        })
+    }
+}
+
+/// The workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// N runs through C connections while W workers execute them.
+    #[value(name = "lifecycle-5")]
+    Lifecycle5,
+    /// lifecycle-5 with 1, 2 and 4 workers.
+    ScaleOut,
+    /// One run at a time on an idle system.
+    IdlePickup,
+    /// N runs queued with no worker, then the workers start.
+    BacklogDrain,
+}
+
+impl Scenario {
+    /// The name used on the command line and in the JSON line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scenario::Lifecycle5 => "lifecycle-5",
+            Scenario::ScaleOut => "scale-out",
+            Scenario::IdlePickup => "idle-pickup",
+            Scenario::BacklogDrain => "backlog-drain",
+        }
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_reference_workload() {
+        let args = Args::parse_from(["agent-runner-bench"]);
+        assert_eq!(args.scenario, Scenario::Lifecycle5);
+        assert_eq!(args.runs(), 5000);
+        assert_eq!(args.connections, 64);
+        assert_eq!(args.workers, 2);
+        assert_eq!(args.concurrency, 8);
+    }
+
+    #[test]
+    fn each_scenario_has_its_own_default_run_count() {
+        let args = Args::parse_from(["agent-runner-bench", "--scenario", "scale-out"]);
+        assert_eq!(args.runs(), 2000);
+        assert_eq!(args.worker_steps, vec![1, 2, 4]);
+        let args = Args::parse_from([
+            "agent-runner-bench",
+            "--scenario",
+            "backlog-drain",
+            "--runs",
+            "7",
+        ]);
+        assert_eq!(args.runs(), 7);
+    }
+}

@@ -1,0 +1,54 @@
+//! `agent-runner-bench`: the reference benchmark of agent-runner.
+//!
+//! Starts the release api and workers against a fresh database and queue
+//! prefix, runs a scenario ([`args::Scenario`]; the figures are explained in
+//! `docs/benchmarks.md`), prints one JSON line on stdout and a table on
+//! stderr, and removes what it created.
+//!
+//! Module map:
+//! - [`args`]: command-line options;
+//! - [`environment`]: the fresh database/prefix and its teardown;
+//! - [`processes`]: spawning and stopping the api and workers, their RSS;
+//! - [`api`]: the HTTP calls; [`load`]: submitting with C connections;
+//! - [`poll`]: waiting, verifying and reading timestamps from PostgreSQL;
+//! - [`cpu`]: CPU attribution from `/proc`; [`rabbitmq`]: the management api;
+//! - [`stats`]: percentiles; [`report`]: the JSON line and the table;
+//! - [`scenarios`]: lifecycle-5, scale-out, idle-pickup, backlog-drain.
+
+mod api;
+mod args;
+mod cpu;
+mod environment;
+mod load;
+mod poll;
+mod processes;
+mod rabbitmq;
+mod report;
+mod scenarios;
+mod stats;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = args::Args::parse();
+    let report = match scenarios::run(&args).await {
+        Ok(report) => report,
+        Err(err) => {
+            eprintln!("bench: FAILED: {err:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprint!("{}", report.table());
+    match report.json_line() {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("bench: cannot encode the report: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
