@@ -11,13 +11,24 @@ async fn a_permanent_failure_fails_after_max_attempts_and_is_dead_lettered_with_
     let api = ApiHandle::spawn(&env, &[]).await;
     let worker = WorkerHandle::spawn(&env, &[]).await;
     let project = api.project().await;
-    let id = api.submit_body(json!({"project_id": project, "goal": "doomed", "max_attempts": 2,
-        "params": {"step_delay_ms": 0, "fail": "permanent"}})).await;
+    let id = api
+        .submit_body(
+            json!({"project_id": project, "goal": "doomed", "max_attempts": 2,
+        "params": {"step_delay_ms": 0, "fail": "permanent"}}),
+        )
+        .await;
 
-    let run = api.wait_for(&id, &["FAILED", "COMPLETED"], Duration::from_secs(30)).await;
+    let run = api
+        .wait_for(&id, &["FAILED", "COMPLETED"], Duration::from_secs(30))
+        .await;
     assert_eq!(run["status"], "FAILED");
     assert_eq!(run["attempt"], 2);
-    assert!(run["error"].as_str().is_some_and(|e| e.contains("simulated failure")), "{run}");
+    assert!(
+        run["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("simulated failure")),
+        "{run}"
+    );
     let kinds = api.kinds(&id).await;
     assert_eq!(kinds.iter().filter(|k| *k == "RUN_RETRYING").count(), 1);
     assert_eq!(kinds.last().map(String::as_str), Some("RUN_FAILED"));
@@ -45,14 +56,30 @@ async fn a_malformed_message_is_dead_lettered_and_the_next_good_run_completes() 
     let api = ApiHandle::spawn(&env, &[]).await;
     let worker = WorkerHandle::spawn(&env, &[]).await;
     let work_exchange = format!("{}.work", env.prefix);
-    env.rabbit.publish_raw(&env.amqp_url, &work_exchange, "run", b"{not json", "garbage-1").await;
     env.rabbit
-        .publish_raw(&env.amqp_url, &work_exchange, "run", br#"{"type":"launch_rockets"}"#, "garbage-2")
+        .publish_raw(
+            &env.amqp_url,
+            &work_exchange,
+            "run",
+            b"{not json",
+            "garbage-1",
+        )
+        .await;
+    env.rabbit
+        .publish_raw(
+            &env.amqp_url,
+            &work_exchange,
+            "run",
+            br#"{"type":"launch_rockets"}"#,
+            "garbage-2",
+        )
         .await;
 
     let project = api.project().await;
     let id = api.submit(&project, json!({"step_delay_ms": 0})).await;
-    let run = api.wait_for(&id, &["COMPLETED", "FAILED"], Duration::from_secs(20)).await;
+    let run = api
+        .wait_for(&id, &["COMPLETED", "FAILED"], Duration::from_secs(20))
+        .await;
     assert_eq!(run["status"], "COMPLETED");
 
     let dead_queue = format!("{}.dead", env.prefix);
@@ -65,8 +92,15 @@ async fn a_malformed_message_is_dead_lettered_and_the_next_good_run_completes() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(dead.len(), 2, "both bad messages are dead-lettered");
-    assert!(dead.iter().all(|d| d.reason.as_deref().is_some_and(|r| r.starts_with("malformed message"))));
-    assert!(dead.iter().any(|d| d.body == b"{not json"), "the body is kept as it was");
+    assert!(dead.iter().all(|d| {
+        d.reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("malformed message"))
+    }));
+    assert!(
+        dead.iter().any(|d| d.body == b"{not json"),
+        "the body is kept as it was"
+    );
     worker.stop().await;
     api.stop().await;
 }
@@ -78,7 +112,8 @@ async fn a_redelivered_message_for_a_completed_run_adds_no_events() {
     let worker = WorkerHandle::spawn(&env, &[]).await;
     let project = api.project().await;
     let id = api.submit(&project, json!({"step_delay_ms": 0})).await;
-    api.wait_for(&id, &["COMPLETED"], Duration::from_secs(20)).await;
+    api.wait_for(&id, &["COMPLETED"], Duration::from_secs(20))
+        .await;
     let before = api.events(&id).await;
     assert_eq!(before.len(), 6);
 
@@ -86,7 +121,9 @@ async fn a_redelivered_message_for_a_completed_run_adds_no_events() {
     let body = JobMessage::ExecuteRun { run_id }.to_bytes();
     let work_exchange = format!("{}.work", env.prefix);
     for _ in 0..3 {
-        env.rabbit.publish_raw(&env.amqp_url, &work_exchange, "run", &body, &id).await;
+        env.rabbit
+            .publish_raw(&env.amqp_url, &work_exchange, "run", &body, &id)
+            .await;
     }
     // Wait until the worker has consumed and acked all three duplicates.
     let work_queue = format!("{}.work", env.prefix);
@@ -102,7 +139,10 @@ async fn a_redelivered_message_for_a_completed_run_adds_no_events() {
     assert_eq!(after, before, "duplicates changed nothing");
     let (_, run) = api.get(&format!("/v1/runs/{id}")).await;
     assert_eq!(run["attempt"], 1);
-    let dead = env.rabbit.drain(&env.amqp_url, &format!("{}.dead", env.prefix)).await;
+    let dead = env
+        .rabbit
+        .drain(&env.amqp_url, &format!("{}.dead", env.prefix))
+        .await;
     assert!(dead.is_empty(), "duplicates are dropped, not dead-lettered");
     worker.stop().await;
     api.stop().await;

@@ -12,7 +12,12 @@ async fn raw(api: &ApiHandle, req: reqwest::RequestBuilder) -> (u16, Value) {
 
 fn assert_error(body: &Value, code: &str) {
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -35,11 +40,23 @@ async fn requests_without_a_token_or_with_a_wrong_one_get_401() {
 async fn a_revoked_token_is_refused() {
     let env = TestEnv::new().await;
     let api = ApiHandle::spawn(&env, &[]).await;
-    let (secret, _) = agent_runner_store::tokens::create(&env.pool, "short-lived", false).await.expect("token");
+    let (secret, _) = agent_runner_store::tokens::create(&env.pool, "short-lived", false)
+        .await
+        .expect("token");
     let url = format!("{}/v1/projects", api.base_url);
-    assert_eq!(raw(&api, api.http.get(&url).bearer_auth(&secret)).await.0, 200);
-    assert!(agent_runner_store::tokens::revoke(&env.pool, "short-lived").await.expect("revoke"));
-    assert_eq!(raw(&api, api.http.get(&url).bearer_auth(&secret)).await.0, 401);
+    assert_eq!(
+        raw(&api, api.http.get(&url).bearer_auth(&secret)).await.0,
+        200
+    );
+    assert!(
+        agent_runner_store::tokens::revoke(&env.pool, "short-lived")
+            .await
+            .expect("revoke")
+    );
+    assert_eq!(
+        raw(&api, api.http.get(&url).bearer_auth(&secret)).await.0,
+        401
+    );
     api.stop().await;
 }
 
@@ -48,7 +65,12 @@ async fn malformed_json_gets_400_and_a_wrong_shape_gets_422() {
     let env = TestEnv::new().await;
     let api = ApiHandle::spawn(&env, &[]).await;
     let url = format!("{}/v1/runs", api.base_url);
-    let req = api.http.post(&url).bearer_auth(&api.token).header("content-type", "application/json").body("{\"goal\": ");
+    let req = api
+        .http
+        .post(&url)
+        .bearer_auth(&api.token)
+        .header("content-type", "application/json")
+        .body("{\"goal\": ");
     let (status, body) = raw(&api, req).await;
     assert_eq!(status, 400);
     assert_error(&body, "bad_request");
@@ -70,22 +92,52 @@ async fn invalid_submissions_get_422_naming_the_problem_and_create_nothing() {
     let api = ApiHandle::spawn(&env, &[]).await;
     let project = api.project().await;
     let cases = [
-        (json!({"project_id": project, "goal": "   "}), "goal must not be empty"),
-        (json!({"project_id": project, "goal": "x".repeat(10 * 1024 + 1)}), "goal is 10241 bytes"),
-        (json!({"project_id": project, "goal": "g", "agent": "wizard"}), "unknown agent `wizard`"),
-        (json!({"project_id": project, "goal": "g", "params": [1]}), "params must be a JSON object"),
-        (json!({"project_id": project, "goal": "g", "params": {"step_delay_ms": "slow"}}), "invalid params"),
-        (json!({"project_id": project, "goal": "g", "max_attempts": 0}), "max_attempts"),
-        (json!({"project_id": project, "goal": "g", "timeout_s": 999_999}), "timeout_s must be at most"),
-        (json!({"project_id": uuid::Uuid::new_v4(), "goal": "g"}), "does not exist"),
-        (json!({"project_id": project, "goal": "g", "colour": "red"}), "unknown field `colour`"),
+        (
+            json!({"project_id": project, "goal": "   "}),
+            "goal must not be empty",
+        ),
+        (
+            json!({"project_id": project, "goal": "x".repeat(10 * 1024 + 1)}),
+            "goal is 10241 bytes",
+        ),
+        (
+            json!({"project_id": project, "goal": "g", "agent": "wizard"}),
+            "unknown agent `wizard`",
+        ),
+        (
+            json!({"project_id": project, "goal": "g", "params": [1]}),
+            "params must be a JSON object",
+        ),
+        (
+            json!({"project_id": project, "goal": "g", "params": {"step_delay_ms": "slow"}}),
+            "invalid params",
+        ),
+        (
+            json!({"project_id": project, "goal": "g", "max_attempts": 0}),
+            "max_attempts",
+        ),
+        (
+            json!({"project_id": project, "goal": "g", "timeout_s": 999_999}),
+            "timeout_s must be at most",
+        ),
+        (
+            json!({"project_id": uuid::Uuid::new_v4(), "goal": "g"}),
+            "does not exist",
+        ),
+        (
+            json!({"project_id": project, "goal": "g", "colour": "red"}),
+            "unknown field `colour`",
+        ),
     ];
     for (body, expected) in cases {
         let (status, answer) = api.post("/v1/runs", body.clone()).await;
         assert_eq!(status, 422, "{body} → {answer}");
         assert_error(&answer, "validation_failed");
         let message = answer["error"]["message"].as_str().unwrap_or_default();
-        assert!(message.contains(expected), "`{message}` should mention `{expected}`");
+        assert!(
+            message.contains(expected),
+            "`{message}` should mention `{expected}`"
+        );
     }
     let (_, listed) = api.get("/v1/runs").await;
     assert_eq!(listed["runs"].as_array().expect("runs").len(), 0);
@@ -97,7 +149,12 @@ async fn a_body_over_the_limit_gets_413() {
     let env = TestEnv::new().await;
     let api = ApiHandle::spawn(&env, &[]).await;
     let project = api.project().await;
-    let (status, body) = api.post("/v1/runs", json!({"project_id": project, "goal": "x".repeat(100 * 1024)})).await;
+    let (status, body) = api
+        .post(
+            "/v1/runs",
+            json!({"project_id": project, "goal": "x".repeat(100 * 1024)}),
+        )
+        .await;
     assert_eq!(status, 413);
     assert_error(&body, "payload_too_large");
     api.stop().await;
@@ -148,7 +205,13 @@ async fn an_unreachable_database_gives_503_with_a_json_error() {
     let stop = tokio_util::sync::CancellationToken::new();
     let signal = stop.clone();
     let serving = tokio::spawn(broken.run_until_stopped(async move { signal.cancelled().await }));
-    let (status, body) = raw(&api, api.http.get(format!("{url}/v1/runs")).bearer_auth(&api.token)).await;
+    let (status, body) = raw(
+        &api,
+        api.http
+            .get(format!("{url}/v1/runs"))
+            .bearer_auth(&api.token),
+    )
+    .await;
     assert_eq!(status, 503);
     assert_error(&body, "service_unavailable");
     let (status, body) = raw(&api, api.http.get(format!("{url}/readyz"))).await;

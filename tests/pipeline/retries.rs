@@ -12,7 +12,11 @@ fn time_of(event: &Value) -> chrono_like::Instant {
 mod chrono_like {
     pub type Instant = f64;
     pub fn parse(ts: &str) -> Instant {
-        let time = ts.split('T').nth(1).expect("time part").trim_end_matches('Z');
+        let time = ts
+            .split('T')
+            .nth(1)
+            .expect("time part")
+            .trim_end_matches('Z');
         let mut parts = time.split(':');
         let h: f64 = parts.next().and_then(|p| p.parse().ok()).expect("hours");
         let m: f64 = parts.next().and_then(|p| p.parse().ok()).expect("minutes");
@@ -27,20 +31,35 @@ async fn a_transient_failure_is_retried_with_growing_delays_then_completes() {
     let api = ApiHandle::spawn(&env, &[]).await;
     let worker = WorkerHandle::spawn(&env, &[]).await;
     let project = api.project().await;
-    let id = api.submit_body(json!({"project_id": project, "goal": "flaky", "max_attempts": 4,
-        "params": {"step_delay_ms": 0, "fail_attempts": 2}})).await;
+    let id = api
+        .submit_body(
+            json!({"project_id": project, "goal": "flaky", "max_attempts": 4,
+        "params": {"step_delay_ms": 0, "fail_attempts": 2}}),
+        )
+        .await;
 
-    let run = api.wait_for(&id, &["COMPLETED", "FAILED"], Duration::from_secs(30)).await;
+    let run = api
+        .wait_for(&id, &["COMPLETED", "FAILED"], Duration::from_secs(30))
+        .await;
     assert_eq!(run["status"], "COMPLETED", "{run}");
     assert_eq!(run["attempt"], 3);
 
     let events = api.events(&id).await;
-    let retrying: Vec<&Value> = events.iter().filter(|e| e["kind"] == "RUN_RETRYING").collect();
+    let retrying: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "RUN_RETRYING")
+        .collect();
     assert_eq!(retrying.len(), 2, "one RUN_RETRYING per failed attempt");
     assert_eq!(retrying[0]["attempt"], 1);
     assert_eq!(retrying[1]["attempt"], 2);
-    let delays: Vec<i64> = retrying.iter().map(|e| e["payload"]["delay_ms"].as_i64().expect("delay_ms")).collect();
-    assert!(delays[1] > delays[0] || (delays[0] == delays[1] && delays[0] == 400), "delays grow: {delays:?}");
+    let delays: Vec<i64> = retrying
+        .iter()
+        .map(|e| e["payload"]["delay_ms"].as_i64().expect("delay_ms"))
+        .collect();
+    assert!(
+        delays[1] > delays[0] || (delays[0] == delays[1] && delays[0] == 400),
+        "delays grow: {delays:?}"
+    );
     assert!(delays[0] >= 200, "{delays:?}");
 
     // Each retry really waited (about) its tier before the next RUN_STARTED.
@@ -51,10 +70,21 @@ async fn a_transient_failure_is_retried_with_growing_delays_then_completes() {
             .find(|e| e["seq"].as_i64() > Some(seq) && e["kind"] == "RUN_STARTED")
             .expect("a later attempt started");
         let waited_ms = (time_of(next_start) - time_of(retry)) * 1000.0;
-        assert!(waited_ms >= delays[i] as f64 * 0.9, "retry {i} waited {waited_ms} ms, tier {}", delays[i]);
+        assert!(
+            waited_ms >= delays[i] as f64 * 0.9,
+            "retry {i} waited {waited_ms} ms, tier {}",
+            delays[i]
+        );
     }
-    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().expect("seq")).collect();
-    assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "seq is dense");
+    let seqs: Vec<i64> = events
+        .iter()
+        .map(|e| e["seq"].as_i64().expect("seq"))
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as i64).collect::<Vec<_>>(),
+        "seq is dense"
+    );
     assert_eq!(events.last().expect("events")["kind"], "RUN_COMPLETED");
     worker.stop().await;
     api.stop().await;

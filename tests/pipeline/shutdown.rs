@@ -11,11 +11,21 @@ async fn stopping_a_worker_during_a_run_lets_the_run_finish() {
     let worker = WorkerHandle::spawn(&env, &[]).await;
     let project = api.project().await;
     let id = api.submit(&project, json!({"step_delay_ms": 400})).await;
-    api.wait_for(&id, &["RUNNING"], Duration::from_secs(10)).await;
+    api.wait_for(&id, &["RUNNING"], Duration::from_secs(10))
+        .await;
 
     worker.begin_stop();
-    let run = api.wait_for(&id, &["COMPLETED", "FAILED", "RETRYING", "QUEUED"], Duration::from_secs(15)).await;
-    assert_eq!(run["status"], "COMPLETED", "the in-flight run finished during the grace period");
+    let run = api
+        .wait_for(
+            &id,
+            &["COMPLETED", "FAILED", "RETRYING", "QUEUED"],
+            Duration::from_secs(15),
+        )
+        .await;
+    assert_eq!(
+        run["status"], "COMPLETED",
+        "the in-flight run finished during the grace period"
+    );
     assert_eq!(run["attempt"], 1);
     worker.join().await;
 
@@ -34,13 +44,16 @@ async fn a_run_still_going_after_the_grace_period_is_handed_back_and_finished_by
     let first = WorkerHandle::spawn(&env, &[("SHUTDOWN_GRACE_S", "0")]).await;
     let project = api.project().await;
     let id = api.submit(&project, json!({"step_delay_ms": 800})).await;
-    api.wait_for(&id, &["RUNNING"], Duration::from_secs(10)).await;
+    api.wait_for(&id, &["RUNNING"], Duration::from_secs(10))
+        .await;
     first.stop().await;
     let (_, run) = api.get(&format!("/v1/runs/{id}")).await;
     assert_eq!(run["status"], "RETRYING", "handed back, not lost: {run}");
 
     let second = WorkerHandle::spawn(&env, &[]).await;
-    let run = api.wait_for(&id, &["COMPLETED", "FAILED"], Duration::from_secs(20)).await;
+    let run = api
+        .wait_for(&id, &["COMPLETED", "FAILED"], Duration::from_secs(20))
+        .await;
     assert_eq!(run["status"], "COMPLETED");
     assert_eq!(run["worker_id"], second.id.as_str());
     second.stop().await;

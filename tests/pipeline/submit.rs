@@ -4,8 +4,14 @@ use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use serde_json::json;
 use std::time::Duration;
 
-const LIFECYCLE: [&str; 6] =
-    ["RUN_CREATED", "RUN_STARTED", "AGENT_THINKING", "PLAN_GENERATED", "EXECUTING", "RUN_COMPLETED"];
+const LIFECYCLE: [&str; 6] = [
+    "RUN_CREATED",
+    "RUN_STARTED",
+    "AGENT_THINKING",
+    "PLAN_GENERATED",
+    "EXECUTING",
+    "RUN_COMPLETED",
+];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_submitted_run_completes_with_the_six_lifecycle_events_in_order() {
@@ -14,27 +20,41 @@ async fn a_submitted_run_completes_with_the_six_lifecycle_events_in_order() {
     let worker = WorkerHandle::spawn(&env, &[]).await;
     let project = api.project().await;
 
-    let (status, created) =
-        api.post("/v1/runs", json!({"project_id": project, "goal": "ship it", "params": {"step_delay_ms": 0}})).await;
+    let (status, created) = api
+        .post(
+            "/v1/runs",
+            json!({"project_id": project, "goal": "ship it", "params": {"step_delay_ms": 0}}),
+        )
+        .await;
     assert_eq!(status, 201);
     assert_eq!(created["status"], "QUEUED");
     assert_eq!(created["agent"], "simulated");
     let id = created["id"].as_str().expect("id");
 
-    let run = api.wait_for(id, &["COMPLETED", "FAILED"], Duration::from_secs(20)).await;
+    let run = api
+        .wait_for(id, &["COMPLETED", "FAILED"], Duration::from_secs(20))
+        .await;
     assert_eq!(run["status"], "COMPLETED");
     assert_eq!(run["attempt"], 1);
     assert_eq!(run["worker_id"], worker.id.as_str());
     assert!(run["started_at"].is_string() && run["finished_at"].is_string());
 
     let events = api.events(id).await;
-    let seqs: Vec<i64> = events.iter().map(|e| e["seq"].as_i64().expect("seq")).collect();
+    let seqs: Vec<i64> = events
+        .iter()
+        .map(|e| e["seq"].as_i64().expect("seq"))
+        .collect();
     assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6]);
     assert_eq!(api.kinds(id).await, LIFECYCLE);
 
     let (status, tail) = api.get(&format!("/v1/runs/{id}/events?after=4")).await;
     assert_eq!(status, 200);
-    let tail_kinds: Vec<_> = tail["events"].as_array().expect("events").iter().map(|e| e["kind"].clone()).collect();
+    let tail_kinds: Vec<_> = tail["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].clone())
+        .collect();
     assert_eq!(tail_kinds, vec![json!("EXECUTING"), json!("RUN_COMPLETED")]);
     worker.stop().await;
     api.stop().await;
@@ -59,14 +79,26 @@ async fn the_same_idempotency_key_returns_the_same_run_and_a_different_body_conf
     let first: serde_json::Value = first.json().await.expect("json");
     let second = send(body.clone()).await.expect("second");
     assert_eq!(second.status(), 201);
-    assert_eq!(second.headers().get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
+    assert_eq!(
+        second
+            .headers()
+            .get("idempotent-replayed")
+            .map(|v| v.as_bytes()),
+        Some(&b"true"[..])
+    );
     let second: serde_json::Value = second.json().await.expect("json");
     assert_eq!(first["id"], second["id"]);
 
     let (_, listed) = api.get("/v1/runs").await;
-    assert_eq!(listed["runs"].as_array().expect("runs").len(), 1, "only one run was created");
+    assert_eq!(
+        listed["runs"].as_array().expect("runs").len(),
+        1,
+        "only one run was created"
+    );
 
-    let other = send(json!({"project_id": project, "goal": "something else"})).await.expect("third");
+    let other = send(json!({"project_id": project, "goal": "something else"}))
+        .await
+        .expect("third");
     assert_eq!(other.status(), 409);
     api.stop().await;
 }
@@ -83,13 +115,29 @@ async fn runs_are_listed_newest_first_with_filters_and_keyset_pages() {
     }
     api.submit(&other, json!({})).await;
 
-    let (status, page1) = api.get(&format!("/v1/runs?project_id={project}&limit=2")).await;
+    let (status, page1) = api
+        .get(&format!("/v1/runs?project_id={project}&limit=2"))
+        .await;
     assert_eq!(status, 200);
-    let page1_ids: Vec<_> = page1["runs"].as_array().expect("runs").iter().map(|r| r["id"].as_str().expect("id").to_owned()).collect();
+    let page1_ids: Vec<_> = page1["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_owned())
+        .collect();
     assert_eq!(page1_ids, vec![ids[4].clone(), ids[3].clone()]);
     let cursor = page1["next_cursor"].as_str().expect("cursor");
-    let (_, page2) = api.get(&format!("/v1/runs?project_id={project}&limit=2&cursor={cursor}")).await;
-    let page2_ids: Vec<_> = page2["runs"].as_array().expect("runs").iter().map(|r| r["id"].as_str().expect("id").to_owned()).collect();
+    let (_, page2) = api
+        .get(&format!(
+            "/v1/runs?project_id={project}&limit=2&cursor={cursor}"
+        ))
+        .await;
+    let page2_ids: Vec<_> = page2["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["id"].as_str().expect("id").to_owned())
+        .collect();
     assert_eq!(page2_ids, vec![ids[2].clone(), ids[1].clone()]);
 
     let (_, queued) = api.get("/v1/runs?status=QUEUED&limit=100").await;
@@ -112,18 +160,35 @@ async fn two_workers_both_take_runs_and_are_listed_as_live() {
     }
     let mut seen = std::collections::HashSet::new();
     for id in &ids {
-        let run = api.wait_for(id, &["COMPLETED"], Duration::from_secs(30)).await;
+        let run = api
+            .wait_for(id, &["COMPLETED"], Duration::from_secs(30))
+            .await;
         seen.insert(run["worker_id"].as_str().expect("worker").to_owned());
     }
-    assert!(seen.contains(&a.id) && seen.contains(&b.id), "runs went to {seen:?}");
+    assert!(
+        seen.contains(&a.id) && seen.contains(&b.id),
+        "runs went to {seen:?}"
+    );
 
     let (status, workers) = api.get("/v1/workers").await;
     assert_eq!(status, 200);
-    let listed: Vec<_> = workers["workers"].as_array().expect("workers").iter().map(|w| w["id"].as_str().expect("id").to_owned()).collect();
-    assert!(listed.contains(&a.id) && listed.contains(&b.id), "{listed:?}");
+    let listed: Vec<_> = workers["workers"]
+        .as_array()
+        .expect("workers")
+        .iter()
+        .map(|w| w["id"].as_str().expect("id").to_owned())
+        .collect();
+    assert!(
+        listed.contains(&a.id) && listed.contains(&b.id),
+        "{listed:?}"
+    );
     a.stop().await;
     b.stop().await;
     let (_, workers) = api.get("/v1/workers").await;
-    assert_eq!(workers["workers"].as_array().expect("workers").len(), 0, "stopped workers are not live");
+    assert_eq!(
+        workers["workers"].as_array().expect("workers").len(),
+        0,
+        "stopped workers are not live"
+    );
     api.stop().await;
 }

@@ -30,7 +30,8 @@ fn admin_database_url() -> String {
 }
 
 fn amqp_base() -> String {
-    std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    std::env::var("TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
 fn with_database(url: &str, database: &str) -> String {
@@ -43,22 +44,40 @@ impl TestEnv {
     pub async fn new() -> Self {
         let name = format!("ar_test_{}", Uuid::new_v4().simple());
         let admin_url = admin_database_url();
-        let (client, connection) = tokio_postgres::connect(&admin_url, NoTls)
-            .await
-            .expect("connect to TEST_DATABASE_URL (is PostgreSQL running? try scripts/services-up)");
+        let (client, connection) = tokio_postgres::connect(&admin_url, NoTls).await.expect(
+            "connect to TEST_DATABASE_URL (is PostgreSQL running? try scripts/services-up)",
+        );
         tokio::spawn(connection);
-        client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+        client
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create test database");
         let database_url = with_database(&admin_url, &name);
         let pool = pool::connect(&database_url, 8).expect("pool");
         migrate::run(&pool).await.expect("migrate");
-        let (token, _) = tokens::create(&pool, "test-admin", true).await.expect("token");
+        let (token, _) = tokens::create(&pool, "test-admin", true)
+            .await
+            .expect("token");
         let rabbit = Rabbit::create_vhost(&name).await;
         let amqp_url = with_database(&amqp_base(), &name);
-        Self { prefix: name.clone(), name, database_url, amqp_url, pool, token, rabbit, admin_url }
+        Self {
+            prefix: name.clone(),
+            name,
+            database_url,
+            amqp_url,
+            pool,
+            token,
+            rabbit,
+            admin_url,
+        }
     }
 
     /// Runs one SQL query on the test's database and returns its rows.
-    pub async fn sql(&self, query: &str, params: &[&(dyn tokio_postgres::types::ToSql + Sync)]) -> Vec<tokio_postgres::Row> {
+    pub async fn sql(
+        &self,
+        query: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Vec<tokio_postgres::Row> {
         let client = self.pool.get().await.expect("pool connection");
         client.query(query, params).await.expect("query")
     }
@@ -72,7 +91,10 @@ impl Drop for TestEnv {
         // Tear down on a thread of its own: Drop cannot be async, and the
         // test's runtime may already be shutting down.
         let teardown = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             runtime.block_on(async move {

@@ -1,13 +1,16 @@
 //! RabbitMQ access for tests: the management API (vhosts, queue depths) and
 //! raw AMQP (publishing arbitrary bodies, reading the dead-letter queue).
 
-use agent_runner_queue::lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions, QueueDeclareOptions};
+use agent_runner_queue::lapin::options::{
+    BasicAckOptions, BasicGetOptions, BasicPublishOptions, QueueDeclareOptions,
+};
 use agent_runner_queue::lapin::types::{AMQPValue, FieldTable};
 use agent_runner_queue::lapin::{BasicProperties, Connection, ConnectionProperties};
 use serde_json::Value;
 
 fn management_url() -> String {
-    std::env::var("TEST_RABBITMQ_MGMT_URL").unwrap_or_else(|_| "http://guest:guest@127.0.0.1:15672".into())
+    std::env::var("TEST_RABBITMQ_MGMT_URL")
+        .unwrap_or_else(|_| "http://guest:guest@127.0.0.1:15672".into())
 }
 
 /// A dead-lettered message as read back from the dead-letter queue.
@@ -37,7 +40,9 @@ impl Rabbit {
     /// Creates the vhost and grants the guest user everything on it.
     pub async fn create_vhost(vhost: &str) -> Self {
         let url = management_url();
-        let (scheme, rest) = url.split_once("://").expect("TEST_RABBITMQ_MGMT_URL is a URL");
+        let (scheme, rest) = url
+            .split_once("://")
+            .expect("TEST_RABBITMQ_MGMT_URL is a URL");
         let (credentials, host) = rest.split_once('@').unwrap_or(("guest:guest", rest));
         let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
         let rabbit = Self {
@@ -54,16 +59,27 @@ impl Rabbit {
             .send()
             .await
             .expect("RabbitMQ management API (is the management plugin enabled? try scripts/services-up)");
-        assert!(response.status().is_success(), "create vhost: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "create vhost: {}",
+            response.status()
+        );
         let response = rabbit
             .http
-            .put(format!("{}/api/permissions/{vhost}/{}", rabbit.base, rabbit.user))
+            .put(format!(
+                "{}/api/permissions/{vhost}/{}",
+                rabbit.base, rabbit.user
+            ))
             .basic_auth(&rabbit.user, Some(&rabbit.password))
             .json(&serde_json::json!({"configure": ".*", "write": ".*", "read": ".*"}))
             .send()
             .await
             .expect("set permissions");
-        assert!(response.status().is_success(), "set permissions: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "set permissions: {}",
+            response.status()
+        );
         rabbit
     }
 
@@ -92,12 +108,21 @@ impl Rabbit {
 
     /// Opens an AMQP connection to the vhost.
     pub async fn connect(&self, amqp_url: &str) -> Connection {
-        Connection::connect(amqp_url, ConnectionProperties::default()).await.expect("amqp connect")
+        Connection::connect(amqp_url, ConnectionProperties::default())
+            .await
+            .expect("amqp connect")
     }
 
     /// Publishes raw bytes to an exchange (no confirms needed for tests: the
     /// channel is closed cleanly, which flushes the publish).
-    pub async fn publish_raw(&self, amqp_url: &str, exchange: &str, routing_key: &str, body: &[u8], message_id: &str) {
+    pub async fn publish_raw(
+        &self,
+        amqp_url: &str,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        message_id: &str,
+    ) {
         let connection = self.connect(amqp_url).await;
         let channel = connection.create_channel().await.expect("channel");
         channel
@@ -110,7 +135,9 @@ impl Rabbit {
                 routing_key.into(),
                 BasicPublishOptions::default(),
                 body,
-                BasicProperties::default().with_message_id(message_id.into()).with_delivery_mode(2),
+                BasicProperties::default()
+                    .with_message_id(message_id.into())
+                    .with_delivery_mode(2),
             )
             .await
             .expect("publish")
@@ -124,7 +151,14 @@ impl Rabbit {
         let connection = self.connect(amqp_url).await;
         let channel = connection.create_channel().await.expect("channel");
         let q = channel
-            .queue_declare(queue.into(), QueueDeclareOptions { passive: true, ..Default::default() }, FieldTable::default())
+            .queue_declare(
+                queue.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
             .await
             .expect("passive declare");
         let _closed = connection.close(200, "done".into()).await;
@@ -136,8 +170,10 @@ impl Rabbit {
         let connection = self.connect(amqp_url).await;
         let channel = connection.create_channel().await.expect("channel");
         let mut out = Vec::new();
-        while let Some(message) =
-            channel.basic_get(queue.into(), BasicGetOptions::default()).await.expect("basic.get")
+        while let Some(message) = channel
+            .basic_get(queue.into(), BasicGetOptions::default())
+            .await
+            .expect("basic.get")
         {
             let props = &message.delivery.properties;
             let headers = props.headers().clone().unwrap_or_default();
@@ -148,13 +184,15 @@ impl Rabbit {
                 })
             };
             let x_death_reason = headers.inner().get("x-death").and_then(|v| match v {
-                AMQPValue::FieldArray(array) => array.as_slice().first().and_then(|entry| match entry {
-                    AMQPValue::FieldTable(t) => t.inner().get("reason").and_then(|r| match r {
-                        AMQPValue::LongString(s) => Some(s.to_string()),
+                AMQPValue::FieldArray(array) => {
+                    array.as_slice().first().and_then(|entry| match entry {
+                        AMQPValue::FieldTable(t) => t.inner().get("reason").and_then(|r| match r {
+                            AMQPValue::LongString(s) => Some(s.to_string()),
+                            _ => None,
+                        }),
                         _ => None,
-                    }),
-                    _ => None,
-                }),
+                    })
+                }
                 _ => None,
             });
             out.push(DeadLetter {
@@ -163,7 +201,11 @@ impl Rabbit {
                 reason: header("reason"),
                 x_death_reason,
             });
-            message.delivery.ack(BasicAckOptions::default()).await.expect("ack");
+            message
+                .delivery
+                .ack(BasicAckOptions::default())
+                .await
+                .expect("ack");
         }
         let _closed = connection.close(200, "done".into()).await;
         out

@@ -54,17 +54,26 @@ impl ApiHandle {
         let stop = CancellationToken::new();
         let signal = stop.clone();
         let join = tokio::spawn(app.run_until_stopped(async move { signal.cancelled().await }));
-        let api = Self { base_url, token: env.token.clone(), http: reqwest::Client::new(), stop, join: Some(join) };
+        let api = Self {
+            base_url,
+            token: env.token.clone(),
+            http: reqwest::Client::new(),
+            stop,
+            join: Some(join),
+        };
         api.wait_ready().await;
         api
     }
 
     async fn wait_ready(&self) {
         for _ in 0..100 {
-            if let Ok(r) = self.http.get(format!("{}/readyz", self.base_url)).send().await {
-                if r.status().is_success() {
-                    return;
-                }
+            let ready = self
+                .http
+                .get(format!("{}/readyz", self.base_url))
+                .send()
+                .await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -80,8 +89,16 @@ impl ApiHandle {
     }
 
     /// Sends a request with the admin token; returns status and JSON body.
-    pub async fn request(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.http.request(method, format!("{}{path}", self.base_url)).bearer_auth(&self.token);
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base_url))
+            .bearer_auth(&self.token);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -103,14 +120,20 @@ impl ApiHandle {
 
     /// Creates a project with a unique name; returns its id.
     pub async fn project(&self) -> String {
-        let (status, body) = self.post("/v1/projects", json!({"name": format!("p-{}", uuid::Uuid::new_v4())})).await;
+        let (status, body) = self
+            .post(
+                "/v1/projects",
+                json!({"name": format!("p-{}", uuid::Uuid::new_v4())}),
+            )
+            .await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().expect("project id").to_owned()
     }
 
     /// Submits a simulated run with `params`; returns the run id.
     pub async fn submit(&self, project_id: &str, params: Value) -> String {
-        self.submit_body(json!({"project_id": project_id, "goal": "test goal", "params": params})).await
+        self.submit_body(json!({"project_id": project_id, "goal": "test goal", "params": params}))
+            .await
     }
 
     /// Submits a run with a full body; returns the run id.
@@ -129,7 +152,11 @@ impl ApiHandle {
             if statuses.contains(&run["status"].as_str().unwrap_or_default()) {
                 return run;
             }
-            assert!(tokio::time::Instant::now() < deadline, "run {run_id} stuck in {}", run["status"]);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run {run_id} stuck in {}",
+                run["status"]
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -143,7 +170,11 @@ impl ApiHandle {
 
     /// The kinds of the run's events, in order.
     pub async fn kinds(&self, run_id: &str) -> Vec<String> {
-        self.events(run_id).await.iter().map(|e| e["kind"].as_str().unwrap_or_default().to_owned()).collect()
+        self.events(run_id)
+            .await
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
+            .collect()
     }
 }
 
@@ -158,11 +189,20 @@ pub struct WorkerHandle {
 impl WorkerHandle {
     /// Starts a worker with the simulated agent and `overrides`.
     pub async fn spawn(env: &TestEnv, overrides: &[(&str, &str)]) -> Self {
-        Self::spawn_with(env, overrides, AgentRegistry::new().with(Arc::new(SimulatedAgent))).await
+        Self::spawn_with(
+            env,
+            overrides,
+            AgentRegistry::new().with(Arc::new(SimulatedAgent)),
+        )
+        .await
     }
 
     /// Starts a worker with the given agents.
-    pub async fn spawn_with(env: &TestEnv, overrides: &[(&str, &str)], agents: AgentRegistry) -> Self {
+    pub async fn spawn_with(
+        env: &TestEnv,
+        overrides: &[(&str, &str)],
+        agents: AgentRegistry,
+    ) -> Self {
         let id = format!("w-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let mut all = vec![
             ("WORKER_ID", id.as_str()),
@@ -177,14 +217,20 @@ impl WorkerHandle {
         let stop = CancellationToken::new();
         let signal = stop.clone();
         let join = tokio::spawn(worker.run_until_stopped(async move { signal.cancelled().await }));
-        Self { id, stop, join: Some(join) }
+        Self {
+            id,
+            stop,
+            join: Some(join),
+        }
     }
 
     /// Asks the worker to shut down (as SIGTERM does) and waits for it.
     pub async fn stop(mut self) {
         self.stop.cancel();
         if let Some(join) = self.join.take() {
-            join.await.expect("worker task").expect("worker stopped cleanly");
+            join.await
+                .expect("worker task")
+                .expect("worker stopped cleanly");
         }
     }
 
@@ -196,7 +242,9 @@ impl WorkerHandle {
     /// Waits for a stop begun with [`WorkerHandle::begin_stop`].
     pub async fn join(mut self) {
         if let Some(join) = self.join.take() {
-            join.await.expect("worker task").expect("worker stopped cleanly");
+            join.await
+                .expect("worker task")
+                .expect("worker stopped cleanly");
         }
     }
 }

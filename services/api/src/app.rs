@@ -55,13 +55,26 @@ impl Application {
             background.child_token(),
         ));
         let grace = Duration::from_secs(config.shutdown_grace_s);
-        let state = AppState { pool, broker, relay: waker, config: Arc::new(config) };
-        Ok(Self { listener, state, background, tasks: vec![broker_task, relay_task], grace })
+        let state = AppState {
+            pool,
+            broker,
+            relay: waker,
+            config: Arc::new(config),
+        };
+        Ok(Self {
+            listener,
+            state,
+            background,
+            tasks: vec![broker_task, relay_task],
+            grace,
+        })
     }
 
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().unwrap_or_else(|_| self.state.config.addr)
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.config.addr)
     }
 
     /// The port actually bound.
@@ -71,7 +84,10 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then stops accepting, gives
     /// in-flight requests the grace period and stops the background tasks.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let addr = self.local_addr();
         let router = routes::router(self.state);
         let stopping = CancellationToken::new();
@@ -81,7 +97,8 @@ impl Application {
             signal.cancel();
         });
         tracing::info!(api.addr = %addr, "api listening");
-        let serve = axum::serve(self.listener, router).with_graceful_shutdown(stopping.clone().cancelled_owned());
+        let serve = axum::serve(self.listener, router)
+            .with_graceful_shutdown(stopping.clone().cancelled_owned());
         let grace = self.grace;
         tokio::select! {
             result = serve => result.context("api server failed")?,

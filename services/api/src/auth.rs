@@ -6,8 +6,8 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-pub use agent_runner_store::tokens::Principal;
 use agent_runner_store::tokens;
+pub use agent_runner_store::tokens::Principal;
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
@@ -26,7 +26,9 @@ pub async fn authenticate(
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or(ApiError::Unauthorized)?;
-    let principal = tokens::authenticate(&state.pool, secret).await?.ok_or(ApiError::Unauthorized)?;
+    let principal = tokens::authenticate(&state.pool, secret)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
 }
@@ -36,6 +38,8 @@ pub fn require_admin(principal: &Principal) -> Result<(), ApiError> {
     if principal.admin {
         Ok(())
     } else {
-        Err(ApiError::Forbidden("this action needs a token with the admin scope".into()))
+        Err(ApiError::Forbidden(
+            "this action needs a token with the admin scope".into(),
+        ))
     }
 }

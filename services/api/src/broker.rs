@@ -7,7 +7,9 @@
 //! exponential backoff. No operator action is ever needed.
 
 use agent_runner_domain::JobMessage;
-use agent_runner_queue::{JobProperties, Names, Publisher, QueueError, RetryTiers, connect, topology};
+use agent_runner_queue::{
+    JobProperties, Names, Publisher, QueueError, RetryTiers, connect, topology,
+};
 use backon::BackoffBuilder;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -73,9 +75,14 @@ impl Broker {
     }
 
     /// Publishes a job and waits (at most 5 s) for the broker's confirm.
-    pub async fn publish_job(&self, msg: &JobMessage, props: &JobProperties) -> Result<(), PublishError> {
+    pub async fn publish_job(
+        &self,
+        msg: &JobMessage,
+        props: &JobProperties,
+    ) -> Result<(), PublishError> {
         let publisher = self.current().ok_or(PublishError::NotConnected)?;
-        match tokio::time::timeout(Duration::from_secs(5), publisher.publish_job(msg, props)).await {
+        match tokio::time::timeout(Duration::from_secs(5), publisher.publish_job(msg, props)).await
+        {
             Ok(result) => Ok(result?),
             Err(_) => Err(PublishError::TimedOut),
         }
@@ -123,9 +130,16 @@ async fn connect_once(
 ) -> Result<(agent_runner_queue::lapin::Connection, Publisher), QueueError> {
     let connection = connect::connect(&settings.amqp_url, &settings.connection_name).await?;
     let channel = connection.create_channel().await?;
-    topology::declare(&channel, &settings.names, &settings.tiers, settings.delivery_limit).await?;
+    topology::declare(
+        &channel,
+        &settings.names,
+        &settings.tiers,
+        settings.delivery_limit,
+    )
+    .await?;
     let _closed = channel.close(200, "topology declared".into()).await;
-    let publisher = Publisher::open(&connection, settings.names.clone(), "agent-runner-api").await?;
+    let publisher =
+        Publisher::open(&connection, settings.names.clone(), "agent-runner-api").await?;
     Ok((connection, publisher))
 }
 

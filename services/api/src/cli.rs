@@ -1,7 +1,7 @@
 //! Command-line interface of the `agent-runner-api` binary.
 
 use crate::config::ApiConfig;
-use agent_runner_store::{migrate, pool, tokens, StoreError};
+use agent_runner_store::{StoreError, migrate, pool, tokens};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
@@ -66,14 +66,24 @@ pub async fn run_token(config: &ApiConfig, action: TokenAction) -> anyhow::Resul
     match action {
         TokenAction::Create { name, admin } => match tokens::create(&pool, &name, admin).await {
             Ok((secret, _info)) => println!("{secret}"),
-            Err(StoreError::Conflict(_)) => anyhow::bail!("a live token named `{name}` already exists"),
+            Err(StoreError::Conflict(_)) => {
+                anyhow::bail!("a live token named `{name}` already exists")
+            }
             Err(err) => return Err(err).context("cannot create the token"),
         },
         TokenAction::List => {
             for t in tokens::list(&pool).await? {
-                let state = if t.revoked_at.is_some() { "revoked" } else { "live" };
+                let state = if t.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "live"
+                };
                 let scope = if t.admin { "admin" } else { "user" };
-                println!("{}\t{scope}\t{state}\t{}", t.name, t.created_at.to_rfc3339());
+                println!(
+                    "{}\t{scope}\t{state}\t{}",
+                    t.name,
+                    t.created_at.to_rfc3339()
+                );
             }
         }
         TokenAction::Revoke { name } => {
@@ -93,16 +103,29 @@ pub async fn run_healthcheck(config: &ApiConfig) -> anyhow::Result<()> {
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let mut stream = tokio::time::timeout(std::time::Duration::from_secs(3), tokio::net::TcpStream::connect(addr))
-        .await
-        .context("timed out connecting")??;
+    let mut stream = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        tokio::net::TcpStream::connect(addr),
+    )
+    .await
+    .context("timed out connecting")??;
     stream
-        .write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
         .await?;
     let mut response = String::new();
-    tokio::time::timeout(std::time::Duration::from_secs(3), stream.read_to_string(&mut response))
-        .await
-        .context("timed out reading")??;
-    anyhow::ensure!(response.starts_with("HTTP/1.1 200"), "unhealthy: {}", response.lines().next().unwrap_or(""));
+    tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        stream.read_to_string(&mut response),
+    )
+    .await
+    .context("timed out reading")??;
+    anyhow::ensure!(
+        response.starts_with("HTTP/1.1 200"),
+        "unhealthy: {}",
+        response.lines().next().unwrap_or("")
+    );
     Ok(())
 }

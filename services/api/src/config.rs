@@ -44,7 +44,11 @@ impl ApiConfig {
                 &["postgres", "postgresql"],
             )?,
             db_pool_size: env.parse_in("DB_POOL_SIZE", 16, 1, 1000)?,
-            amqp_url: env.url("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f", &["amqp", "amqps"])?,
+            amqp_url: env.url(
+                "AMQP_URL",
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+                &["amqp", "amqps"],
+            )?,
             addr: env.parse("API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             queue_prefix: env.string("QUEUE_PREFIX", "agent_runner"),
             retry_base_ms: env.parse_in("RETRY_BASE_MS", 1000, 10, 3_600_000)?,
@@ -59,7 +63,10 @@ impl ApiConfig {
         if config.run_timeout_default_s > config.run_timeout_max_s {
             return Err(ConfigError {
                 var: "RUN_TIMEOUT_DEFAULT_S".into(),
-                message: format!("must not exceed RUN_TIMEOUT_MAX_S ({})", config.run_timeout_max_s),
+                message: format!(
+                    "must not exceed RUN_TIMEOUT_MAX_S ({})",
+                    config.run_timeout_max_s
+                ),
             });
         }
         if config.queue_prefix.is_empty() || config.queue_prefix.contains(char::is_whitespace) {
@@ -85,13 +92,15 @@ mod tests {
 
     #[test]
     fn a_malformed_address_names_api_addr() {
-        let err = ApiConfig::from_env(&Env::from_map([("API_ADDR", "localhost")])).expect_err("bad");
+        let err =
+            ApiConfig::from_env(&Env::from_map([("API_ADDR", "localhost")])).expect_err("bad");
         assert_eq!(err.var, "API_ADDR");
     }
 
     #[test]
     fn a_non_amqp_url_names_amqp_url() {
-        let err = ApiConfig::from_env(&Env::from_map([("AMQP_URL", "redis://x")])).expect_err("bad");
+        let err =
+            ApiConfig::from_env(&Env::from_map([("AMQP_URL", "redis://x")])).expect_err("bad");
         assert_eq!(err.var, "AMQP_URL");
     }
 }

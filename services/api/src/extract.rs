@@ -68,5 +68,6 @@ fn query_rejection(rejection: QueryRejection) -> ApiError {
 /// Parses an id from a path segment; a malformed id cannot name anything,
 /// so it is a 404 for `what`.
 pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
-    raw.parse().map_err(|_| ApiError::NotFound(format!("no {what} with id `{raw}`")))
+    raw.parse()
+        .map_err(|_| ApiError::NotFound(format!("no {what} with id `{raw}`")))
 }

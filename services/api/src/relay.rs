@@ -30,7 +30,13 @@ impl RelayWaker {
 }
 
 /// Runs the relay until `shutdown` fires.
-pub async fn run(pool: Pool, broker: Broker, waker: RelayWaker, interval: Duration, shutdown: CancellationToken) {
+pub async fn run(
+    pool: Pool,
+    broker: Broker,
+    waker: RelayWaker,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
     let mut ticks = 0u64;
     loop {
         tokio::select! {
@@ -48,7 +54,9 @@ pub async fn run(pool: Pool, broker: Broker, waker: RelayWaker, interval: Durati
             let published = outbox::relay_batch(&pool, BATCH, FAST_PATH_GRACE_MS, |pending| {
                 let broker = broker.clone();
                 async move {
-                    let msg = JobMessage::ExecuteRun { run_id: pending.run_id };
+                    let msg = JobMessage::ExecuteRun {
+                        run_id: pending.run_id,
+                    };
                     let props = JobProperties {
                         attempt: pending.attempt,
                         project_id: Some(pending.project_id),
@@ -68,10 +76,10 @@ pub async fn run(pool: Pool, broker: Broker, waker: RelayWaker, interval: Durati
             }
         }
         ticks += 1;
-        if ticks % 600 == 0 {
-            if let Err(err) = outbox::purge_sent(&pool, 3600).await {
-                tracing::warn!(error = %err, "outbox purge failed");
-            }
+        if ticks.is_multiple_of(600)
+            && let Err(err) = outbox::purge_sent(&pool, 3600).await
+        {
+            tracing::warn!(error = %err, "outbox purge failed");
         }
     }
 }

@@ -23,7 +23,11 @@ pub async fn run(database_url: String, inflight: InFlight, shutdown: Cancellatio
     }
 }
 
-async fn listen(database_url: &str, inflight: &InFlight, shutdown: &CancellationToken) -> anyhow::Result<()> {
+async fn listen(
+    database_url: &str,
+    inflight: &InFlight,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<()> {
     let (client, mut connection) = tokio_postgres::connect(database_url, NoTls).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let driver = tokio::spawn(async move {
@@ -49,10 +53,10 @@ async fn listen(database_url: &str, inflight: &InFlight, shutdown: &Cancellation
             () = shutdown.cancelled() => break,
             payload = rx.recv() => match payload {
                 Some(payload) => {
-                    if let Ok(run_id) = payload.parse::<Uuid>() {
-                        if inflight.stop(run_id, StopReason::CancelRequested) {
-                            tracing::info!(run.id = %run_id, "cancel requested; stopping the run");
-                        }
+                    if let Ok(run_id) = payload.parse::<Uuid>()
+                        && inflight.stop(run_id, StopReason::CancelRequested)
+                    {
+                        tracing::info!(run.id = %run_id, "cancel requested; stopping the run");
                     }
                 }
                 None => anyhow::bail!("notification stream ended"),

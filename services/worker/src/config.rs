@@ -56,11 +56,18 @@ impl WorkerConfig {
                 &["postgres", "postgresql"],
             )?,
             db_pool_size: env.parse_in("DB_POOL_SIZE", usize::from(concurrency) + 4, 2, 1000)?,
-            amqp_url: env.url("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f", &["amqp", "amqps"])?,
+            amqp_url: env.url(
+                "AMQP_URL",
+                "amqp://guest:guest@127.0.0.1:5672/%2f",
+                &["amqp", "amqps"],
+            )?,
             queue_prefix: env.string("QUEUE_PREFIX", "agent_runner"),
             worker_id: env.string("WORKER_ID", &default_id),
             concurrency,
-            metrics_addr: env.parse("WORKER_METRICS_ADDR", SocketAddr::from(([127, 0, 0, 1], 9090)))?,
+            metrics_addr: env.parse(
+                "WORKER_METRICS_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 9090)),
+            )?,
             lease: Duration::from_secs(lease_s),
             heartbeat: Duration::from_secs_f64(heartbeat_s),
             retry_base_ms: env.parse_in("RETRY_BASE_MS", 1000, 10, 3_600_000)?,
@@ -84,7 +91,8 @@ mod tests {
 
     #[test]
     fn zero_concurrency_names_worker_concurrency() {
-        let err = WorkerConfig::from_env(&Env::from_map([("WORKER_CONCURRENCY", "0")])).expect_err("bad");
+        let err =
+            WorkerConfig::from_env(&Env::from_map([("WORKER_CONCURRENCY", "0")])).expect_err("bad");
         assert_eq!(err.var, "WORKER_CONCURRENCY");
     }
 

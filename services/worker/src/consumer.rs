@@ -9,7 +9,9 @@
 
 use crate::delivery::Handler;
 use crate::execution::Executor;
-use agent_runner_queue::lapin::options::{BasicCancelOptions, BasicConsumeOptions, BasicQosOptions};
+use agent_runner_queue::lapin::options::{
+    BasicCancelOptions, BasicConsumeOptions, BasicQosOptions,
+};
 use agent_runner_queue::lapin::types::FieldTable;
 use agent_runner_queue::lapin::{Channel, Connection};
 use agent_runner_queue::{Names, Publisher, QueueError, RetryTiers, connect, topology};
@@ -57,7 +59,15 @@ pub async fn run(
                     worker_id: settings.worker_id.clone(),
                     lease_s: settings.lease_s,
                 };
-                let stopped = consume(&settings, &connection, &channel, handler, &tasks, &stop_consuming).await;
+                let stopped = consume(
+                    &settings,
+                    &connection,
+                    &channel,
+                    handler,
+                    &tasks,
+                    &stop_consuming,
+                )
+                .await;
                 if stopped {
                     return Some(connection);
                 }
@@ -77,10 +87,19 @@ async fn open(settings: &ConsumerSettings) -> Result<(Connection, Channel, Publi
     let name = format!("agent-runner-worker@{}", settings.worker_id);
     let connection = connect::connect(&settings.amqp_url, &name).await?;
     let channel = connection.create_channel().await?;
-    topology::declare(&channel, &settings.names, &settings.tiers, settings.delivery_limit).await?;
+    topology::declare(
+        &channel,
+        &settings.names,
+        &settings.tiers,
+        settings.delivery_limit,
+    )
+    .await?;
     // prefetch = concurrency: the broker never hands us more unacked runs.
-    channel.basic_qos(settings.concurrency, BasicQosOptions::default()).await?;
-    let publisher = Publisher::open(&connection, settings.names.clone(), "agent-runner-worker").await?;
+    channel
+        .basic_qos(settings.concurrency, BasicQosOptions::default())
+        .await?;
+    let publisher =
+        Publisher::open(&connection, settings.names.clone(), "agent-runner-worker").await?;
     Ok((connection, channel, publisher))
 }
 

@@ -62,7 +62,8 @@ impl Handler {
                 return;
             }
             Ok(Claim::NotFound) => {
-                self.dead_letter_and_ack(&delivery, Some(run_id), 0, "unknown run").await;
+                self.dead_letter_and_ack(&delivery, Some(run_id), 0, "unknown run")
+                    .await;
                 return;
             }
             Err(err) => {
@@ -74,10 +75,18 @@ impl Handler {
         let attempt = run.attempt;
         if attempt > run.max_attempts {
             // Earlier attempts were lost with their workers (crash loops).
-            let error = format!("attempt {attempt} exceeds max_attempts {}: earlier attempts were lost", run.max_attempts);
-            let ending = Ending::Failed { error: error.clone() };
-            let _ended = with_db_retry(|| claim::finish(&self.executor.pool, run_id, attempt, &ending)).await;
-            self.dead_letter_and_ack(&delivery, Some(run_id), attempt, &error).await;
+            let error = format!(
+                "attempt {attempt} exceeds max_attempts {}: earlier attempts were lost",
+                run.max_attempts
+            );
+            let ending = Ending::Failed {
+                error: error.clone(),
+            };
+            let _ended =
+                with_db_retry(|| claim::finish(&self.executor.pool, run_id, attempt, &ending))
+                    .await;
+            self.dead_letter_and_ack(&delivery, Some(run_id), attempt, &error)
+                .await;
             return;
         }
         tracing::info!(attempt, run.agent = %run.agent, "run claimed");
@@ -85,10 +94,19 @@ impl Handler {
         match disposition {
             Disposition::Ack => ack(&delivery).await,
             Disposition::DeadLetter(reason) => {
-                self.dead_letter_and_ack(&delivery, Some(run_id), attempt, &reason).await;
+                self.dead_letter_and_ack(&delivery, Some(run_id), attempt, &reason)
+                    .await;
             }
-            Disposition::Delay { delay_ms, outbox_id, next_attempt } => {
-                let props = JobProperties { attempt: next_attempt, project_id: Some(run.project_id), reason: None };
+            Disposition::Delay {
+                delay_ms,
+                outbox_id,
+                next_attempt,
+            } => {
+                let props = JobProperties {
+                    attempt: next_attempt,
+                    project_id: Some(run.project_id),
+                    reason: None,
+                };
                 match self.publisher.publish_delayed(&msg, &props, delay_ms).await {
                     Ok(()) => {
                         if let Err(err) = outbox::mark_sent(&self.executor.pool, outbox_id).await {
@@ -110,7 +128,11 @@ impl Handler {
     async fn defer(&self, delivery: &Delivery, msg: &JobMessage) {
         let wait = Duration::from_secs_f64(self.lease_s / 2.0);
         let delay_ms = self.executor.tiers.nearest(wait);
-        let props = JobProperties { attempt: 0, project_id: None, reason: None };
+        let props = JobProperties {
+            attempt: 0,
+            project_id: None,
+            reason: None,
+        };
         match self.publisher.publish_delayed(msg, &props, delay_ms).await {
             Ok(()) => {
                 tracing::debug!(delay_ms, "lease is live elsewhere; deferred the delivery");
@@ -124,9 +146,23 @@ impl Handler {
         }
     }
 
-    async fn dead_letter_and_ack(&self, delivery: &Delivery, run_id: Option<uuid::Uuid>, attempt: i32, reason: &str) {
-        let props = JobProperties { attempt, project_id: None, reason: Some(reason.to_owned()) };
-        match self.publisher.publish_dead(&delivery.data, run_id, &props).await {
+    async fn dead_letter_and_ack(
+        &self,
+        delivery: &Delivery,
+        run_id: Option<uuid::Uuid>,
+        attempt: i32,
+        reason: &str,
+    ) {
+        let props = JobProperties {
+            attempt,
+            project_id: None,
+            reason: Some(reason.to_owned()),
+        };
+        match self
+            .publisher
+            .publish_dead(&delivery.data, run_id, &props)
+            .await
+        {
             Ok(()) => ack(delivery).await,
             Err(err) => {
                 // Leave it to redelivery; the quorum queue's delivery limit
@@ -142,13 +178,18 @@ impl Handler {
 async fn ack(delivery: &Delivery) {
     match delivery.ack(BasicAckOptions::default()).await {
         Ok(true) => {}
-        Ok(false) => tracing::warn!("ack not sent: the channel is gone, the message will be redelivered"),
+        Ok(false) => {
+            tracing::warn!("ack not sent: the channel is gone, the message will be redelivered")
+        }
         Err(err) => tracing::warn!(error = %err, "ack failed; the message will be redelivered"),
     }
 }
 
 async fn nack_requeue(delivery: &Delivery) {
-    let options = BasicNackOptions { requeue: true, ..Default::default() };
+    let options = BasicNackOptions {
+        requeue: true,
+        ..Default::default()
+    };
     if let Err(err) = delivery.nack(options).await {
         tracing::warn!(error = %err, "nack failed; the message will be redelivered");
     }

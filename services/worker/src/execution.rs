@@ -52,14 +52,27 @@ impl Executor {
     /// Executes the claimed attempt and commits its ending.
     pub async fn execute(&self, run: &Run, project: &Project) -> Disposition {
         let stopper = self.inflight.insert(run.id, run.attempt);
-        let deadline = Instant::now() + Duration::from_secs(u64::try_from(run.timeout_s).unwrap_or(1));
+        let deadline =
+            Instant::now() + Duration::from_secs(u64::try_from(run.timeout_s).unwrap_or(1));
         let outcome = match self.agents.get(&run.agent) {
-            None => Err(AgentError::Fatal(format!("no agent `{}` in this worker", run.agent))),
+            None => Err(AgentError::Fatal(format!(
+                "no agent `{}` in this worker",
+                run.agent
+            ))),
             Some(agent) => {
                 let spec = run_spec(run, deadline);
                 let project = project_spec(project);
-                let sink = FencedSink { pool: self.pool.clone(), run_id: run.id, attempt: run.attempt };
-                let ctx = AgentContext { run: &spec, project: &project, events: &sink, cancel: stopper.token() };
+                let sink = FencedSink {
+                    pool: self.pool.clone(),
+                    run_id: run.id,
+                    attempt: run.attempt,
+                };
+                let ctx = AgentContext {
+                    run: &spec,
+                    project: &project,
+                    events: &sink,
+                    cancel: stopper.token(),
+                };
                 let deadline_guard = {
                     let stopper = stopper.clone();
                     tokio::spawn(async move {
@@ -86,9 +99,8 @@ impl Executor {
         let attempt = run.attempt;
         let outcome = match (outcome, stop) {
             // A stop reason explains an agent that returned early.
-            (Err(AgentError::Cancelled), Some(reason)) | (Err(AgentError::Transient(_)), Some(reason)) => {
-                Err(reason)
-            }
+            (Err(AgentError::Cancelled), Some(reason))
+            | (Err(AgentError::Transient(_)), Some(reason)) => Err(reason),
             (Err(AgentError::Cancelled), None) => Err(StopReason::CancelRequested),
             (other, _) => Ok(other),
         };
@@ -99,15 +111,21 @@ impl Executor {
             }
             Err(StopReason::CancelRequested) => self.end(run, Ending::Cancelled).await,
             Err(StopReason::Timeout) => {
-                let ending = Ending::Failed { error: format!("timeout: exceeded {} s", run.timeout_s) };
+                let ending = Ending::Failed {
+                    error: format!("timeout: exceeded {} s", run.timeout_s),
+                };
                 self.end(run, ending).await.into_dead_letter("timeout")
             }
             Err(StopReason::Shutdown) => self.hand_back(run).await,
             Ok(Ok(outcome)) => {
                 let ending = if outcome.awaiting_approval {
-                    Ending::AwaitingApproval { result: outcome.result }
+                    Ending::AwaitingApproval {
+                        result: outcome.result,
+                    }
                 } else {
-                    Ending::Completed { result: outcome.result }
+                    Ending::Completed {
+                        result: outcome.result,
+                    }
                 };
                 self.end(run, ending).await
             }
@@ -115,20 +133,27 @@ impl Executor {
                 self.retry(run, &error).await
             }
             Ok(Err(AgentError::Transient(error))) => {
-                let ending = Ending::Failed { error: error.clone() };
+                let ending = Ending::Failed {
+                    error: error.clone(),
+                };
                 let reason = format!("failed after {attempt} attempts: {error}");
                 self.end(run, ending).await.into_dead_letter(&reason)
             }
             Ok(Err(AgentError::Fatal(error))) => {
-                let ending = Ending::Failed { error: error.clone() };
-                self.end(run, ending).await.into_dead_letter(&format!("failed: {error}"))
+                let ending = Ending::Failed {
+                    error: error.clone(),
+                };
+                self.end(run, ending)
+                    .await
+                    .into_dead_letter(&format!("failed: {error}"))
             }
             Ok(Err(AgentError::Cancelled)) => self.end(run, Ending::Cancelled).await,
         }
     }
 
     async fn end(&self, run: &Run, ending: Ending) -> Disposition {
-        let committed = with_db_retry(|| claim::finish(&self.pool, run.id, run.attempt, &ending)).await;
+        let committed =
+            with_db_retry(|| claim::finish(&self.pool, run.id, run.attempt, &ending)).await;
         match committed {
             Ok(true) => {
                 tracing::info!(run.id = %run.id, attempt = run.attempt, ending = ?ending_name(&ending), "run ended");
@@ -155,7 +180,11 @@ impl Executor {
         match handed {
             Ok(Some(outbox_id)) => {
                 tracing::info!(run.id = %run.id, attempt = run.attempt, delay_ms, error, "attempt failed; retrying");
-                Disposition::Delay { delay_ms, outbox_id, next_attempt }
+                Disposition::Delay {
+                    delay_ms,
+                    outbox_id,
+                    next_attempt,
+                }
             }
             Ok(None) => Disposition::Ack,
             Err(err) => {

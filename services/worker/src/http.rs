@@ -1,8 +1,8 @@
 //! The worker's small HTTP surface for probes: `/healthz`.
 
+use axum::Json;
 use axum::Router;
 use axum::routing::get;
-use axum::Json;
 use serde_json::{Value, json};
 
 /// Router for the worker's probe port.

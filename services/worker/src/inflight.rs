@@ -29,7 +29,10 @@ pub struct Stopper {
 
 impl Stopper {
     fn new() -> Self {
-        Self { token: CancellationToken::new(), reason: Arc::new(Mutex::new(None)) }
+        Self {
+            token: CancellationToken::new(),
+            reason: Arc::new(Mutex::new(None)),
+        }
     }
 
     /// Stops the attempt; the first reason given wins.
@@ -76,14 +79,21 @@ impl InFlight {
 
     /// Stops one run, if it is here.
     pub fn stop(&self, run_id: Uuid, reason: StopReason) -> bool {
-        let stopper = self.runs.lock().ok().and_then(|runs| runs.get(&run_id).map(|(_, s)| s.clone()));
+        let stopper = self
+            .runs
+            .lock()
+            .ok()
+            .and_then(|runs| runs.get(&run_id).map(|(_, s)| s.clone()));
         stopper.map(|s| s.stop(reason)).is_some()
     }
 
     /// Stops every run.
     pub fn stop_all(&self, reason: StopReason) {
-        let stoppers: Vec<Stopper> =
-            self.runs.lock().map(|runs| runs.values().map(|(_, s)| s.clone()).collect()).unwrap_or_default();
+        let stoppers: Vec<Stopper> = self
+            .runs
+            .lock()
+            .map(|runs| runs.values().map(|(_, s)| s.clone()).collect())
+            .unwrap_or_default();
         for stopper in stoppers {
             stopper.stop(reason);
         }
@@ -93,7 +103,14 @@ impl InFlight {
     pub fn held(&self) -> Vec<Held> {
         self.runs
             .lock()
-            .map(|runs| runs.iter().map(|(id, (attempt, _))| Held { run_id: *id, attempt: *attempt }).collect())
+            .map(|runs| {
+                runs.iter()
+                    .map(|(id, (attempt, _))| Held {
+                        run_id: *id,
+                        attempt: *attempt,
+                    })
+                    .collect()
+            })
             .unwrap_or_default()
     }
 

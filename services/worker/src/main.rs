@@ -3,6 +3,7 @@
 
 use agent_runner_agent::AgentRegistry;
 use agent_runner_agent::simulated::SimulatedAgent;
+use agent_runner_coding_agent::{CodingAgent, CodingAgentConfig};
 use agent_runner_config::Env;
 use agent_runner_worker::{Worker, WorkerConfig};
 use clap::{Parser, Subcommand};
@@ -50,7 +51,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: WorkerConfig) -> anyhow::Result<()> {
-    let agents = AgentRegistry::new().with(Arc::new(SimulatedAgent));
+    let llm = CodingAgentConfig::from_env().map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+    let agents = AgentRegistry::new()
+        .with(Arc::new(SimulatedAgent))
+        .with(Arc::new(CodingAgent::new(llm)));
     let worker = Worker::build(config, agents).await?;
     worker.run_until_stopped(shutdown_signal()).await
 }
@@ -63,7 +67,12 @@ async fn healthcheck(config: &WorkerConfig) -> anyhow::Result<()> {
     }
     let timeout = std::time::Duration::from_secs(3);
     let mut stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await??;
-    stream.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+    stream
+        .write_all(
+            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
     let mut response = String::new();
     tokio::time::timeout(timeout, stream.read_to_string(&mut response)).await??;
     anyhow::ensure!(response.starts_with("HTTP/1.1 200"), "unhealthy");

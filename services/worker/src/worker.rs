@@ -33,18 +33,34 @@ impl Worker {
     pub async fn build(config: WorkerConfig, agents: AgentRegistry) -> anyhow::Result<Self> {
         let probe_listener = TcpListener::bind(config.metrics_addr)
             .await
-            .with_context(|| format!("cannot listen on WORKER_METRICS_ADDR {}", config.metrics_addr))?;
-        let pool = pool::connect(&config.database_url, config.db_pool_size).context("invalid DATABASE_URL")?;
-        Ok(Self { config, pool, agents, probe_listener })
+            .with_context(|| {
+                format!(
+                    "cannot listen on WORKER_METRICS_ADDR {}",
+                    config.metrics_addr
+                )
+            })?;
+        let pool = pool::connect(&config.database_url, config.db_pool_size)
+            .context("invalid DATABASE_URL")?;
+        Ok(Self {
+            config,
+            pool,
+            agents,
+            probe_listener,
+        })
     }
 
     /// The probe address actually bound.
     pub fn probe_addr(&self) -> SocketAddr {
-        self.probe_listener.local_addr().unwrap_or(self.config.metrics_addr)
+        self.probe_listener
+            .local_addr()
+            .unwrap_or(self.config.metrics_addr)
     }
 
     /// Runs until `shutdown` resolves, then shuts down gracefully.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
         let config = self.config;
         let worker_id = config.worker_id.clone();
         let hostname = agent_runner_config::hostname();
@@ -65,7 +81,11 @@ impl Worker {
                 lease_s,
                 background.child_token(),
             )),
-            tokio::spawn(cancel_listener::run(config.database_url.clone(), inflight.clone(), background.child_token())),
+            tokio::spawn(cancel_listener::run(
+                config.database_url.clone(),
+                inflight.clone(),
+                background.child_token(),
+            )),
         ];
         let probe_stop = background.child_token();
         handles.push(tokio::spawn(async move {
@@ -77,7 +97,12 @@ impl Worker {
         }));
 
         let tiers = RetryTiers::doubling(config.retry_base_ms, config.retry_tiers);
-        let executor = Executor { pool: self.pool.clone(), agents: self.agents, inflight: inflight.clone(), tiers: tiers.clone() };
+        let executor = Executor {
+            pool: self.pool.clone(),
+            agents: self.agents,
+            inflight: inflight.clone(),
+            tiers: tiers.clone(),
+        };
         let settings = ConsumerSettings {
             amqp_url: config.amqp_url.clone(),
             names: Names::new(config.queue_prefix.clone()),
@@ -89,15 +114,26 @@ impl Worker {
         };
         let tasks = TaskTracker::new();
         let stop_consuming = CancellationToken::new();
-        let consuming = tokio::spawn(consumer::run(settings, executor, tasks.clone(), stop_consuming.clone()));
+        let consuming = tokio::spawn(consumer::run(
+            settings,
+            executor,
+            tasks.clone(),
+            stop_consuming.clone(),
+        ));
 
         shutdown.await;
         tracing::info!(worker.id = %worker_id, in_flight = inflight.len(), "shutting down: no new runs");
         stop_consuming.cancel();
         let connection = consuming.await.ok().flatten();
         tasks.close();
-        if tokio::time::timeout(config.shutdown_grace, tasks.wait()).await.is_err() {
-            tracing::warn!(in_flight = inflight.len(), "grace period over; handing the remaining runs back");
+        if tokio::time::timeout(config.shutdown_grace, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                in_flight = inflight.len(),
+                "grace period over; handing the remaining runs back"
+            );
             inflight.stop_all(StopReason::Shutdown);
             let _drained = tokio::time::timeout(Duration::from_secs(10), tasks.wait()).await;
         }

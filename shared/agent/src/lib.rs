@@ -28,7 +28,10 @@ pub trait Agent: Send + Sync {
 
     /// Executes one attempt of a run. Must return promptly with
     /// [`AgentError::Cancelled`] once `ctx.cancel` fires.
-    fn execute<'a>(&'a self, ctx: AgentContext<'a>) -> BoxFuture<'a, Result<AgentOutcome, AgentError>>;
+    fn execute<'a>(
+        &'a self,
+        ctx: AgentContext<'a>,
+    ) -> BoxFuture<'a, Result<AgentOutcome, AgentError>>;
 }
 
 /// How an attempt ended well.

@@ -21,13 +21,19 @@ impl Agent for SimulatedAgent {
         "simulated"
     }
 
-    fn execute<'a>(&'a self, ctx: AgentContext<'a>) -> BoxFuture<'a, Result<AgentOutcome, AgentError>> {
+    fn execute<'a>(
+        &'a self,
+        ctx: AgentContext<'a>,
+    ) -> BoxFuture<'a, Result<AgentOutcome, AgentError>> {
         Box::pin(async move {
             let params = SimulatedParams::from_value(&ctx.run.params)
                 .map_err(|e| AgentError::Fatal(e.to_string()))?;
             let delay = Duration::from_millis(params.step_delay_ms);
             let steps = [
-                (EventKind::AgentThinking, json!({"message": "analysing the goal"})),
+                (
+                    EventKind::AgentThinking,
+                    json!({"message": "analysing the goal"}),
+                ),
                 (
                     EventKind::PlanGenerated,
                     json!({"plan": ["understand the goal", "make the change", "verify"]}),
@@ -66,7 +72,11 @@ impl Agent for SimulatedAgent {
 
 async fn pause(ctx: &AgentContext<'_>, delay: Duration) -> Result<(), AgentError> {
     if delay.is_zero() {
-        return if ctx.cancel.is_cancelled() { Err(AgentError::Cancelled) } else { Ok(()) };
+        return if ctx.cancel.is_cancelled() {
+            Err(AgentError::Cancelled)
+        } else {
+            Ok(())
+        };
     }
     tokio::select! {
         () = tokio::time::sleep(delay) => Ok(()),

@@ -32,8 +32,16 @@ impl Env {
     }
 
     /// Reads only from `vars` (tests).
-    pub fn from_map<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self { overrides: Some(vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect()) }
+    pub fn from_map<K: Into<String>, V: Into<String>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
+        Self {
+            overrides: Some(
+                vars.into_iter()
+                    .map(|(k, v)| (k.into(), v.into()))
+                    .collect(),
+            ),
+        }
     }
 
     /// The raw value of `var`, if set and not empty.
@@ -95,6 +103,17 @@ impl Env {
     }
 }
 
+/// This machine's (or pod's) host name, for connection names and worker ids.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,9 +128,14 @@ mod tests {
     #[test]
     fn a_malformed_value_names_its_variable() {
         let env = Env::from_map([("WORKER_CONCURRENCY", "many")]);
-        let err = env.parse::<u16>("WORKER_CONCURRENCY", 8).expect_err("must fail");
+        let err = env
+            .parse::<u16>("WORKER_CONCURRENCY", 8)
+            .expect_err("must fail");
         assert_eq!(err.var, "WORKER_CONCURRENCY");
-        assert!(err.to_string().starts_with("WORKER_CONCURRENCY: cannot parse `many`"));
+        assert!(
+            err.to_string()
+                .starts_with("WORKER_CONCURRENCY: cannot parse `many`")
+        );
     }
 
     #[test]
@@ -124,17 +148,10 @@ mod tests {
     fn urls_must_have_an_accepted_scheme() {
         let env = Env::from_map([("AMQP_URL", "http://x")]);
         assert!(env.url("AMQP_URL", "amqp://h", &["amqp", "amqps"]).is_err());
-        assert!(Env::from_map([("AMQP_URL", "amqp://h/v")]).url("AMQP_URL", "", &["amqp"]).is_ok());
+        assert!(
+            Env::from_map([("AMQP_URL", "amqp://h/v")])
+                .url("AMQP_URL", "", &["amqp"])
+                .is_ok()
+        );
     }
-}
-
-/// This machine's (or pod's) host name, for connection names and worker ids.
-pub fn hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_owned())
 }

@@ -82,7 +82,11 @@ mod tests {
 
     #[test]
     fn serde_name_matches_the_stored_name() {
-        for kind in [EventKind::RunCreated, EventKind::ToolResult, EventKind::RunRetrying] {
+        for kind in [
+            EventKind::RunCreated,
+            EventKind::ToolResult,
+            EventKind::RunRetrying,
+        ] {
             let json = serde_json::to_string(&kind).expect("serialise");
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }

@@ -51,7 +51,9 @@ mod tests {
 
     #[test]
     fn execute_run_round_trips() {
-        let msg = JobMessage::ExecuteRun { run_id: Uuid::now_v7() };
+        let msg = JobMessage::ExecuteRun {
+            run_id: Uuid::now_v7(),
+        };
         assert_eq!(JobMessage::from_bytes(&msg.to_bytes()).ok(), Some(msg));
     }
 

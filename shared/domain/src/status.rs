@@ -79,7 +79,9 @@ impl fmt::Display for RunStatus {
 
 /// A status name that is not one of [`RunStatus::ALL`].
 #[derive(Debug, thiserror::Error)]
-#[error("unknown run status `{0}` (expected one of QUEUED, RUNNING, RETRYING, COMPLETED, FAILED, CANCELLED, AWAITING_APPROVAL, REJECTED)")]
+#[error(
+    "unknown run status `{0}` (expected one of QUEUED, RUNNING, RETRYING, COMPLETED, FAILED, CANCELLED, AWAITING_APPROVAL, REJECTED)"
+)]
 pub struct UnknownStatus(pub String);
 
 impl FromStr for RunStatus {
@@ -108,10 +110,18 @@ mod tests {
 
     #[test]
     fn only_completed_failed_cancelled_and_rejected_are_terminal() {
-        let terminal: Vec<_> = RunStatus::ALL.into_iter().filter(|s| s.is_terminal()).collect();
+        let terminal: Vec<_> = RunStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
         assert_eq!(
             terminal,
-            vec![RunStatus::Completed, RunStatus::Failed, RunStatus::Cancelled, RunStatus::Rejected]
+            vec![
+                RunStatus::Completed,
+                RunStatus::Failed,
+                RunStatus::Cancelled,
+                RunStatus::Rejected
+            ]
         );
     }
 

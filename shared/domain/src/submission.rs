@@ -93,7 +93,11 @@ impl RunSubmission {
         let params = match self.params {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(Value::Object(map)) => Value::Object(map),
-            Some(_) => return Err(SubmissionError::BadParams("params must be a JSON object".into())),
+            Some(_) => {
+                return Err(SubmissionError::BadParams(
+                    "params must be a JSON object".into(),
+                ));
+            }
         };
         if agent == "simulated" {
             validate_simulated_params(&params)?;
@@ -102,10 +106,8 @@ impl RunSubmission {
         if !(1..=MAX_MAX_ATTEMPTS).contains(&max_attempts) {
             return Err(SubmissionError::BadMaxAttempts(max_attempts));
         }
-        if let Some(t) = self.timeout_s {
-            if t <= 0 {
-                return Err(SubmissionError::BadTimeout(t));
-            }
+        if let Some(t) = self.timeout_s.filter(|t| *t <= 0) {
+            return Err(SubmissionError::BadTimeout(t));
         }
         Ok(ValidRun {
             project_id: self.project_id,
@@ -196,7 +198,10 @@ mod tests {
 
     #[test]
     fn blank_and_oversized_goals_are_refused() {
-        assert_eq!(submission("   ").validate(), Err(SubmissionError::EmptyGoal));
+        assert_eq!(
+            submission("   ").validate(),
+            Err(SubmissionError::EmptyGoal)
+        );
         let long = "x".repeat(MAX_GOAL_BYTES + 1);
         assert_eq!(
             submission(&long).validate(),
@@ -208,7 +213,10 @@ mod tests {
     fn unknown_agent_and_bad_params_are_refused() {
         let mut s = submission("g");
         s.agent = Some("wizard".into());
-        assert!(matches!(s.validate(), Err(SubmissionError::UnknownAgent(_))));
+        assert!(matches!(
+            s.validate(),
+            Err(SubmissionError::UnknownAgent(_))
+        ));
 
         let mut s = submission("g");
         s.params = Some(json!([1, 2]));

@@ -16,5 +16,5 @@ pub mod topology;
 pub use error::QueueError;
 pub use lapin;
 pub use names::Names;
-pub use publisher::{Publisher, JobProperties};
+pub use publisher::{JobProperties, Publisher};
 pub use tiers::RetryTiers;

@@ -13,7 +13,9 @@ pub struct Names {
 impl Names {
     /// Names under `prefix` (e.g. `agent_runner`).
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self {
+            prefix: prefix.into(),
+        }
     }
 
     /// The prefix itself.

@@ -4,11 +4,11 @@
 //! message is an error, not a silent drop) and waits for the broker's
 //! confirm, so "published" means "the broker has it on disk".
 
-use crate::names::{Names, WORK_ROUTING_KEY};
 use crate::QueueError;
+use crate::names::{Names, WORK_ROUTING_KEY};
 use agent_runner_domain::JobMessage;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::Confirmation;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 use uuid::Uuid;
@@ -35,10 +35,20 @@ pub struct Publisher {
 impl Publisher {
     /// Opens a confirm-mode channel on `connection`. `app_id` names the
     /// publishing process in message properties.
-    pub async fn open(connection: &Connection, names: Names, app_id: &str) -> Result<Self, QueueError> {
+    pub async fn open(
+        connection: &Connection,
+        names: Names,
+        app_id: &str,
+    ) -> Result<Self, QueueError> {
         let channel = connection.create_channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
-        Ok(Self { channel, names, app_id: app_id.to_owned() })
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        Ok(Self {
+            channel,
+            names,
+            app_id: app_id.to_owned(),
+        })
     }
 
     /// True while the channel is usable.
@@ -47,10 +57,21 @@ impl Publisher {
     }
 
     /// Publishes a job onto the work exchange.
-    pub async fn publish_job(&self, msg: &JobMessage, props: &JobProperties) -> Result<(), QueueError> {
+    pub async fn publish_job(
+        &self,
+        msg: &JobMessage,
+        props: &JobProperties,
+    ) -> Result<(), QueueError> {
         let exchange = self.names.work_exchange();
-        self.publish(&exchange, WORK_ROUTING_KEY, &msg.to_bytes(), msg.run_id(), msg.type_name(), props)
-            .await
+        self.publish(
+            &exchange,
+            WORK_ROUTING_KEY,
+            &msg.to_bytes(),
+            msg.run_id(),
+            msg.type_name(),
+            props,
+        )
+        .await
     }
 
     /// Publishes a job into the retry tier of `delay_ms`; it reaches the work
@@ -62,7 +83,15 @@ impl Publisher {
         delay_ms: u64,
     ) -> Result<(), QueueError> {
         let queue = self.names.retry_queue(delay_ms);
-        self.publish("", &queue, &msg.to_bytes(), msg.run_id(), msg.type_name(), props).await
+        self.publish(
+            "",
+            &queue,
+            &msg.to_bytes(),
+            msg.run_id(),
+            msg.type_name(),
+            props,
+        )
+        .await
     }
 
     /// Publishes raw bytes to the dead-letter exchange with a `reason` header.
@@ -73,8 +102,15 @@ impl Publisher {
         props: &JobProperties,
     ) -> Result<(), QueueError> {
         let exchange = self.names.dead_exchange();
-        self.publish(&exchange, "", body, message_id.unwrap_or(Uuid::nil()), "dead_letter", props)
-            .await
+        self.publish(
+            &exchange,
+            "",
+            body,
+            message_id.unwrap_or(Uuid::nil()),
+            "dead_letter",
+            props,
+        )
+        .await
     }
 
     async fn publish(
@@ -107,14 +143,21 @@ impl Publisher {
             // 2 = persistent: written to disk by the broker.
             .with_delivery_mode(2)
             .with_headers(headers);
-        let target = if exchange.is_empty() { routing_key } else { exchange };
+        let target = if exchange.is_empty() {
+            routing_key
+        } else {
+            exchange
+        };
         let confirm = self
             .channel
             .basic_publish(
                 exchange.into(),
                 routing_key.into(),
                 // mandatory: return the message to us if no queue is bound.
-                BasicPublishOptions { mandatory: true, ..Default::default() },
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
                 body,
                 properties,
             )

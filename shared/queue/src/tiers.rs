@@ -58,7 +58,9 @@ impl RetryTiers {
 
     /// The tier to wait in before attempt `next_attempt` (2 for the first retry).
     pub fn tier_for_retry(&self, next_attempt: i32) -> u64 {
-        let index = usize::try_from(next_attempt.saturating_sub(1)).unwrap_or(1).max(1);
+        let index = usize::try_from(next_attempt.saturating_sub(1))
+            .unwrap_or(1)
+            .max(1);
         let delays = self.backoff_delays(index);
         self.nearest(delays.last().copied().unwrap_or_default())
     }
@@ -70,7 +72,10 @@ mod tests {
 
     #[test]
     fn tiers_double_from_the_base() {
-        assert_eq!(RetryTiers::doubling(250, 4).delays_ms(), &[250, 500, 1000, 2000]);
+        assert_eq!(
+            RetryTiers::doubling(250, 4).delays_ms(),
+            &[250, 500, 1000, 2000]
+        );
     }
 
     #[test]

@@ -25,9 +25,15 @@ pub async fn declare(
     delivery_limit: i64,
 ) -> Result<(), QueueError> {
     // durable: the exchange survives a broker restart.
-    let durable_exchange = ExchangeDeclareOptions { durable: true, ..Default::default() };
+    let durable_exchange = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
     // durable: queue metadata and persistent messages survive a restart.
-    let durable_queue = QueueDeclareOptions { durable: true, ..Default::default() };
+    let durable_queue = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
 
     channel
         .exchange_declare(
@@ -48,7 +54,9 @@ pub async fn declare(
 
     let mut dead_args = FieldTable::default();
     dead_args.insert("x-queue-type".into(), string("quorum"));
-    channel.queue_declare(names.dead_queue().as_str().into(), durable_queue, dead_args).await?;
+    channel
+        .queue_declare(names.dead_queue().as_str().into(), durable_queue, dead_args)
+        .await?;
     channel
         .queue_bind(
             names.dead_queue().as_str().into(),
@@ -63,9 +71,17 @@ pub async fn declare(
     // Quorum: replicated, and it counts deliveries (x-delivery-count).
     work_args.insert("x-queue-type".into(), string("quorum"));
     // After this many deliveries (crashes, requeues) the message is dead-lettered.
-    work_args.insert("x-delivery-limit".into(), AMQPValue::LongLongInt(delivery_limit));
-    work_args.insert("x-dead-letter-exchange".into(), string(&names.dead_exchange()));
-    channel.queue_declare(names.work_queue().as_str().into(), durable_queue, work_args).await?;
+    work_args.insert(
+        "x-delivery-limit".into(),
+        AMQPValue::LongLongInt(delivery_limit),
+    );
+    work_args.insert(
+        "x-dead-letter-exchange".into(),
+        string(&names.dead_exchange()),
+    );
+    channel
+        .queue_declare(names.work_queue().as_str().into(), durable_queue, work_args)
+        .await?;
     channel
         .queue_bind(
             names.work_queue().as_str().into(),
@@ -79,12 +95,22 @@ pub async fn declare(
     for &delay_ms in tiers.delays_ms() {
         let mut args = FieldTable::default();
         // Every message waits exactly the tier's delay...
-        args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(delay_ms as i64));
+        args.insert(
+            "x-message-ttl".into(),
+            AMQPValue::LongLongInt(delay_ms as i64),
+        );
         // ...then is dead-lettered back onto the work exchange as a job.
-        args.insert("x-dead-letter-exchange".into(), string(&names.work_exchange()));
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            string(&names.work_exchange()),
+        );
         args.insert("x-dead-letter-routing-key".into(), string(WORK_ROUTING_KEY));
         channel
-            .queue_declare(names.retry_queue(delay_ms).as_str().into(), durable_queue, args)
+            .queue_declare(
+                names.retry_queue(delay_ms).as_str().into(),
+                durable_queue,
+                args,
+            )
             .await?;
     }
     Ok(())

@@ -35,7 +35,12 @@ pub enum Claim {
 
 /// Claims a run for a new attempt: QUEUED or RETRYING, or RUNNING with an
 /// expired lease (its worker died). Writes RUN_STARTED in the same statement.
-pub async fn claim(pool: &Pool, run_id: Uuid, worker_id: &str, lease_s: f64) -> Result<Claim, StoreError> {
+pub async fn claim(
+    pool: &Pool,
+    run_id: Uuid,
+    worker_id: &str,
+    lease_s: f64,
+) -> Result<Claim, StoreError> {
     let client = pool.get().await?;
     let row = client
         .query_opt(
@@ -74,7 +79,9 @@ pub async fn claim(pool: &Pool, run_id: Uuid, worker_id: &str, lease_s: f64) -> 
             &[&run_id],
         )
         .await?;
-    let Some(row) = row else { return Ok(Claim::NotFound) };
+    let Some(row) = row else {
+        return Ok(Claim::NotFound);
+    };
     let status: String = row.get(0);
     let cancel_requested: bool = row.get(1);
     let live: Option<bool> = row.get(2);
@@ -90,7 +97,11 @@ pub async fn claim(pool: &Pool, run_id: Uuid, worker_id: &str, lease_s: f64) -> 
 }
 
 fn prefixed(columns: &str, table: &str) -> String {
-    columns.split(',').map(|c| format!("{table}.{}", c.trim())).collect::<Vec<_>>().join(", ")
+    columns
+        .split(',')
+        .map(|c| format!("{table}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Ends a run whose cancel was requested but whose worker is gone.
@@ -159,11 +170,20 @@ pub enum Ending {
 }
 
 /// Ends `attempt` of the run; `Ok(false)` when it was fenced out.
-pub async fn finish(pool: &Pool, run_id: Uuid, attempt: i32, ending: &Ending) -> Result<bool, StoreError> {
+pub async fn finish(
+    pool: &Pool,
+    run_id: Uuid,
+    attempt: i32,
+    ending: &Ending,
+) -> Result<bool, StoreError> {
     let (status, kind, result, error, payload) = match ending {
-        Ending::Completed { result } => {
-            ("COMPLETED", EventKind::RunCompleted, Some(result), None, json!({"attempt": attempt}))
-        }
+        Ending::Completed { result } => (
+            "COMPLETED",
+            EventKind::RunCompleted,
+            Some(result),
+            None,
+            json!({"attempt": attempt}),
+        ),
         Ending::AwaitingApproval { result } => (
             "AWAITING_APPROVAL",
             EventKind::AwaitingApproval,
@@ -197,7 +217,15 @@ pub async fn finish(pool: &Pool, run_id: Uuid, attempt: i32, ending: &Ending) ->
                 RETURNING id, last_seq, attempt)
              INSERT INTO events (run_id, seq, attempt, kind, payload)
              SELECT id, last_seq, attempt, $6, $7 FROM r",
-            &[&run_id, &attempt, &status, &result, &error, &kind.as_str(), &payload],
+            &[
+                &run_id,
+                &attempt,
+                &status,
+                &result,
+                &error,
+                &kind.as_str(),
+                &payload,
+            ],
         )
         .await?;
     Ok(n == 1)
@@ -279,7 +307,11 @@ pub async fn renew_leases(
         .await?;
     let mut renewal = Renewal::default();
     let kept: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
-    renewal.cancel_requested = rows.iter().filter(|r| r.get::<_, bool>(1)).map(|r| r.get(0)).collect();
+    renewal.cancel_requested = rows
+        .iter()
+        .filter(|r| r.get::<_, bool>(1))
+        .map(|r| r.get(0))
+        .collect();
     renewal.lost = ids.into_iter().filter(|id| !kept.contains(id)).collect();
     Ok(renewal)
 }
@@ -287,6 +319,11 @@ pub async fn renew_leases(
 /// Whether a cancel was requested for the run (checked at claim time).
 pub async fn cancel_requested(pool: &Pool, run_id: Uuid) -> Result<bool, StoreError> {
     let client = pool.get().await?;
-    let row = client.query_opt("SELECT cancel_requested FROM runs WHERE id = $1", &[&run_id]).await?;
+    let row = client
+        .query_opt(
+            "SELECT cancel_requested FROM runs WHERE id = $1",
+            &[&run_id],
+        )
+        .await?;
     Ok(row.map(|r| r.get(0)).unwrap_or(false))
 }

@@ -57,5 +57,7 @@ impl From<PoolError> for StoreError {
 }
 
 fn db_message(err: &tokio_postgres::Error) -> String {
-    err.as_db_error().map(|e| e.message().to_owned()).unwrap_or_default()
+    err.as_db_error()
+        .map(|e| e.message().to_owned())
+        .unwrap_or_default()
 }

@@ -47,7 +47,12 @@ pub(crate) async fn insert_event(
 }
 
 /// Reads up to `limit` events with `seq > after`, in order.
-pub async fn list(pool: &Pool, run_id: Uuid, after: i32, limit: i64) -> Result<Vec<Event>, StoreError> {
+pub async fn list(
+    pool: &Pool,
+    run_id: Uuid,
+    after: i32,
+    limit: i64,
+) -> Result<Vec<Event>, StoreError> {
     let client = pool.get().await?;
     let rows = client
         .query(

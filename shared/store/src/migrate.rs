@@ -9,16 +9,21 @@ use deadpool_postgres::Pool;
 const MIGRATION_LOCK_KEY: i64 = 0x6167_656e_7472_756e; // "agentrun"
 
 /// The migrations, in order: (version, name, SQL).
-const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] =
+    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 
 /// Applies every migration not applied yet; returns the versions applied now.
 pub async fn run(pool: &Pool) -> Result<Vec<i32>, StoreError> {
     let mut client = pool.get().await?;
-    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .await?;
     let outcome = apply_pending(&mut client).await;
     // Unlock even when a migration failed; the session ends with the
     // connection anyway, but pooled connections live on.
-    let unlock = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await;
+    let unlock = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+        .await;
     let applied = outcome?;
     unlock?;
     Ok(applied)
@@ -34,7 +39,9 @@ async fn apply_pending(client: &mut deadpool_postgres::Client) -> Result<Vec<i32
              )",
         )
         .await?;
-    let rows = client.query("SELECT version FROM schema_migrations", &[]).await?;
+    let rows = client
+        .query("SELECT version FROM schema_migrations", &[])
+        .await?;
     let done: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
     let mut applied = Vec::new();
     for (version, name, sql) in MIGRATIONS {
@@ -49,7 +56,11 @@ async fn apply_pending(client: &mut deadpool_postgres::Client) -> Result<Vec<i32
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(migration.version = version, migration.name = name, "applied migration");
+        tracing::info!(
+            migration.version = version,
+            migration.name = name,
+            "applied migration"
+        );
         applied.push(*version);
     }
     Ok(applied)

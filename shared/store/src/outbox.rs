@@ -24,7 +24,10 @@ pub struct Pending {
 pub async fn mark_sent(pool: &Pool, id: i64) -> Result<(), StoreError> {
     let client = pool.get().await?;
     client
-        .execute("UPDATE outbox SET sent_at = clock_timestamp() WHERE id = $1", &[&id])
+        .execute(
+            "UPDATE outbox SET sent_at = clock_timestamp() WHERE id = $1",
+            &[&id],
+        )
         .await?;
     Ok(())
 }
@@ -69,8 +72,11 @@ where
         let id = pending.id;
         match publish(pending).await {
             Ok(()) => {
-                tx.execute("UPDATE outbox SET sent_at = clock_timestamp() WHERE id = $1", &[&id])
-                    .await?;
+                tx.execute(
+                    "UPDATE outbox SET sent_at = clock_timestamp() WHERE id = $1",
+                    &[&id],
+                )
+                .await?;
                 sent += 1;
             }
             Err(e) => {
@@ -92,7 +98,9 @@ where
 /// Number of rows not yet published (an operator metric).
 pub async fn backlog(pool: &Pool) -> Result<i64, StoreError> {
     let client = pool.get().await?;
-    let row = client.query_one("SELECT count(*) FROM outbox WHERE sent_at IS NULL", &[]).await?;
+    let row = client
+        .query_one("SELECT count(*) FROM outbox WHERE sent_at IS NULL", &[])
+        .await?;
     Ok(row.get(0))
 }
 

@@ -9,9 +9,10 @@ use tokio_postgres::NoTls;
 /// lazily, so this succeeds while the database is down; the first query then
 /// fails with [`StoreError::Unavailable`] after `wait_timeout`.
 pub fn connect(database_url: &str, size: usize) -> Result<Pool, StoreError> {
-    let pg_config: tokio_postgres::Config = database_url
-        .parse()
-        .map_err(|e: tokio_postgres::Error| StoreError::Unavailable(format!("invalid DATABASE_URL: {e}")))?;
+    let pg_config: tokio_postgres::Config =
+        database_url.parse().map_err(|e: tokio_postgres::Error| {
+            StoreError::Unavailable(format!("invalid DATABASE_URL: {e}"))
+        })?;
     let mut pg_config = pg_config;
     pg_config.connect_timeout(Duration::from_secs(5));
     if pg_config.get_application_name().is_none() {
@@ -22,7 +23,9 @@ pub fn connect(database_url: &str, size: usize) -> Result<Pool, StoreError> {
         NoTls,
         // `Fast` trusts a connection unless it is known closed; a dead one
         // fails its query with a connection error, which maps to 503.
-        ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
     );
     Pool::builder(manager)
         .max_size(size)

@@ -68,7 +68,13 @@ pub async fn create(pool: &Pool, new: &NewProject) -> Result<Project, StoreError
                 "INSERT INTO projects (id, name, repo_url, default_branch, settings)
                  VALUES ($1, $2, $3, $4, $5) RETURNING {COLUMNS}"
             ),
-            &[&Uuid::now_v7(), &new.name, &new.repo_url, &new.default_branch, &new.settings],
+            &[
+                &Uuid::now_v7(),
+                &new.name,
+                &new.repo_url,
+                &new.default_branch,
+                &new.settings,
+            ],
         )
         .await?;
     Ok(Project::from_row(&row))
@@ -78,7 +84,10 @@ pub async fn create(pool: &Pool, new: &NewProject) -> Result<Project, StoreError
 pub async fn get(pool: &Pool, id: Uuid) -> Result<Option<Project>, StoreError> {
     let client = pool.get().await?;
     let row = client
-        .query_opt(&format!("SELECT {COLUMNS} FROM projects WHERE id = $1"), &[&id])
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM projects WHERE id = $1"),
+            &[&id],
+        )
         .await?;
     Ok(row.as_ref().map(Project::from_row))
 }
@@ -87,7 +96,10 @@ pub async fn get(pool: &Pool, id: Uuid) -> Result<Option<Project>, StoreError> {
 pub async fn list(pool: &Pool, limit: i64) -> Result<Vec<Project>, StoreError> {
     let client = pool.get().await?;
     let rows = client
-        .query(&format!("SELECT {COLUMNS} FROM projects ORDER BY id DESC LIMIT $1"), &[&limit])
+        .query(
+            &format!("SELECT {COLUMNS} FROM projects ORDER BY id DESC LIMIT $1"),
+            &[&limit],
+        )
         .await?;
     Ok(rows.iter().map(Project::from_row).collect())
 }

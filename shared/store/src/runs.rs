@@ -173,7 +173,10 @@ pub async fn create(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
         )
         .await?;
     tx.commit().await?;
-    Ok(Created::New { run, outbox_id: outbox.get(0) })
+    Ok(Created::New {
+        run,
+        outbox_id: outbox.get(0),
+    })
 }
 
 async fn existing_for_key(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
@@ -196,7 +199,9 @@ async fn existing_for_key(pool: &Pool, new: &NewRun) -> Result<Created, StoreErr
 /// Reads one run.
 pub async fn get(pool: &Pool, id: Uuid) -> Result<Option<Run>, StoreError> {
     let client = pool.get().await?;
-    let row = client.query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id]).await?;
+    let row = client
+        .query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id])
+        .await?;
     Ok(row.as_ref().map(Run::from_row))
 }
 
@@ -263,8 +268,13 @@ pub async fn cancel(pool: &Pool, id: Uuid) -> Result<CancelOutcome, StoreError> 
         .await?;
     if let Some(row) = row {
         let run = Run::from_row(&row);
-        insert_event(&tx, id, EventKind::RunCancelled, &json!({"reason": "cancel requested"}))
-            .await?;
+        insert_event(
+            &tx,
+            id,
+            EventKind::RunCancelled,
+            &json!({"reason": "cancel requested"}),
+        )
+        .await?;
         tx.commit().await?;
         return Ok(CancelOutcome::Cancelled(run));
     }
@@ -278,11 +288,14 @@ pub async fn cancel(pool: &Pool, id: Uuid) -> Result<CancelOutcome, StoreError> 
         )
         .await?;
     if let Some(row) = row {
-        tx.execute("SELECT pg_notify('run_cancel', $1)", &[&id.to_string()]).await?;
+        tx.execute("SELECT pg_notify('run_cancel', $1)", &[&id.to_string()])
+            .await?;
         tx.commit().await?;
         return Ok(CancelOutcome::Requested(Run::from_row(&row)));
     }
-    let row = tx.query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id]).await?;
+    let row = tx
+        .query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id])
+        .await?;
     Ok(match row {
         Some(row) => CancelOutcome::AlreadyFinished(Run::from_row(&row)),
         None => CancelOutcome::NotFound,
@@ -308,8 +321,14 @@ pub enum RetryOutcome {
 /// Re-queues a FAILED or CANCELLED run for a new attempt, keeping its history;
 /// the attempt budget is extended by one so the new attempt may run.
 pub async fn retry(pool: &Pool, id: Uuid) -> Result<RetryOutcome, StoreError> {
-    requeue(pool, id, &["FAILED", "CANCELLED"], EventKind::RunRetrying, json!({"reason": "retry requested"}))
-        .await
+    requeue(
+        pool,
+        id,
+        &["FAILED", "CANCELLED"],
+        EventKind::RunRetrying,
+        json!({"reason": "retry requested"}),
+    )
+    .await
 }
 
 /// Re-queues a run that is in one of `from` as a new attempt and records
@@ -337,7 +356,9 @@ pub async fn requeue(
         )
         .await?;
     let Some(row) = row else {
-        let row = tx.query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id]).await?;
+        let row = tx
+            .query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id])
+            .await?;
         return Ok(match row {
             Some(row) => RetryOutcome::NotRetryable(Run::from_row(&row)),
             None => RetryOutcome::NotFound,
@@ -352,5 +373,8 @@ pub async fn requeue(
         )
         .await?;
     tx.commit().await?;
-    Ok(RetryOutcome::Requeued { run, outbox_id: outbox.get(0) })
+    Ok(RetryOutcome::Requeued {
+        run,
+        outbox_id: outbox.get(0),
+    })
 }

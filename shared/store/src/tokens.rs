@@ -45,7 +45,11 @@ fn hash(secret: &str) -> String {
 
 /// Creates a token; returns its secret (shown once) and metadata. A live
 /// token with the same name gives [`StoreError::Conflict`].
-pub async fn create(pool: &Pool, name: &str, admin: bool) -> Result<(String, TokenInfo), StoreError> {
+pub async fn create(
+    pool: &Pool,
+    name: &str,
+    admin: bool,
+) -> Result<(String, TokenInfo), StoreError> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
@@ -74,7 +78,10 @@ fn info(row: &tokio_postgres::Row) -> TokenInfo {
 pub async fn list(pool: &Pool) -> Result<Vec<TokenInfo>, StoreError> {
     let client = pool.get().await?;
     let rows = client
-        .query("SELECT id, name, admin, created_at, revoked_at FROM api_tokens ORDER BY created_at", &[])
+        .query(
+            "SELECT id, name, admin, created_at, revoked_at FROM api_tokens ORDER BY created_at",
+            &[],
+        )
         .await?;
     Ok(rows.iter().map(info).collect())
 }
@@ -103,5 +110,9 @@ pub async fn authenticate(pool: &Pool, secret: &str) -> Result<Option<Principal>
             &[&hash(secret)],
         )
         .await?;
-    Ok(row.map(|r| Principal { token_id: r.get(0), name: r.get(1), admin: r.get(2) }))
+    Ok(row.map(|r| Principal {
+        token_id: r.get(0),
+        name: r.get(1),
+        admin: r.get(2),
+    }))
 }

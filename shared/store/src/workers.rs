@@ -23,7 +23,12 @@ pub struct Worker {
 }
 
 /// Registers (or re-registers) a worker.
-pub async fn register(pool: &Pool, id: &str, hostname: &str, concurrency: i32) -> Result<(), StoreError> {
+pub async fn register(
+    pool: &Pool,
+    id: &str,
+    hostname: &str,
+    concurrency: i32,
+) -> Result<(), StoreError> {
     let client = pool.get().await?;
     client
         .execute(
@@ -52,7 +57,10 @@ pub async fn heartbeat(pool: &Pool, id: &str, in_flight: i32) -> Result<(), Stor
 pub async fn deregister(pool: &Pool, id: &str) -> Result<(), StoreError> {
     let client = pool.get().await?;
     client
-        .execute("UPDATE workers SET stopped_at = now(), in_flight = 0 WHERE id = $1", &[&id])
+        .execute(
+            "UPDATE workers SET stopped_at = now(), in_flight = 0 WHERE id = $1",
+            &[&id],
+        )
         .await?;
     Ok(())
 }

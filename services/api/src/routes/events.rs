@@ -32,7 +32,9 @@ pub async fn list(
     }
     let limit = query.limit.unwrap_or(1000);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be between 1 and 1000".into()));
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 1000".into(),
+        ));
     }
     let events = events::list(&state.pool, id, after, limit).await?;
     if events.is_empty() && runs::get(&state.pool, id).await?.is_none() {

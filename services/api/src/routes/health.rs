@@ -19,11 +19,18 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         Ok(()) => "ok".to_owned(),
         Err(err) => err.to_string(),
     };
-    let rabbitmq = if state.broker.is_connected() { "ok" } else { "not connected" };
+    let rabbitmq = if state.broker.is_connected() {
+        "ok"
+    } else {
+        "not connected"
+    };
     let ready = postgres == "ok" && rabbitmq == "ok";
     let checks = json!({"postgres": postgres, "rabbitmq": rabbitmq});
     if ready {
-        (StatusCode::OK, Json(json!({"status": "ready", "checks": checks})))
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "checks": checks})),
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

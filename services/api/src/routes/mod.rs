@@ -25,7 +25,10 @@ pub fn router(state: AppState) -> Router {
         .route("/runs/{id}/retry", post(runs::retry))
         .route("/runs/{id}/events", get(events::list))
         .route("/workers", get(workers::list))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ));
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

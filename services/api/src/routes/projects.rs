@@ -3,8 +3,8 @@
 use crate::error::ApiError;
 use crate::extract::{ApiJson, parse_id};
 use crate::state::AppState;
-use agent_runner_store::projects::{self, NewProject, Project};
 use agent_runner_store::StoreError;
+use agent_runner_store::projects::{self, NewProject, Project};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -33,24 +33,41 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.len() > MAX_NAME_LEN {
-        return Err(ApiError::Validation(format!("name must be 1 to {MAX_NAME_LEN} characters")));
+        return Err(ApiError::Validation(format!(
+            "name must be 1 to {MAX_NAME_LEN} characters"
+        )));
     }
     let settings = match body.settings {
         None | Some(Value::Null) => json!({}),
         Some(Value::Object(map)) => Value::Object(map),
-        Some(_) => return Err(ApiError::Validation("settings must be a JSON object".into())),
+        Some(_) => {
+            return Err(ApiError::Validation(
+                "settings must be a JSON object".into(),
+            ));
+        }
     };
-    let repo_url = body.repo_url.map(|u| u.trim().to_owned()).filter(|u| !u.is_empty());
+    let repo_url = body
+        .repo_url
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty());
     let default_branch = body.default_branch.unwrap_or_else(|| "main".into());
     if default_branch.trim().is_empty() || default_branch.contains(char::is_whitespace) {
-        return Err(ApiError::Validation("default_branch must be a branch name".into()));
+        return Err(ApiError::Validation(
+            "default_branch must be a branch name".into(),
+        ));
     }
-    let new = NewProject { name, repo_url, default_branch, settings };
+    let new = NewProject {
+        name,
+        repo_url,
+        default_branch,
+        settings,
+    };
     match projects::create(&state.pool, &new).await {
         Ok(project) => Ok((StatusCode::CREATED, Json(project))),
-        Err(StoreError::Conflict(_)) => {
-            Err(ApiError::Conflict(format!("a project named `{}` already exists", new.name)))
-        }
+        Err(StoreError::Conflict(_)) => Err(ApiError::Conflict(format!(
+            "a project named `{}` already exists",
+            new.name
+        ))),
         Err(err) => Err(err.into()),
     }
 }
@@ -62,7 +79,10 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError
 }
 
 /// Shows one project.
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Project>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Project>, ApiError> {
     let id = parse_id(&id, "project")?;
     projects::get(&state.pool, id)
         .await?

@@ -6,8 +6,10 @@ use crate::extract::{ApiJson, ApiQuery, parse_id};
 use crate::state::AppState;
 use agent_runner_domain::{JobMessage, RunStatus, RunSubmission};
 use agent_runner_queue::JobProperties;
-use agent_runner_store::runs::{self, CancelOutcome, Created, NewRun, RetryOutcome, Run, RunFilter};
 use agent_runner_store::outbox;
+use agent_runner_store::runs::{
+    self, CancelOutcome, Created, NewRun, RetryOutcome, Run, RunFilter,
+};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,8 +28,12 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(body): ApiJson<RunSubmission>,
 ) -> Result<Response, ApiError> {
-    let valid = body.validate().map_err(|e| ApiError::Validation(e.to_string()))?;
-    let timeout_s = valid.timeout_s.unwrap_or(state.config.run_timeout_default_s);
+    let valid = body
+        .validate()
+        .map_err(|e| ApiError::Validation(e.to_string()))?;
+    let timeout_s = valid
+        .timeout_s
+        .unwrap_or(state.config.run_timeout_default_s);
     if timeout_s > state.config.run_timeout_max_s {
         return Err(ApiError::Validation(format!(
             "timeout_s must be at most {}, got {timeout_s}",
@@ -44,12 +50,14 @@ pub async fn create(
         timeout_s: i32::try_from(timeout_s).unwrap_or(i32::MAX),
         idempotency_key,
     };
-    let created = runs::create(&state.pool, &new).await.map_err(|err| match err {
-        agent_runner_store::StoreError::MissingReference(_) => {
-            ApiError::Validation(format!("project_id `{}` does not exist", new.project_id))
-        }
-        other => other.into(),
-    })?;
+    let created = runs::create(&state.pool, &new)
+        .await
+        .map_err(|err| match err {
+            agent_runner_store::StoreError::MissingReference(_) => {
+                ApiError::Validation(format!("project_id `{}` does not exist", new.project_id))
+            }
+            other => other.into(),
+        })?;
     match created {
         Created::New { run, outbox_id } => {
             publish_fast_path(&state, &run, outbox_id).await;
@@ -58,14 +66,18 @@ pub async fn create(
         }
         Created::Existing(run) => {
             let mut response = (StatusCode::CREATED, Json(run)).into_response();
-            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+                .headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
             Ok(response)
         }
     }
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
     let key = value
         .to_str()
         .map_err(|_| ApiError::BadRequest("Idempotency-Key must be visible ASCII".into()))?
@@ -82,7 +94,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// Any failure is left to the relay: the run is committed either way.
 pub(crate) async fn publish_fast_path(state: &AppState, run: &Run, outbox_id: i64) {
     let msg = JobMessage::ExecuteRun { run_id: run.id };
-    let props = JobProperties { attempt: run.attempt + 1, project_id: Some(run.project_id), reason: None };
+    let props = JobProperties {
+        attempt: run.attempt + 1,
+        project_id: Some(run.project_id),
+        reason: None,
+    };
     match state.broker.publish_job(&msg, &props).await {
         Ok(()) => {
             if let Err(err) = outbox::mark_sent(&state.pool, outbox_id).await {
@@ -133,17 +149,38 @@ pub async fn list(
         .map_err(|_| ApiError::BadRequest("cursor is not one this api issued".into()))?;
     let limit = query.limit.unwrap_or(50);
     if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be between 1 and 500".into()));
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 500".into(),
+        ));
     }
-    let runs = runs::list(&state.pool, &RunFilter { status, project_id, before, limit }).await?;
-    let next_cursor = if runs.len() as i64 == limit { runs.last().map(|r| r.id.to_string()) } else { None };
+    let runs = runs::list(
+        &state.pool,
+        &RunFilter {
+            status,
+            project_id,
+            before,
+            limit,
+        },
+    )
+    .await?;
+    let next_cursor = if runs.len() as i64 == limit {
+        runs.last().map(|r| r.id.to_string())
+    } else {
+        None
+    };
     Ok(Json(json!({"runs": runs, "next_cursor": next_cursor})))
 }
 
 /// Shows one run.
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Run>, ApiError> {
+pub async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Run>, ApiError> {
     let id = parse_id(&id, "run")?;
-    runs::get(&state.pool, id).await?.map(Json).ok_or_else(|| not_found(id))
+    runs::get(&state.pool, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| not_found(id))
 }
 
 fn not_found(id: uuid::Uuid) -> ApiError {
@@ -152,20 +189,27 @@ fn not_found(id: uuid::Uuid) -> ApiError {
 
 /// Cancels a run: 200 with the run (CANCELLED, or RUNNING with
 /// `cancel_requested` while its worker stops it); 409 when already finished.
-pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = parse_id(&id, "run")?;
     match runs::cancel(&state.pool, id).await? {
         CancelOutcome::Cancelled(run) => Ok((StatusCode::OK, Json(run)).into_response()),
         CancelOutcome::Requested(run) => Ok((StatusCode::ACCEPTED, Json(run)).into_response()),
-        CancelOutcome::AlreadyFinished(run) => {
-            Err(ApiError::Conflict(format!("run is {} and can no longer be cancelled", run.status)))
-        }
+        CancelOutcome::AlreadyFinished(run) => Err(ApiError::Conflict(format!(
+            "run is {} and can no longer be cancelled",
+            run.status
+        ))),
         CancelOutcome::NotFound => Err(not_found(id)),
     }
 }
 
 /// Re-queues a FAILED or CANCELLED run as a new attempt: 202 with the run.
-pub async fn retry(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub async fn retry(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let id = parse_id(&id, "run")?;
     match runs::retry(&state.pool, id).await? {
         RetryOutcome::Requeued { run, outbox_id } => {
