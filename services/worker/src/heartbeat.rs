@@ -29,9 +29,12 @@ pub async fn run(
 pub async fn beat(pool: &Pool, worker_id: &str, inflight: &InFlight, lease_s: f64) {
     match claim::renew_leases(pool, worker_id, &inflight.held(), lease_s).await {
         Ok(renewal) => {
+            // A run that ended between the snapshot and the renewal is gone
+            // from `inflight` by now; only ones still executing were lost.
             for run_id in renewal.lost {
-                tracing::warn!(run.id = %run_id, "lost the run to another attempt; stopping it");
-                inflight.stop(run_id, StopReason::Lost);
+                if inflight.stop(run_id, StopReason::Lost) {
+                    tracing::warn!(run.id = %run_id, "lost the run to another attempt; stopping it");
+                }
             }
             for run_id in renewal.cancel_requested {
                 inflight.stop(run_id, StopReason::CancelRequested);
