@@ -6,4 +6,5 @@ mod dead_letters;
 mod errors;
 mod retries;
 mod shutdown;
+mod stream;
 mod submit;

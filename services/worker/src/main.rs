@@ -51,7 +51,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: WorkerConfig) -> anyhow::Result<()> {
-    let llm = CodingAgentConfig::from_env().map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+    let llm =
+        CodingAgentConfig::from_env().map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
     let agents = AgentRegistry::new()
         .with(Arc::new(SimulatedAgent))
         .with(Arc::new(CodingAgent::new(llm)));

@@ -1,9 +1,11 @@
 //! The HTTP surface: `/healthz`, `/readyz` and the authenticated `/v1` api.
 
+mod diff;
 mod events;
 mod health;
 mod projects;
 mod runs;
+mod stream;
 mod workers;
 
 use crate::auth;
@@ -24,6 +26,8 @@ pub fn router(state: AppState) -> Router {
         .route("/runs/{id}/cancel", post(runs::cancel))
         .route("/runs/{id}/retry", post(runs::retry))
         .route("/runs/{id}/events", get(events::list))
+        .route("/runs/{id}/events/stream", get(stream::stream))
+        .route("/runs/{id}/diff", get(diff::show))
         .route("/workers", get(workers::list))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

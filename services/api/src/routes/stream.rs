@@ -1,0 +1,110 @@
+//! `GET /v1/runs/{id}/events/stream`: the run's timeline as Server-Sent
+//! Events. Each event carries `id: <seq>` and `event: <kind>`, so a client
+//! resumes with `Last-Event-ID` (or `?after=`). The stream ends once the run
+//! is terminal (or awaiting approval) and every event has been sent.
+
+use crate::error::ApiError;
+use crate::extract::{ApiQuery, parse_id};
+use crate::state::AppState;
+use agent_runner_store::{Pool, events, runs};
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How often the stream looks for new events.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Query of the stream.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamQuery {
+    #[serde(default)]
+    after: Option<i32>,
+}
+
+/// Streams the run's events after `Last-Event-ID` (or `after`).
+pub async fn stream(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<StreamQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id = parse_id(&id, "run")?;
+    if runs::get(&state.pool, id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no run with id `{id}`")));
+    }
+    let last_event_id = headers
+        .get("last-event-id")
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<i32>().ok())
+                .ok_or_else(|| ApiError::BadRequest("Last-Event-ID must be an event seq".into()))
+        })
+        .transpose()?;
+    let after = last_event_id.or(query.after).unwrap_or(0).max(0);
+    let cursor = Cursor {
+        pool: state.pool.clone(),
+        run_id: id,
+        after,
+        pending: VecDeque::new(),
+        done: false,
+    };
+    Ok(Sse::new(stream::unfold(cursor, next_event)).keep_alive(KeepAlive::default()))
+}
+
+struct Cursor {
+    pool: Pool,
+    run_id: Uuid,
+    after: i32,
+    pending: VecDeque<events::Event>,
+    done: bool,
+}
+
+async fn next_event(mut cursor: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
+    loop {
+        if let Some(event) = cursor.pending.pop_front() {
+            cursor.after = event.seq;
+            return Some((Ok(to_sse(&event)), cursor));
+        }
+        if cursor.done {
+            return None;
+        }
+        // Read the status before the events: if the run was finished then,
+        // the events read next include its last one.
+        let finished = match runs::get(&cursor.pool, cursor.run_id).await {
+            Ok(Some(run)) => {
+                run.status.is_terminal()
+                    || run.status == agent_runner_domain::RunStatus::AwaitingApproval
+            }
+            Ok(None) => true,
+            Err(err) => {
+                tracing::warn!(run.id = %cursor.run_id, error = %err, "event stream read failed");
+                false
+            }
+        };
+        match events::list(&cursor.pool, cursor.run_id, cursor.after, 500).await {
+            Ok(batch) if !batch.is_empty() => cursor.pending.extend(batch),
+            Ok(_) if finished => cursor.done = true,
+            Ok(_) => tokio::time::sleep(POLL).await,
+            Err(err) => {
+                tracing::warn!(run.id = %cursor.run_id, error = %err, "event stream read failed");
+                tokio::time::sleep(POLL * 5).await;
+            }
+        }
+    }
+}
+
+fn to_sse(event: &events::Event) -> Event {
+    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
+    Event::default()
+        .id(event.seq.to_string())
+        .event(event.kind.clone())
+        .data(data)
+}
