@@ -5,10 +5,12 @@
 //! `TEST_RABBITMQ_MGMT_URL`) and its own queue prefix; the api and workers it
 //! spawns run in-process on port 0. Nothing is shared between tests.
 
+mod binaries;
 mod env;
 mod rabbit;
 mod spawn;
 
+pub use binaries::binary;
 pub use env::TestEnv;
 pub use rabbit::Rabbit;
 pub use spawn::{ApiHandle, WorkerHandle};
