@@ -182,6 +182,8 @@ impl ApiHandle {
 pub struct WorkerHandle {
     /// Worker id.
     pub id: String,
+    /// `http://127.0.0.1:<port>` of its probe/metrics port.
+    pub probe_url: String,
     stop: CancellationToken,
     join: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -214,11 +216,13 @@ impl WorkerHandle {
         all.extend_from_slice(overrides);
         let config = WorkerConfig::from_env(&merged(env, &all)).expect("worker config");
         let worker = Worker::build(config, agents).await.expect("worker builds");
+        let probe_url = format!("http://{}", worker.probe_addr());
         let stop = CancellationToken::new();
         let signal = stop.clone();
         let join = tokio::spawn(worker.run_until_stopped(async move { signal.cancelled().await }));
         Self {
             id,
+            probe_url,
             stop,
             join: Some(join),
         }

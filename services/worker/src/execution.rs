@@ -46,12 +46,27 @@ pub struct Executor {
     pub inflight: InFlight,
     /// Retry tiers.
     pub tiers: RetryTiers,
+    /// Metrics.
+    pub metrics: crate::metrics::WorkerMetrics,
 }
 
 impl Executor {
     /// Executes the claimed attempt and commits its ending.
     pub async fn execute(&self, run: &Run, project: &Project) -> Disposition {
         let stopper = self.inflight.insert(run.id, run.attempt);
+        let agent_label = [run.agent.as_str()];
+        self.metrics.started.with_label_values(&agent_label).inc();
+        self.metrics.in_flight.inc();
+        if run.attempt == 1
+            && let Some(started) = run.started_at
+        {
+            let pickup = (started - run.created_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
+            self.metrics
+                .pickup_latency
+                .with_label_values(&agent_label)
+                .observe(pickup.max(0.0));
+        }
+        let began = Instant::now();
         let deadline =
             Instant::now() + Duration::from_secs(u64::try_from(run.timeout_s).unwrap_or(1));
         let outcome = match self.agents.get(&run.agent) {
@@ -87,6 +102,11 @@ impl Executor {
         };
         let disposition = self.commit(run, outcome, stopper.reason()).await;
         self.inflight.remove(run.id);
+        self.metrics.in_flight.dec();
+        self.metrics
+            .attempt_duration
+            .with_label_values(&agent_label)
+            .observe(began.elapsed().as_secs_f64());
         disposition
     }
 
@@ -156,6 +176,10 @@ impl Executor {
             with_db_retry(|| claim::finish(&self.pool, run.id, run.attempt, &ending)).await;
         match committed {
             Ok(true) => {
+                self.metrics
+                    .finished
+                    .with_label_values(&[ending_name(&ending), run.agent.as_str()])
+                    .inc();
                 tracing::info!(run.id = %run.id, attempt = run.attempt, ending = ?ending_name(&ending), "run ended");
                 Disposition::Ack
             }
@@ -179,6 +203,10 @@ impl Executor {
         .await;
         match handed {
             Ok(Some(outbox_id)) => {
+                self.metrics
+                    .finished
+                    .with_label_values(&["RETRYING", run.agent.as_str()])
+                    .inc();
                 tracing::info!(run.id = %run.id, attempt = run.attempt, delay_ms, error, "attempt failed; retrying");
                 Disposition::Delay {
                     delay_ms,

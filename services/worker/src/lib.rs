@@ -14,7 +14,8 @@
 //! - [`heartbeat`]: lease renewal and the `workers` row.
 //! - [`cancel_listener`]: Postgres LISTEN for cancel requests.
 //! - [`sink`]: the fenced event sink agents write their timeline to.
-//! - [`http`]: `/healthz` for probes.
+//! - [`http`]: `/healthz` for probes and `/metrics`.
+//! - [`metrics`]: the worker's Prometheus metrics.
 
 pub mod cancel_listener;
 pub mod config;
@@ -24,6 +25,7 @@ pub mod execution;
 pub mod heartbeat;
 pub mod http;
 pub mod inflight;
+pub mod metrics;
 pub mod sink;
 pub mod worker;
 

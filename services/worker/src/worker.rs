@@ -87,9 +87,11 @@ impl Worker {
                 background.child_token(),
             )),
         ];
+        let metrics = crate::metrics::WorkerMetrics::new();
         let probe_stop = background.child_token();
+        let probe_router = http::router(metrics.clone());
         handles.push(tokio::spawn(async move {
-            let serve = axum::serve(self.probe_listener, http::router())
+            let serve = axum::serve(self.probe_listener, probe_router)
                 .with_graceful_shutdown(probe_stop.cancelled_owned());
             if let Err(err) = serve.await {
                 tracing::warn!(error = %err, "probe server failed");
@@ -102,6 +104,7 @@ impl Worker {
             agents: self.agents,
             inflight: inflight.clone(),
             tiers: tiers.clone(),
+            metrics,
         };
         let settings = ConsumerSettings {
             amqp_url: config.amqp_url.clone(),
