@@ -98,34 +98,5 @@ pub async fn run_token(config: &ApiConfig, action: TokenAction) -> anyhow::Resul
 
 /// Checks `/healthz` of the api at `config.addr`.
 pub async fn run_healthcheck(config: &ApiConfig) -> anyhow::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut addr = config.addr;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    let mut stream = tokio::time::timeout(
-        std::time::Duration::from_secs(3),
-        tokio::net::TcpStream::connect(addr),
-    )
-    .await
-    .context("timed out connecting")??;
-    stream
-        .write_all(
-            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-    let mut response = String::new();
-    tokio::time::timeout(
-        std::time::Duration::from_secs(3),
-        stream.read_to_string(&mut response),
-    )
-    .await
-    .context("timed out reading")??;
-    anyhow::ensure!(
-        response.starts_with("HTTP/1.1 200"),
-        "unhealthy: {}",
-        response.lines().next().unwrap_or("")
-    );
-    Ok(())
+    agent_runner_lifecycle::probe_healthz(config.addr).await
 }

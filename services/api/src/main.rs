@@ -35,21 +35,6 @@ async fn main() -> ExitCode {
 
 async fn serve(config: ApiConfig) -> anyhow::Result<()> {
     let app = Application::build(config).await?;
-    app.run_until_stopped(shutdown_signal()).await
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut sigterm) => {
-            tokio::select! {
-                _ = sigterm.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _interrupted = tokio::signal::ctrl_c().await;
-        }
-    }
-    tracing::info!("shutdown requested");
+    app.run_until_stopped(agent_runner_lifecycle::shutdown_signal())
+        .await
 }

@@ -57,41 +57,11 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         .with(Arc::new(SimulatedAgent))
         .with(Arc::new(CodingAgent::new(llm)));
     let worker = Worker::build(config, agents).await?;
-    worker.run_until_stopped(shutdown_signal()).await
+    worker
+        .run_until_stopped(agent_runner_lifecycle::shutdown_signal())
+        .await
 }
 
 async fn healthcheck(config: &WorkerConfig) -> anyhow::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut addr = config.metrics_addr;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    let timeout = std::time::Duration::from_secs(3);
-    let mut stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await??;
-    stream
-        .write_all(
-            format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-    let mut response = String::new();
-    tokio::time::timeout(timeout, stream.read_to_string(&mut response)).await??;
-    anyhow::ensure!(response.starts_with("HTTP/1.1 200"), "unhealthy");
-    Ok(())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut sigterm) => {
-            tokio::select! {
-                _ = sigterm.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _interrupted = tokio::signal::ctrl_c().await;
-        }
-    }
-    tracing::info!("shutdown requested");
+    agent_runner_lifecycle::probe_healthz(config.metrics_addr).await
 }
