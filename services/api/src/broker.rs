@@ -10,7 +10,6 @@ use agent_runner_domain::JobMessage;
 use agent_runner_queue::{
     JobProperties, Names, Publisher, QueueError, RetryTiers, connect, topology,
 };
-use backon::BackoffBuilder;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -90,13 +89,13 @@ impl Broker {
 }
 
 async fn supervise(broker: Broker, settings: BrokerSettings, shutdown: CancellationToken) {
-    let mut backoff = reconnect_backoff();
+    let mut backoff = connect::reconnect_backoff();
     loop {
         match connect_once(&settings).await {
             Ok((connection, publisher)) => {
                 tracing::info!(amqp.connection = %settings.connection_name, "connected to rabbitmq");
                 broker.set(Some(publisher.clone()));
-                backoff = reconnect_backoff();
+                backoff = connect::reconnect_backoff();
                 loop {
                     tokio::select! {
                         () = shutdown.cancelled() => {
@@ -141,14 +140,4 @@ async fn connect_once(
     let publisher =
         Publisher::open(&connection, settings.names.clone(), "agent-runner-api").await?;
     Ok((connection, publisher))
-}
-
-/// Reconnect delays: 100 ms doubling to 5 s, with jitter, forever.
-pub fn reconnect_backoff() -> impl Iterator<Item = Duration> + Send {
-    backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(5))
-        .with_jitter()
-        .without_max_times()
-        .build()
 }

@@ -15,7 +15,6 @@ use agent_runner_queue::lapin::options::{
 use agent_runner_queue::lapin::types::FieldTable;
 use agent_runner_queue::lapin::{Channel, Connection};
 use agent_runner_queue::{Names, Publisher, QueueError, RetryTiers, connect, topology};
-use backon::BackoffBuilder;
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -48,11 +47,11 @@ pub async fn run(
     tasks: TaskTracker,
     stop_consuming: CancellationToken,
 ) -> Option<Connection> {
-    let mut backoff = reconnect_backoff();
+    let mut backoff = connect::reconnect_backoff();
     loop {
         match open(&settings).await {
             Ok((connection, channel, publisher)) => {
-                backoff = reconnect_backoff();
+                backoff = connect::reconnect_backoff();
                 let handler = Handler {
                     executor: executor.clone(),
                     publisher,
@@ -155,13 +154,4 @@ async fn consume(
             }
         }
     }
-}
-
-fn reconnect_backoff() -> impl Iterator<Item = Duration> + Send {
-    backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(100))
-        .with_max_delay(Duration::from_secs(5))
-        .with_jitter()
-        .without_max_times()
-        .build()
 }
