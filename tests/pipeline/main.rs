@@ -7,6 +7,7 @@ mod crash;
 mod dead_letters;
 mod errors;
 mod metrics;
+mod reaper;
 mod retries;
 mod shutdown;
 mod stream;

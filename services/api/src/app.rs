@@ -1,15 +1,18 @@
 //! Building and running the api: `Application::build(config)` binds the
-//! listener (port 0 picks a free one) and starts the broker supervisor and
-//! the outbox relay; `run_until_stopped(shutdown)` serves until the shutdown
-//! future resolves, then drains in-flight requests within the grace period.
+//! listener (port 0 picks a free one) and starts the broker supervisor, the
+//! outbox relay and the reaper; `run_until_stopped(shutdown)` serves until
+//! the shutdown future resolves, then drains in-flight requests within the
+//! grace period.
 
 use crate::broker::{Broker, BrokerSettings};
 use crate::config::ApiConfig;
+use crate::reaper;
 use crate::relay::{self, RelayWaker};
 use crate::routes;
 use crate::state::AppState;
 use agent_runner_queue::{Names, RetryTiers};
 use agent_runner_store::pool;
+use agent_runner_store::reaper::Bounds;
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -54,6 +57,17 @@ impl Application {
             Duration::from_millis(config.relay_interval_ms),
             background.child_token(),
         ));
+        let reaper_task = tokio::spawn(reaper::run(
+            pool.clone(),
+            Bounds {
+                lease_grace_s: config.reaper_lease_grace_s as f64,
+                queued_after_s: config.reaper_queued_after_s as f64,
+                batch: 500,
+            },
+            Duration::from_millis(config.reaper_interval_ms),
+            waker.clone(),
+            background.child_token(),
+        ));
         let grace = Duration::from_secs(config.shutdown_grace_s);
         let state = AppState {
             pool,
@@ -65,7 +79,7 @@ impl Application {
             listener,
             state,
             background,
-            tasks: vec![broker_task, relay_task],
+            tasks: vec![broker_task, relay_task, reaper_task],
             grace,
         })
     }

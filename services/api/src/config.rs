@@ -30,6 +30,14 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// `RELAY_INTERVAL_MS`: how often the outbox relay looks for leftovers.
     pub relay_interval_ms: u64,
+    /// `REAPER_INTERVAL_MS`: how often the reaper looks for orphaned runs.
+    pub reaper_interval_ms: u64,
+    /// `REAPER_LEASE_GRACE_S`: seconds past an expired lease before a
+    /// RUNNING run counts as orphaned.
+    pub reaper_lease_grace_s: u64,
+    /// `REAPER_QUEUED_AFTER_S`: seconds a published QUEUED or RETRYING run
+    /// may wait unstarted before its message is published again.
+    pub reaper_queued_after_s: u64,
     /// `SHUTDOWN_GRACE_S`: time in-flight requests get to finish on SIGTERM.
     pub shutdown_grace_s: u64,
 }
@@ -59,6 +67,9 @@ impl ApiConfig {
             max_body_bytes: env.parse_in("MAX_BODY_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024)?,
             relay_interval_ms: env.parse_in("RELAY_INTERVAL_MS", 1000, 10, 60_000)?,
             shutdown_grace_s: env.parse_in("SHUTDOWN_GRACE_S", 30, 0, 3600)?,
+            reaper_interval_ms: env.parse_in("REAPER_INTERVAL_MS", 5000, 100, 3_600_000)?,
+            reaper_lease_grace_s: env.parse_in("REAPER_LEASE_GRACE_S", 30, 0, 86_400)?,
+            reaper_queued_after_s: env.parse_in("REAPER_QUEUED_AFTER_S", 900, 1, 604_800)?,
         };
         if config.run_timeout_default_s > config.run_timeout_max_s {
             return Err(ConfigError {

@@ -9,6 +9,7 @@
 //! - [`app`]: [`Application::build`] and [`Application::run_until_stopped`].
 //! - [`broker`]: the RabbitMQ link, reconnected by a supervisor.
 //! - [`relay`]: publishes outbox rows the request path could not.
+//! - [`reaper`]: re-enqueues runs that no delivery would bring back.
 //! - [`routes`]: the HTTP handlers.
 //! - [`error`], [`extract`], [`auth`]: how requests are checked and errors answered.
 //! - [`cli`]: the `migrate` and `token` subcommands.
@@ -20,6 +21,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod reaper;
 pub mod relay;
 pub mod routes;
 pub mod state;

@@ -17,6 +17,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod pool;
 pub mod projects;
+pub mod reaper;
 pub mod runs;
 pub mod tokens;
 pub mod workers;
