@@ -147,3 +147,28 @@ async fn a_redelivered_message_for_a_completed_run_adds_no_events() {
     worker.stop().await;
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_crash_fault_on_a_worker_without_crash_faults_fails_the_run_not_the_worker() {
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[]).await;
+    let worker = WorkerHandle::spawn(&env, &[]).await;
+    let project = api.project().await;
+    let poison = api
+        .submit(&project, json!({"step_delay_ms": 0, "fail": "crash"}))
+        .await;
+    let run = api
+        .wait_for(&poison, &["FAILED", "COMPLETED"], Duration::from_secs(15))
+        .await;
+    assert_eq!(run["attempt"], 1, "a refused crash is not retried");
+    let error = run["error"].as_str().unwrap_or_default();
+    assert!(error.contains("SIMULATED_CRASH_FAULTS"), "{error}");
+    // The worker lives on and takes the next run.
+    let next = api.submit(&project, json!({"step_delay_ms": 0})).await;
+    let run = api
+        .wait_for(&next, &["COMPLETED", "FAILED"], Duration::from_secs(15))
+        .await;
+    assert_eq!(run["status"], "COMPLETED");
+    worker.stop().await;
+    api.stop().await;
+}

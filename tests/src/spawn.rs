@@ -194,7 +194,7 @@ impl WorkerHandle {
         Self::spawn_with(
             env,
             overrides,
-            AgentRegistry::new().with(Arc::new(SimulatedAgent)),
+            AgentRegistry::new().with(Arc::new(SimulatedAgent::new())),
         )
         .await
     }

@@ -34,6 +34,9 @@ pub struct WorkerConfig {
     pub delivery_limit: i64,
     /// `SHUTDOWN_GRACE_S`: time in-flight runs get to finish on SIGTERM.
     pub shutdown_grace: Duration,
+    /// `SIMULATED_CRASH_FAULTS`: lets simulated runs with `fail: "crash"`
+    /// abort this process (fault injection; off by default).
+    pub simulated_crash_faults: bool,
 }
 
 impl WorkerConfig {
@@ -74,6 +77,7 @@ impl WorkerConfig {
             retry_tiers: env.parse_in("RETRY_TIERS", 10, 1, 20)?,
             delivery_limit: env.parse_in("DELIVERY_LIMIT", 5, 1, 1000)?,
             shutdown_grace: Duration::from_secs(env.parse_in("SHUTDOWN_GRACE_S", 30, 0, 3600)?),
+            simulated_crash_faults: env.parse("SIMULATED_CRASH_FAULTS", false)?,
         })
     }
 }

@@ -54,7 +54,9 @@ async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let llm =
         CodingAgentConfig::from_env().map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
     let agents = AgentRegistry::new()
-        .with(Arc::new(SimulatedAgent))
+        .with(Arc::new(SimulatedAgent::with_crash_faults(
+            config.simulated_crash_faults,
+        )))
         .with(Arc::new(CodingAgent::new(llm)));
     let worker = Worker::build(config, agents).await?;
     worker

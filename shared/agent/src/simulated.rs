@@ -4,6 +4,10 @@
 //! `step_delay_ms`; RUN_STARTED and RUN_COMPLETED are written by the worker
 //! with the claim and the terminal status. `fail_attempts` and `fail` inject
 //! failures so that retries and dead-lettering can be exercised end to end.
+//! `fail: "crash"` aborts the whole worker process during EXECUTING, but only
+//! on a worker built [`SimulatedAgent::with_crash_faults`] (the fault suite
+//! turns it on with `SIMULATED_CRASH_FAULTS=true`); elsewhere it is a fatal
+//! failure of the run, so no client can take a worker down.
 
 use crate::{Agent, AgentContext, AgentError, AgentOutcome};
 use agent_runner_domain::EventKind;
@@ -14,7 +18,21 @@ use std::time::Duration;
 
 /// The simulated agent (`agent: "simulated"`).
 #[derive(Debug, Default, Clone)]
-pub struct SimulatedAgent;
+pub struct SimulatedAgent {
+    crash_faults: bool,
+}
+
+impl SimulatedAgent {
+    /// The agent; `fail: "crash"` fails the run instead of the process.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The agent with crash faults on: `fail: "crash"` aborts the process.
+    pub fn with_crash_faults(crash_faults: bool) -> Self {
+        Self { crash_faults }
+    }
+}
 
 impl Agent for SimulatedAgent {
     fn kind(&self) -> &'static str {
@@ -45,6 +63,17 @@ impl Agent for SimulatedAgent {
                 pause(&ctx, delay).await?;
             }
             match params.fail {
+                Some(FailMode::Crash) if self.crash_faults => {
+                    tracing::error!(run.id = %ctx.run.id, "simulated crash: aborting the worker process");
+                    std::process::abort();
+                }
+                Some(FailMode::Crash) => {
+                    return Err(AgentError::Fatal(
+                        "simulated crash refused: crash faults are off on this worker \
+                         (SIMULATED_CRASH_FAULTS)"
+                            .into(),
+                    ));
+                }
                 Some(FailMode::Fatal) => {
                     return Err(AgentError::Fatal("simulated fatal failure".into()));
                 }

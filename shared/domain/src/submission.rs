@@ -131,7 +131,9 @@ pub struct SimulatedParams {
     #[serde(default)]
     pub fail_attempts: u32,
     /// `permanent`: fail every attempt (retried until `max_attempts`);
-    /// `fatal`: a non-retryable failure that ends the run at once.
+    /// `fatal`: a non-retryable failure that ends the run at once;
+    /// `crash`: the worker process aborts mid-attempt (fault injection, only
+    /// on workers that allow it).
     #[serde(default)]
     pub fail: Option<FailMode>,
 }
@@ -144,6 +146,9 @@ pub enum FailMode {
     Permanent,
     /// The first attempt fails with an error that is never retried.
     Fatal,
+    /// The worker process aborts during the attempt (a poison run), when the
+    /// worker allows crash faults; otherwise as `Fatal`.
+    Crash,
 }
 
 fn default_step_delay_ms() -> u64 {
