@@ -7,8 +7,8 @@
 use crate::api::Api;
 use crate::args::Args;
 use crate::cpu::Roles;
-use crate::processes::{self, Fleet, Launcher};
 use crate::rabbitmq::Management;
+use agent_runner_fleet::{self as processes, Fleet, Launcher};
 use anyhow::{Context, bail};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -61,6 +61,7 @@ impl BenchEnv {
             name: name.clone(),
             database_url: database_url.clone(),
             amqp_url: args.amqp_url.clone(),
+            env: Vec::new(),
         };
         let prepared = async {
             launcher.api_command(&["migrate"]).await?;

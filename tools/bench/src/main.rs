@@ -8,7 +8,7 @@
 //! Module map:
 //! - [`args`]: command-line options;
 //! - [`environment`]: the fresh database/prefix and its teardown;
-//! - [`processes`]: spawning and stopping the api and workers, their RSS;
+//! - the `agent-runner-fleet` crate: spawning and stopping the api and workers, their RSS;
 //! - [`api`]: the HTTP calls; [`load`]: submitting with C connections;
 //! - [`poll`]: waiting, verifying and reading timestamps from PostgreSQL;
 //! - [`cpu`]: CPU attribution from `/proc`; [`rabbitmq`]: the management api;
@@ -21,7 +21,6 @@ mod cpu;
 mod environment;
 mod load;
 mod poll;
-mod processes;
 mod rabbitmq;
 mod report;
 mod scenarios;

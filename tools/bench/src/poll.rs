@@ -3,7 +3,7 @@
 //! exactly the lifecycle-5 events, and fetch the timestamps the figures are
 //! computed from. Read-only: this module never changes a row.
 
-use crate::processes::Fleet;
+use agent_runner_fleet::Fleet;
 use anyhow::{Context, bail};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;

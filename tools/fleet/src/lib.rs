@@ -1,8 +1,9 @@
-//! The processes under test: one-shot api commands (`migrate`, `token
-//! create`), the api server and the workers, spawned from `--bin-dir` with
-//! their output in `--log-dir`, stopped with SIGTERM (then SIGKILL after a
-//! grace period), and their resident memory read from `/proc/<pid>/status`.
-//! This module never talks to the services themselves.
+//! The processes under test of the benchmark and the fault suite: one-shot
+//! api commands (`migrate`, `token create`), the api server and the workers,
+//! spawned from a directory of binaries with their output in a log
+//! directory, stopped with SIGTERM (then SIGKILL after a grace period) or
+//! killed outright, and their resident memory read from `/proc/<pid>/status`.
+//! This crate never talks to the services themselves.
 
 use anyhow::{Context, bail};
 use std::fs::File;
@@ -18,16 +19,18 @@ const STOP_GRACE: Duration = Duration::from_secs(40);
 /// What every spawned process is configured with.
 #[derive(Debug, Clone)]
 pub struct Launcher {
-    /// Directory of the release binaries.
+    /// Directory of the binaries.
     pub bin_dir: PathBuf,
     /// Directory of the log files.
     pub log_dir: PathBuf,
-    /// Name of the bench (database and queue prefix); names the log files.
+    /// Name of the system under test (database and queue prefix); names the log files.
     pub name: String,
-    /// `DATABASE_URL` of the bench database.
+    /// `DATABASE_URL` of its database.
     pub database_url: String,
     /// `AMQP_URL`.
     pub amqp_url: String,
+    /// More environment for every process (e.g. `LEASE_S`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Launcher {
@@ -39,6 +42,7 @@ impl Launcher {
             .env("QUEUE_PREFIX", &self.name)
             // Plain text logs: they go to files, not a terminal.
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .kill_on_drop(true);
         command
@@ -48,8 +52,12 @@ impl Launcher {
         std::fs::create_dir_all(&self.log_dir)
             .with_context(|| format!("cannot create {}", self.log_dir.display()))?;
         let path = self.log_dir.join(format!("{}-{role}.log", self.name));
-        let file =
-            File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+        // Appended to: a restarted process keeps the log of its predecessor.
+        let file = File::options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
         Ok((path, file))
     }
 
@@ -151,8 +159,13 @@ impl Proc {
         }
     }
 
-    /// SIGTERM, then wait for the graceful stop; SIGKILL after the grace.
-    pub async fn stop(mut self) -> anyhow::Result<ExitStatus> {
+    /// Whether the process has exited (and with what), without waiting.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Sends SIGTERM without waiting for the exit.
+    pub async fn terminate(&mut self) -> anyhow::Result<()> {
         if let Ok(None) = self.child.try_wait() {
             let sent = Command::new("kill")
                 .args(["-TERM", &self.pid.to_string()])
@@ -160,14 +173,37 @@ impl Proc {
                 .await
                 .context("cannot run kill")?;
             if !sent.success() {
-                eprintln!("bench: kill -TERM {} ({}) failed", self.pid, self.role);
+                eprintln!("kill -TERM {} ({}) failed", self.pid, self.role);
             }
         }
+        Ok(())
+    }
+
+    /// SIGKILL, and reaps the process.
+    pub async fn kill(mut self) -> anyhow::Result<ExitStatus> {
+        self.child.start_kill().ok();
+        self.child
+            .wait()
+            .await
+            .with_context(|| format!("cannot wait for the {}", self.role))
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub async fn wait_for_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        tokio::time::timeout(limit, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
+    }
+
+    /// SIGTERM, then wait for the graceful stop; SIGKILL after the grace.
+    pub async fn stop(mut self) -> anyhow::Result<ExitStatus> {
+        self.terminate().await?;
         match tokio::time::timeout(STOP_GRACE, self.child.wait()).await {
             Ok(status) => status.with_context(|| format!("cannot wait for the {}", self.role)),
             Err(_) => {
                 eprintln!(
-                    "bench: the {} ignored SIGTERM for {STOP_GRACE:?}; killing it",
+                    "the {} ignored SIGTERM for {STOP_GRACE:?}; killing it",
                     self.role
                 );
                 self.child.start_kill().ok();
@@ -180,7 +216,7 @@ impl Proc {
     }
 }
 
-/// The api and the workers of one bench.
+/// The api and the workers of one system under test.
 #[derive(Debug, Default)]
 pub struct Fleet {
     /// The api server, once started.
@@ -214,11 +250,8 @@ async fn stop_reporting(proc: Proc) {
     let (role, log) = (proc.role.clone(), proc.log.clone());
     match proc.stop().await {
         Ok(status) if status.success() => {}
-        Ok(status) => eprintln!(
-            "bench: the {role} ended with {status}; see {}",
-            log.display()
-        ),
-        Err(err) => eprintln!("bench: cannot stop the {role}: {err:#}"),
+        Ok(status) => eprintln!("the {role} ended with {status}; see {}", log.display()),
+        Err(err) => eprintln!("cannot stop the {role}: {err:#}"),
     }
 }
 
@@ -247,7 +280,7 @@ pub fn ensure_binaries(bin_dir: &Path) -> anyhow::Result<()> {
         let path = bin_dir.join(binary);
         if !path.is_file() {
             bail!(
-                "{} not found; run `cargo build --release --bins` first",
+                "{} not found; build the binaries first (`cargo build --bins`, with `--release` for the benchmark)",
                 path.display()
             );
         }
