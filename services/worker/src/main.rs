@@ -5,7 +5,7 @@ use agent_runner_agent::AgentRegistry;
 use agent_runner_agent::simulated::SimulatedAgent;
 use agent_runner_coding_agent::{CodingAgent, CodingAgentConfig};
 use agent_runner_config::Env;
-use agent_runner_worker::{Worker, WorkerConfig};
+use agent_runner_worker::{ReviewSettings, Worker, WorkerConfig};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -53,10 +53,11 @@ async fn main() -> ExitCode {
 async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     let llm =
         CodingAgentConfig::from_env().map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+    let review = ReviewSettings::from(&llm);
     let agents = AgentRegistry::new()
         .with(Arc::new(SimulatedAgent))
         .with(Arc::new(CodingAgent::new(llm)));
-    let worker = Worker::build(config, agents).await?;
+    let worker = Worker::build(config, agents).await?.with_review(review);
     worker
         .run_until_stopped(agent_runner_lifecycle::shutdown_signal())
         .await
