@@ -32,6 +32,9 @@ pub struct ApiConfig {
     pub relay_interval_ms: u64,
     /// `SHUTDOWN_GRACE_S`: time in-flight requests get to finish on SIGTERM.
     pub shutdown_grace_s: u64,
+    /// `REQUEST_WAIT_MS`: how long approve, reject and exec wait for the
+    /// worker's answer before answering 202 with a URL to poll.
+    pub request_wait_ms: u64,
 }
 
 impl ApiConfig {
@@ -59,6 +62,7 @@ impl ApiConfig {
             max_body_bytes: env.parse_in("MAX_BODY_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024)?,
             relay_interval_ms: env.parse_in("RELAY_INTERVAL_MS", 1000, 10, 60_000)?,
             shutdown_grace_s: env.parse_in("SHUTDOWN_GRACE_S", 30, 0, 3600)?,
+            request_wait_ms: env.parse_in("REQUEST_WAIT_MS", 10_000, 0, 600_000)?,
         };
         if config.run_timeout_default_s > config.run_timeout_max_s {
             return Err(ConfigError {

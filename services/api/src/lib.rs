@@ -9,6 +9,8 @@
 //! - [`app`]: [`Application::build`] and [`Application::run_until_stopped`].
 //! - [`broker`]: the RabbitMQ link, reconnected by a supervisor.
 //! - [`relay`]: publishes outbox rows the request path could not.
+//! - [`dispatch`]: review and exec requests sent to the worker holding a
+//!   run's worktree, and the wait for its answer.
 //! - [`routes`]: the HTTP handlers.
 //! - [`error`], [`extract`], [`auth`]: how requests are checked and errors answered.
 //! - [`cli`]: the `migrate` and `token` subcommands.
@@ -18,6 +20,7 @@ pub mod auth;
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod extract;
 pub mod relay;
