@@ -6,6 +6,7 @@
 //! hand-off) and only then acks. Stateless apart from the runs in flight.
 //!
 //! - [`config`]: settings from the environment.
+//! - [`agents`]: the agents this worker executes, from the environment.
 //! - [`worker`]: [`Worker::build`] / [`Worker::run_until_stopped`]: wiring and shutdown.
 //! - [`consumer`]: the consume loop and its reconnect supervisor.
 //! - [`delivery`]: what happens to one delivery, from parse to ack.
@@ -19,6 +20,7 @@
 //! - [`http`]: `/healthz` for probes and `/metrics`.
 //! - [`metrics`]: the worker's Prometheus metrics.
 
+pub mod agents;
 pub mod cancel_listener;
 pub mod config;
 pub mod consumer;
