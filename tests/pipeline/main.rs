@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod dead_letters;
 mod errors;
+mod llm;
 mod metrics;
 mod reaper;
 mod retries;

@@ -5,7 +5,7 @@ use agent_runner_agent::AgentRegistry;
 use agent_runner_agent::simulated::SimulatedAgent;
 use agent_runner_api::{ApiConfig, Application};
 use agent_runner_config::Env;
-use agent_runner_worker::{Worker, WorkerConfig};
+use agent_runner_worker::{ReviewSettings, Worker, WorkerConfig, agents};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,10 +95,21 @@ impl ApiHandle {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.request_as(&self.token, method, path, body).await
+    }
+
+    /// Sends a request with `token`; returns status and JSON body.
+    pub async fn request_as(
+        &self,
+        token: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base_url))
-            .bearer_auth(&self.token);
+            .bearer_auth(token);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -199,11 +210,30 @@ impl WorkerHandle {
         .await
     }
 
+    /// Starts a worker with every agent kind configured from `overrides`
+    /// as the binary does from its environment (`LLM_BASE_URL`,
+    /// `WORKSPACE_ROOT`, …), answering review and exec requests on its
+    /// worktrees.
+    pub async fn spawn_llm(env: &TestEnv, overrides: &[(&str, &str)]) -> Self {
+        let (agents, review) =
+            agents::from_env(&merged(env, overrides), false).expect("llm config");
+        Self::spawn_configured(env, overrides, agents, Some(review)).await
+    }
+
     /// Starts a worker with the given agents.
     pub async fn spawn_with(
         env: &TestEnv,
         overrides: &[(&str, &str)],
         agents: AgentRegistry,
+    ) -> Self {
+        Self::spawn_configured(env, overrides, agents, None).await
+    }
+
+    async fn spawn_configured(
+        env: &TestEnv,
+        overrides: &[(&str, &str)],
+        agents: AgentRegistry,
+        review: Option<ReviewSettings>,
     ) -> Self {
         let id = format!("w-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let mut all = vec![
@@ -215,7 +245,10 @@ impl WorkerHandle {
         ];
         all.extend_from_slice(overrides);
         let config = WorkerConfig::from_env(&merged(env, &all)).expect("worker config");
-        let worker = Worker::build(config, agents).await.expect("worker builds");
+        let mut worker = Worker::build(config, agents).await.expect("worker builds");
+        if let Some(review) = review {
+            worker = worker.with_review(review);
+        }
         let probe_url = format!("http://{}", worker.probe_addr());
         let stop = CancellationToken::new();
         let signal = stop.clone();

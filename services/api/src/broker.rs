@@ -88,6 +88,25 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Publishes a control job to `worker_id`'s own queue and waits (at most
+    /// 5 s) for the confirm; a worker that is gone makes it
+    /// [`QueueError::Unroutable`].
+    pub async fn publish_to_worker(
+        &self,
+        msg: &JobMessage,
+        props: &JobProperties,
+        worker_id: &str,
+    ) -> Result<(), PublishError> {
+        let publisher = self.current().ok_or(PublishError::NotConnected)?;
+        let publish = publisher.publish_to_worker(msg, props, worker_id);
+        match tokio::time::timeout(Duration::from_secs(5), publish).await {
+            Ok(result) => Ok(result?),
+            Err(_) => Err(PublishError::TimedOut),
+        }
+    }
+}
+
 async fn supervise(broker: Broker, settings: BrokerSettings, shutdown: CancellationToken) {
     let mut backoff = connect::reconnect_backoff();
     loop {

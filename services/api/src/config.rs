@@ -40,6 +40,9 @@ pub struct ApiConfig {
     pub reaper_queued_after_s: u64,
     /// `SHUTDOWN_GRACE_S`: time in-flight requests get to finish on SIGTERM.
     pub shutdown_grace_s: u64,
+    /// `REQUEST_WAIT_MS`: how long approve, reject and exec wait for the
+    /// worker's answer before answering 202 with a URL to poll.
+    pub request_wait_ms: u64,
 }
 
 impl ApiConfig {
@@ -70,6 +73,7 @@ impl ApiConfig {
             reaper_interval_ms: env.parse_in("REAPER_INTERVAL_MS", 5000, 100, 3_600_000)?,
             reaper_lease_grace_s: env.parse_in("REAPER_LEASE_GRACE_S", 30, 0, 86_400)?,
             reaper_queued_after_s: env.parse_in("REAPER_QUEUED_AFTER_S", 900, 1, 604_800)?,
+            request_wait_ms: env.parse_in("REQUEST_WAIT_MS", 10_000, 0, 600_000)?,
         };
         if config.run_timeout_default_s > config.run_timeout_max_s {
             return Err(ConfigError {

@@ -10,6 +10,8 @@
 //! - [`broker`]: the RabbitMQ link, reconnected by a supervisor.
 //! - [`relay`]: publishes outbox rows the request path could not.
 //! - [`reaper`]: re-enqueues runs that no delivery would bring back.
+//! - [`dispatch`]: review and exec requests sent to the worker holding a
+//!   run's worktree, and the wait for its answer.
 //! - [`routes`]: the HTTP handlers.
 //! - [`error`], [`extract`], [`auth`]: how requests are checked and errors answered.
 //! - [`cli`]: the `migrate` and `token` subcommands.
@@ -19,6 +21,7 @@ pub mod auth;
 pub mod broker;
 pub mod cli;
 pub mod config;
+pub mod dispatch;
 pub mod error;
 pub mod extract;
 pub mod reaper;

@@ -1,12 +1,14 @@
 //! The consume loop and its reconnect supervisor.
 //!
 //! Connect (connection name `agent-runner-worker@<worker id>`), declare the
-//! topology, set the prefetch to the concurrency, consume with the consumer
-//! tag `worker-<worker id>` and spawn a task per delivery. When the
+//! topology, set the prefetch to the concurrency, consume the work queue with
+//! the consumer tag `worker-<worker id>` and the worker's own control queue
+//! with `worker-<worker id>-control`, and spawn a task per delivery. When the
 //! connection drops or the stream ends, reconnect with backoff; in-flight
 //! runs keep executing and their acks, if the channel is gone, simply mean
 //! redelivery (the claim then drops the duplicate).
 
+use crate::control::ControlHandler;
 use crate::delivery::Handler;
 use crate::execution::Executor;
 use agent_runner_queue::lapin::options::{
@@ -44,6 +46,7 @@ pub struct ConsumerSettings {
 pub async fn run(
     settings: ConsumerSettings,
     executor: Executor,
+    control: ControlHandler,
     tasks: TaskTracker,
     stop_consuming: CancellationToken,
 ) -> Option<Connection> {
@@ -58,11 +61,15 @@ pub async fn run(
                     worker_id: settings.worker_id.clone(),
                     lease_s: settings.lease_s,
                 };
+                let handlers = Handlers {
+                    work: handler,
+                    control: control.clone(),
+                };
                 let stopped = consume(
                     &settings,
                     &connection,
                     &channel,
-                    handler,
+                    handlers,
                     &tasks,
                     &stop_consuming,
                 )
@@ -93,7 +100,9 @@ async fn open(settings: &ConsumerSettings) -> Result<(Connection, Channel, Publi
         settings.delivery_limit,
     )
     .await?;
-    // prefetch = concurrency: the broker never hands us more unacked runs.
+    topology::declare_worker_queue(&channel, &settings.names, &settings.worker_id).await?;
+    // prefetch = concurrency, per consumer: the broker never hands us more
+    // unacked runs (and, separately, more control jobs) than that.
     channel
         .basic_qos(settings.concurrency, BasicQosOptions::default())
         .await?;
@@ -102,27 +111,50 @@ async fn open(settings: &ConsumerSettings) -> Result<(Connection, Channel, Publi
     Ok((connection, channel, publisher))
 }
 
+/// The handlers of the two queues a worker consumes.
+struct Handlers {
+    work: Handler,
+    control: ControlHandler,
+}
+
 /// Returns true when stopped on request, false when the connection failed.
 async fn consume(
     settings: &ConsumerSettings,
     connection: &Connection,
     channel: &Channel,
-    handler: Handler,
+    handlers: Handlers,
     tasks: &TaskTracker,
     stop_consuming: &CancellationToken,
 ) -> bool {
     let tag = format!("worker-{}", settings.worker_id);
-    let consumer = channel
-        .basic_consume(
-            settings.names.work_queue().as_str().into(),
-            tag.as_str().into(),
-            // no_ack: false — we ack by hand after committing the run's state.
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await;
-    let mut consumer = match consumer {
-        Ok(consumer) => consumer,
+    let control_tag = format!("worker-{}-control", settings.worker_id);
+    let consumers = async {
+        let work = channel
+            .basic_consume(
+                settings.names.work_queue().as_str().into(),
+                tag.as_str().into(),
+                // no_ack: false — we ack by hand after committing the run's state.
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        let control = channel
+            .basic_consume(
+                settings
+                    .names
+                    .worker_queue(&settings.worker_id)
+                    .as_str()
+                    .into(),
+                control_tag.as_str().into(),
+                // no_ack: false — acked once the request's answer is recorded.
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok::<_, agent_runner_queue::lapin::Error>((work, control))
+    };
+    let (mut consumer, mut control) = match consumers.await {
+        Ok(consumers) => consumers,
         Err(err) => {
             tracing::warn!(error = %err, "cannot start consuming");
             return false;
@@ -133,16 +165,28 @@ async fn consume(
         tokio::select! {
             () = stop_consuming.cancelled() => {
                 let _cancelled = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+                let _cancelled = channel.basic_cancel(control_tag.as_str().into(), BasicCancelOptions::default()).await;
                 tracing::info!("stopped consuming");
                 return true;
             }
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
-                    let handler = handler.clone();
+                    let handler = handlers.work.clone();
                     tasks.spawn(async move { handler.handle(delivery).await });
                 }
                 Some(Err(err)) => {
                     tracing::warn!(error = %err, "consumer failed");
+                    return false;
+                }
+                None => return false,
+            },
+            next = control.next() => match next {
+                Some(Ok(delivery)) => {
+                    let handler = handlers.control.clone();
+                    tasks.spawn(async move { handler.handle(delivery).await });
+                }
+                Some(Err(err)) => {
+                    tracing::warn!(error = %err, "control consumer failed");
                     return false;
                 }
                 None => return false,

@@ -39,6 +39,16 @@ impl Handler {
                 return;
             }
         };
+        if !matches!(msg, JobMessage::ExecuteRun { .. }) {
+            let reason = format!("{} is a control job, not a work job", msg.type_name());
+            tracing::warn!(
+                reason,
+                "dead-lettering a control job found on the work queue"
+            );
+            self.dead_letter_and_ack(&delivery, Some(msg.run_id()), 0, &reason)
+                .await;
+            return;
+        }
         let run_id = msg.run_id();
         let span = tracing::info_span!("delivery", run.id = %run_id, worker.id = %self.worker_id);
         self.handle_run(delivery, msg).instrument(span).await;

@@ -7,6 +7,7 @@ use crate::sink::FencedSink;
 use agent_runner_agent::{AgentContext, AgentError, AgentRegistry, ProjectSpec, RunSpec};
 use agent_runner_queue::RetryTiers;
 use agent_runner_store::claim::{self, Ending};
+use agent_runner_store::messages;
 use agent_runner_store::projects::Project;
 use agent_runner_store::runs::Run;
 use agent_runner_store::{Pool, StoreError};
@@ -74,31 +75,36 @@ impl Executor {
                 "no agent `{}` in this worker",
                 run.agent
             ))),
-            Some(agent) => {
-                let spec = run_spec(run, deadline);
-                let project = project_spec(project);
-                let sink = FencedSink {
-                    pool: self.pool.clone(),
-                    run_id: run.id,
-                    attempt: run.attempt,
-                };
-                let ctx = AgentContext {
-                    run: &spec,
-                    project: &project,
-                    events: &sink,
-                    cancel: stopper.token(),
-                };
-                let deadline_guard = {
-                    let stopper = stopper.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep_until(deadline).await;
-                        stopper.stop(StopReason::Timeout);
-                    })
-                };
-                let result = agent.execute(ctx).await;
-                deadline_guard.abort();
-                result
-            }
+            Some(agent) => match with_db_retry(|| messages::list(&self.pool, run.id)).await {
+                Err(err) => Err(AgentError::Transient(format!(
+                    "cannot read the run's messages: {err}"
+                ))),
+                Ok(messages) => {
+                    let spec = run_spec(run, deadline, messages);
+                    let project = project_spec(project);
+                    let sink = FencedSink {
+                        pool: self.pool.clone(),
+                        run_id: run.id,
+                        attempt: run.attempt,
+                    };
+                    let ctx = AgentContext {
+                        run: &spec,
+                        project: &project,
+                        events: &sink,
+                        cancel: stopper.token(),
+                    };
+                    let deadline_guard = {
+                        let stopper = stopper.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep_until(deadline).await;
+                            stopper.stop(StopReason::Timeout);
+                        })
+                    };
+                    let result = agent.execute(ctx).await;
+                    deadline_guard.abort();
+                    result
+                }
+            },
         };
         let disposition = self.commit(run, outcome, stopper.reason()).await;
         self.inflight.remove(run.id);
@@ -274,7 +280,7 @@ where
     }
 }
 
-fn run_spec(run: &Run, deadline: Instant) -> RunSpec {
+fn run_spec(run: &Run, deadline: Instant, messages: Vec<String>) -> RunSpec {
     RunSpec {
         id: run.id,
         goal: run.goal.clone(),
@@ -283,7 +289,7 @@ fn run_spec(run: &Run, deadline: Instant) -> RunSpec {
         attempt: run.attempt,
         max_attempts: run.max_attempts,
         deadline,
-        messages: Vec::new(),
+        messages,
         previous_result: run.result.clone(),
     }
 }

@@ -6,6 +6,7 @@
 //! hand-off) and only then acks. Stateless apart from the runs in flight.
 //!
 //! - [`config`]: settings from the environment.
+//! - [`agents`]: the agents this worker executes, from the environment.
 //! - [`worker`]: [`Worker::build`] / [`Worker::run_until_stopped`]: wiring and shutdown.
 //! - [`consumer`]: the consume loop and its reconnect supervisor.
 //! - [`delivery`]: what happens to one delivery, from parse to ack.
@@ -13,21 +14,27 @@
 //! - [`inflight`]: the runs executing now and their cancel handles.
 //! - [`heartbeat`]: lease renewal and the `workers` row.
 //! - [`cancel_listener`]: Postgres LISTEN for cancel requests.
+//! - [`control`]: control jobs on the worker's own queue (review, exec).
+//! - [`review`]: approve, reject and exec on the worktrees this worker keeps.
 //! - [`sink`]: the fenced event sink agents write their timeline to.
 //! - [`http`]: `/healthz` for probes and `/metrics`.
 //! - [`metrics`]: the worker's Prometheus metrics.
 
+pub mod agents;
 pub mod cancel_listener;
 pub mod config;
 pub mod consumer;
+pub mod control;
 pub mod delivery;
 pub mod execution;
 pub mod heartbeat;
 pub mod http;
 pub mod inflight;
 pub mod metrics;
+pub mod review;
 pub mod sink;
 pub mod worker;
 
 pub use config::WorkerConfig;
+pub use review::ReviewSettings;
 pub use worker::Worker;

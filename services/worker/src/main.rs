@@ -1,14 +1,10 @@
 //! `agent-runner-worker`: parse the command line and config, set up logging,
 //! register the agents and hand over to the library.
 
-use agent_runner_agent::AgentRegistry;
-use agent_runner_agent::simulated::SimulatedAgent;
-use agent_runner_coding_agent::{CodingAgent, CodingAgentConfig};
 use agent_runner_config::Env;
-use agent_runner_worker::{Worker, WorkerConfig};
+use agent_runner_worker::{Worker, WorkerConfig, agents};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// The agent-runner worker.
 #[derive(Debug, Parser)]
@@ -51,14 +47,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: WorkerConfig) -> anyhow::Result<()> {
-    let llm =
-        CodingAgentConfig::from_env().map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
-    let agents = AgentRegistry::new()
-        .with(Arc::new(SimulatedAgent::with_crash_faults(
-            config.simulated_crash_faults,
-        )))
-        .with(Arc::new(CodingAgent::new(llm)));
-    let worker = Worker::build(config, agents).await?;
+    let (agents, review) = agents::from_env(&Env::process(), config.simulated_crash_faults)
+        .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
+    let worker = Worker::build(config, agents).await?.with_review(review);
     worker
         .run_until_stopped(agent_runner_lifecycle::shutdown_signal())
         .await

@@ -6,8 +6,10 @@
 
 use crate::config::WorkerConfig;
 use crate::consumer::{self, ConsumerSettings};
+use crate::control::ControlHandler;
 use crate::execution::{Executor, with_db_retry};
 use crate::inflight::{InFlight, StopReason};
+use crate::review::{ReviewSettings, Reviewer};
 use crate::{cancel_listener, heartbeat, http};
 use agent_runner_agent::AgentRegistry;
 use agent_runner_queue::{Names, RetryTiers};
@@ -25,6 +27,7 @@ pub struct Worker {
     config: WorkerConfig,
     pool: Pool,
     agents: AgentRegistry,
+    review: Option<ReviewSettings>,
     probe_listener: TcpListener,
 }
 
@@ -45,8 +48,16 @@ impl Worker {
             config,
             pool,
             agents,
+            review: None,
             probe_listener,
         })
+    }
+
+    /// Lets this worker answer review and exec requests on the worktrees
+    /// under `settings.workspace_root` (those its `llm` agent keeps).
+    pub fn with_review(mut self, settings: ReviewSettings) -> Self {
+        self.review = Some(settings);
+        self
     }
 
     /// The probe address actually bound.
@@ -115,11 +126,21 @@ impl Worker {
             concurrency: config.concurrency,
             lease_s,
         };
+        let hard_stop = CancellationToken::new();
+        let control = ControlHandler {
+            reviewer: Reviewer {
+                pool: self.pool.clone(),
+                settings: self.review,
+                worker_id: worker_id.clone(),
+                hard_stop: hard_stop.clone(),
+            },
+        };
         let tasks = TaskTracker::new();
         let stop_consuming = CancellationToken::new();
         let consuming = tokio::spawn(consumer::run(
             settings,
             executor,
+            control,
             tasks.clone(),
             stop_consuming.clone(),
         ));
@@ -138,6 +159,7 @@ impl Worker {
                 "grace period over; handing the remaining runs back"
             );
             inflight.stop_all(StopReason::Shutdown);
+            hard_stop.cancel();
             let _drained = tokio::time::timeout(Duration::from_secs(10), tasks.wait()).await;
         }
         if let Err(err) = workers::deregister(&self.pool, &worker_id).await {

@@ -43,6 +43,18 @@ impl Names {
         format!("{}.dead", self.prefix)
     }
 
+    /// Direct exchange of control jobs addressed to one worker (routing key =
+    /// worker id).
+    pub fn direct_exchange(&self) -> String {
+        format!("{}.direct", self.prefix)
+    }
+
+    /// A worker's own queue (exclusive, auto-delete), bound to
+    /// [`direct_exchange`](Self::direct_exchange) with its id.
+    pub fn worker_queue(&self, worker_id: &str) -> String {
+        format!("{}.worker.{worker_id}", self.prefix)
+    }
+
     /// Delay queue of one retry tier.
     pub fn retry_queue(&self, delay_ms: u64) -> String {
         format!("{}.retry.{delay_ms}ms", self.prefix)

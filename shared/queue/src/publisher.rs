@@ -74,6 +74,27 @@ impl Publisher {
         .await
     }
 
+    /// Publishes a control job to one worker's own queue through the direct
+    /// exchange. A worker that is gone has no queue bound: the publish fails
+    /// with [`QueueError::Unroutable`].
+    pub async fn publish_to_worker(
+        &self,
+        msg: &JobMessage,
+        props: &JobProperties,
+        worker_id: &str,
+    ) -> Result<(), QueueError> {
+        let exchange = self.names.direct_exchange();
+        self.publish(
+            &exchange,
+            worker_id,
+            &msg.to_bytes(),
+            msg.run_id(),
+            msg.type_name(),
+            props,
+        )
+        .await
+    }
+
     /// Publishes a job into the retry tier of `delay_ms`; it reaches the work
     /// queue once the tier's TTL expires.
     pub async fn publish_delayed(

@@ -5,7 +5,13 @@
 //! <p>.work (direct) ──run──▶ <p>.work (quorum, delivery-limit, DLX <p>.dead)
 //! <p>.retry.<ms>ms (TTL <ms>, DLX <p>.work/run)   ← delayed retries
 //! <p>.dead (fanout) ──▶ <p>.dead                    ← dead letters, with a reason
+//! <p>.direct (direct) ──<worker id>──▶ <p>.worker.<worker id>  ← control jobs
 //! ```
+//!
+//! The per-worker queues are declared by their worker ([`declare_worker_queue`]):
+//! exclusive and auto-delete, they live exactly as long as the worker's
+//! connection, so a control job for a worker that is gone is unroutable and
+//! its (mandatory) publish fails instead of waiting for nobody.
 
 use crate::names::{Names, WORK_ROUTING_KEY};
 use crate::{QueueError, RetryTiers};
@@ -38,6 +44,14 @@ pub async fn declare(
     channel
         .exchange_declare(
             names.work_exchange().as_str().into(),
+            ExchangeKind::Direct,
+            durable_exchange,
+            FieldTable::default(),
+        )
+        .await?;
+    channel
+        .exchange_declare(
+            names.direct_exchange().as_str().into(),
             ExchangeKind::Direct,
             durable_exchange,
             FieldTable::default(),
@@ -114,6 +128,37 @@ pub async fn declare(
             .await?;
     }
     Ok(())
+}
+
+/// Declares `worker_id`'s own queue and binds it to the direct exchange;
+/// returns the queue name. Call on the connection that consumes it.
+pub async fn declare_worker_queue(
+    channel: &Channel,
+    names: &Names,
+    worker_id: &str,
+) -> Result<String, QueueError> {
+    let queue = names.worker_queue(worker_id);
+    // exclusive: only this connection may use it, and it is deleted when the
+    // connection closes; auto_delete: also when its last consumer goes.
+    // Not durable: control jobs are answered within seconds or not at all.
+    let options = QueueDeclareOptions {
+        exclusive: true,
+        auto_delete: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(queue.as_str().into(), options, FieldTable::default())
+        .await?;
+    channel
+        .queue_bind(
+            queue.as_str().into(),
+            names.direct_exchange().as_str().into(),
+            worker_id.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(queue)
 }
 
 fn string(value: &str) -> AMQPValue {

@@ -4,6 +4,9 @@
 //! - [`migrate`]: embedded migrations, applied once under an advisory lock.
 //! - [`projects`], [`runs`], [`events`], [`outbox`], [`workers`], [`tokens`]:
 //!   one module per table family.
+//! - [`messages`]: follow-up messages, continued as new attempts of a run.
+//! - [`requests`]: review and exec requests answered by the worker holding
+//!   a run's worktree.
 //! - [`claim`]: how a worker takes a run for an attempt, and the fenced writes
 //!   of that attempt.
 //!
@@ -13,11 +16,13 @@
 pub mod claim;
 mod error;
 pub mod events;
+pub mod messages;
 pub mod migrate;
 pub mod outbox;
 pub mod pool;
 pub mod projects;
 pub mod reaper;
+pub mod requests;
 pub mod runs;
 pub mod tokens;
 pub mod workers;

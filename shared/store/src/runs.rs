@@ -5,7 +5,7 @@ use crate::StoreError;
 use crate::events::insert_event;
 use agent_runner_domain::{EventKind, RunStatus};
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio_postgres::Row;
@@ -342,6 +342,37 @@ pub async fn requeue(
 ) -> Result<RetryOutcome, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
+    let Some((run, outbox_id)) = requeue_in(&tx, id, from, kind, &payload).await? else {
+        return not_requeued(&tx, id).await;
+    };
+    tx.commit().await?;
+    Ok(RetryOutcome::Requeued { run, outbox_id })
+}
+
+/// The run as it is, for a requeue that did not apply.
+pub(crate) async fn not_requeued(
+    client: &impl GenericClient,
+    id: Uuid,
+) -> Result<RetryOutcome, StoreError> {
+    let row = client
+        .query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id])
+        .await?;
+    Ok(match row {
+        Some(row) => RetryOutcome::NotRetryable(Run::from_row(&row)),
+        None => RetryOutcome::NotFound,
+    })
+}
+
+/// The guarded part of [`requeue`], inside the caller's transaction: QUEUED
+/// again, the event, an outbox row. Refused (`None`) while a review of the
+/// run is open, so a reviewer's merge never races a new attempt.
+pub(crate) async fn requeue_in(
+    tx: &impl GenericClient,
+    id: Uuid,
+    from: &[&str],
+    kind: EventKind,
+    payload: &Value,
+) -> Result<Option<(Run, i64)>, StoreError> {
     let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
     let row = tx
         .query_opt(
@@ -350,31 +381,25 @@ pub async fn requeue(
                         finished_at = NULL, lease_until = NULL, worker_id = NULL,
                         max_attempts = GREATEST(max_attempts, attempt + 1),
                         updated_at = clock_timestamp()
-                 WHERE id = $1 AND status = ANY($2) RETURNING {COLUMNS}"
+                 WHERE id = $1 AND status = ANY($2)
+                   AND NOT EXISTS (SELECT 1 FROM run_requests q
+                                   WHERE q.run_id = runs.id AND q.status = 'PENDING'
+                                     AND q.kind IN ('APPROVE', 'REJECT'))
+                 RETURNING {COLUMNS}"
             ),
             &[&id, &from],
         )
         .await?;
     let Some(row) = row else {
-        let row = tx
-            .query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id])
-            .await?;
-        return Ok(match row {
-            Some(row) => RetryOutcome::NotRetryable(Run::from_row(&row)),
-            None => RetryOutcome::NotFound,
-        });
+        return Ok(None);
     };
     let run = Run::from_row(&row);
-    insert_event(&tx, id, kind, &payload).await?;
+    insert_event(tx, id, kind, payload).await?;
     let outbox = tx
         .query_one(
             "INSERT INTO outbox (run_id, attempt) VALUES ($1, $2) RETURNING id",
             &[&id, &run.attempt],
         )
         .await?;
-    tx.commit().await?;
-    Ok(RetryOutcome::Requeued {
-        run,
-        outbox_id: outbox.get(0),
-    })
+    Ok(Some((run, outbox.get(0))))
 }

@@ -131,14 +131,13 @@ impl PrivateRabbit {
         let mut ctl = self.command("rabbitmqctl");
         ctl.args(["-n", &self.node, "stop"]);
         let stopped = run(&mut ctl, "rabbitmqctl stop").await;
-        if let Some(mut child) = self.child.take() {
-            if tokio::time::timeout(BOOT_TIMEOUT, child.wait())
+        if let Some(mut child) = self.child.take()
+            && tokio::time::timeout(BOOT_TIMEOUT, child.wait())
                 .await
                 .is_err()
-            {
-                child.start_kill().ok();
-                let _reaped = child.wait().await;
-            }
+        {
+            child.start_kill().ok();
+            let _reaped = child.wait().await;
         }
         stopped
     }

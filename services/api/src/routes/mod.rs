@@ -2,8 +2,12 @@
 
 mod diff;
 mod events;
+mod exec;
 mod health;
+mod messages;
 mod projects;
+mod requests;
+mod review;
 mod runs;
 mod stream;
 mod workers;
@@ -28,6 +32,11 @@ pub fn router(state: AppState) -> Router {
         .route("/runs/{id}/events", get(events::list))
         .route("/runs/{id}/events/stream", get(stream::stream))
         .route("/runs/{id}/diff", get(diff::show))
+        .route("/runs/{id}/messages", post(messages::post))
+        .route("/runs/{id}/approve", post(review::approve))
+        .route("/runs/{id}/reject", post(review::reject))
+        .route("/runs/{id}/exec", post(exec::exec))
+        .route("/runs/{id}/requests/{request_id}", get(requests::show))
         .route("/workers", get(workers::list))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

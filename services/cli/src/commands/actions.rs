@@ -28,18 +28,29 @@ pub async fn retry(ctx: &Ctx, id: Uuid) -> Result<Exit, CliError> {
     .await
 }
 
-/// `approve ID`.
+/// `approve ID`: the run's worker merges its branch into the project's
+/// default target (202: it is still at it).
 pub async fn approve(ctx: &Ctx, id: Uuid) -> Result<Exit, CliError> {
-    transition(ctx, id, "approve", |_, run| {
-        format!("run {id} approved: {run}")
+    transition(ctx, id, "approve", |status, run| {
+        if status == StatusCode::ACCEPTED {
+            format!(
+                "approval of run {id} handed to its worker; check with: agent-runner runs show {id}"
+            )
+        } else {
+            format!("run {id} approved: {run}")
+        }
     })
     .await
 }
 
-/// `reject ID`.
+/// `reject ID`: the run's worker deletes its branch (202: it is still at it).
 pub async fn reject(ctx: &Ctx, id: Uuid) -> Result<Exit, CliError> {
-    transition(ctx, id, "reject", |_, run| {
-        format!("run {id} rejected: {run}")
+    transition(ctx, id, "reject", |status, run| {
+        if status == StatusCode::ACCEPTED {
+            format!("rejection of run {id} handed to its worker; check with: agent-runner runs show {id}")
+        } else {
+            format!("run {id} rejected: {run}")
+        }
     })
     .await
 }

@@ -9,7 +9,7 @@ use agent_runner_coding_agent::{CodingAgent, CodingAgentConfig, RetryConfig};
 use agent_runner_domain::EventKind;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -17,54 +17,7 @@ use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Runs git in `dir`, panicking on failure; returns stdout.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// Whether `git rev-parse --verify` finds `reference` in `repo`.
-pub fn ref_exists(repo: &Path, reference: &str) -> bool {
-    Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(["rev-parse", "--verify", "--quiet", reference])
-        .output()
-        .expect("run git")
-        .status
-        .success()
-}
-
-/// A non-bare repository on `main` with README.md and src/lib.rs committed.
-pub fn origin_repo() -> TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path();
-    git(path, &["init", "--quiet", "--initial-branch", "main"]);
-    std::fs::write(path.join("README.md"), "# Demo\n\nhello world\n").expect("write");
-    std::fs::create_dir_all(path.join("src")).expect("mkdir");
-    std::fs::write(
-        path.join("src/lib.rs"),
-        "pub fn answer() -> u32 {\n    41\n}\n",
-    )
-    .expect("write");
-    git(path, &["add", "-A"]);
-    git(path, &["commit", "--quiet", "-m", "initial"]);
-    dir
-}
+pub use agent_runner_test_fixtures::git_repo::{git, origin_repo, ref_exists};
 
 /// Collects events in memory; can be told to fence the attempt after some
 /// events.

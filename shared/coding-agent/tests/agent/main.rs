@@ -2,7 +2,7 @@
 //! OpenAI-compatible server, temporary git repositories and an in-memory
 //! event sink. No test needs a real model.
 
-mod fake_llm;
+use agent_runner_test_fixtures::fake_llm;
 mod helpers;
 
 mod approval;

@@ -26,7 +26,9 @@ pub enum Scripted {
 /// A request as received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// The JSON body (`Null` when it was not JSON).
     pub body: Value,
+    /// The `Authorization` header, if any.
     pub authorization: Option<String>,
 }
 
@@ -41,6 +43,7 @@ struct Script {
 /// The running fake.
 #[derive(Clone)]
 pub struct FakeLlm {
+    /// `http://127.0.0.1:<port>/v1`, the value for `LLM_BASE_URL`.
     pub base_url: String,
     script: Arc<Mutex<Script>>,
 }

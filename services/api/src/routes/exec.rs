@@ -1,0 +1,77 @@
+//! `POST /v1/runs/{id}/exec {cmd, timeout_s?}`: runs a command in the kept
+//! worktree of a run that awaits approval, on the worker that holds it, with
+//! the limits of the agent's `run_command` (own process group, scrubbed
+//! environment, timeout, capped output). Admin tokens only.
+
+use super::requests::answer;
+use crate::auth::{Principal, require_admin};
+use crate::dispatch::send_and_wait;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, parse_id};
+use crate::state::AppState;
+use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Longest accepted command, in bytes.
+pub const MAX_CMD_BYTES: usize = 8 * 1024;
+/// Default and largest timeout, in seconds (the worker also caps it).
+const DEFAULT_TIMEOUT_S: u64 = 60;
+const MAX_TIMEOUT_S: u64 = 600;
+
+/// Body of an exec.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecBody {
+    cmd: String,
+    #[serde(default)]
+    timeout_s: Option<u64>,
+}
+
+/// Runs the command: 200 with `exit_code` (null when killed), `stdout`,
+/// `stderr`, `truncated`, `timed_out`; 202 with a URL to poll when it runs
+/// longer than `REQUEST_WAIT_MS`.
+pub async fn exec(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ExecBody>,
+) -> Result<Response, ApiError> {
+    require_admin(&principal)?;
+    let id = parse_id(&id, "run")?;
+    if body.cmd.trim().is_empty() || body.cmd.len() > MAX_CMD_BYTES {
+        return Err(ApiError::Validation(format!(
+            "cmd must be 1 to {MAX_CMD_BYTES} bytes"
+        )));
+    }
+    let timeout_s = body.timeout_s.unwrap_or(DEFAULT_TIMEOUT_S);
+    if !(1..=MAX_TIMEOUT_S).contains(&timeout_s) {
+        return Err(ApiError::Validation(format!(
+            "timeout_s must be between 1 and {MAX_TIMEOUT_S}"
+        )));
+    }
+    let params = json!({"cmd": body.cmd, "timeout_s": timeout_s});
+    let request = match requests::open(&state.pool, id, RequestKind::Exec, &params).await? {
+        OpenOutcome::Opened(request) => request,
+        OpenOutcome::WrongState(run) => {
+            return Err(ApiError::Conflict(format!(
+                "commands run in the kept worktree of a run AWAITING_APPROVAL; this one is {}",
+                run.status
+            )));
+        }
+        OpenOutcome::ReviewInProgress => {
+            return Err(ApiError::Conflict(
+                "a review of this run is in progress".into(),
+            ));
+        }
+        OpenOutcome::NotFound => {
+            return Err(ApiError::NotFound(format!("no run with id `{id}`")));
+        }
+    };
+    tracing::info!(run.id = %id, token = %principal.name, "exec in a run's worktree requested");
+    let dispatched = send_and_wait(&state, request).await?;
+    answer(&state, dispatched).await
+}

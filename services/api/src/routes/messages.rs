@@ -1,0 +1,79 @@
+//! `POST /v1/runs/{id}/messages {message}`: a follow-up to a finished `llm`
+//! run. The message is stored and the run continues as a new attempt on its
+//! branch, with its previous conversation and every message so far —
+//! re-queued through the outbox, like a retry.
+
+use super::runs::publish_fast_path;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, parse_id};
+use crate::state::AppState;
+use agent_runner_domain::RunStatus;
+use agent_runner_store::messages::{self, CONTINUABLE, PostOutcome};
+use agent_runner_store::runs;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+/// Longest accepted message, in bytes (as long as a goal may be).
+pub const MAX_MESSAGE_BYTES: usize = agent_runner_domain::submission::MAX_GOAL_BYTES;
+
+/// Body of a follow-up.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageBody {
+    message: String,
+}
+
+/// Posts the message: 202 with the run, QUEUED again. 409 unless the run is
+/// an `llm` run in COMPLETED, FAILED, CANCELLED or AWAITING_APPROVAL (and no
+/// review of it is in progress); 422 for an empty or oversized message.
+pub async fn post(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<MessageBody>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "run")?;
+    let message = body.message.trim();
+    if message.is_empty() {
+        return Err(ApiError::Validation("message must not be empty".into()));
+    }
+    if message.len() > MAX_MESSAGE_BYTES {
+        return Err(ApiError::Validation(format!(
+            "message is {} bytes; the limit is {MAX_MESSAGE_BYTES}",
+            message.len()
+        )));
+    }
+    let run = runs::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| not_found(id))?;
+    if run.agent != "llm" {
+        return Err(ApiError::Conflict(format!(
+            "only `llm` runs take follow-up messages; this one is `{}`",
+            run.agent
+        )));
+    }
+    match messages::post(&state.pool, id, message).await? {
+        PostOutcome::Requeued { run, outbox_id } => {
+            publish_fast_path(&state, &run, outbox_id).await;
+            tracing::info!(run.id = %run.id, "follow-up message posted; run queued again");
+            Ok((StatusCode::ACCEPTED, Json(run)).into_response())
+        }
+        PostOutcome::NotContinuable(run) if CONTINUABLE.contains(&run.status) => {
+            Err(ApiError::Conflict(
+                "a review of this run is in progress; post the message once it is answered".into(),
+            ))
+        }
+        PostOutcome::NotContinuable(run) => Err(ApiError::Conflict(format!(
+            "messages continue runs that are {}; this one is {}",
+            CONTINUABLE.map(RunStatus::as_str).join(", "),
+            run.status
+        ))),
+        PostOutcome::NotFound => Err(not_found(id)),
+    }
+}
+
+fn not_found(id: uuid::Uuid) -> ApiError {
+    ApiError::NotFound(format!("no run with id `{id}`"))
+}

@@ -1,0 +1,72 @@
+//! `GET /v1/runs/{id}/requests/{request_id}`: a review or exec request and
+//! the worker's answer, for clients that got a 202; and how a request's
+//! answer becomes a response.
+
+use crate::dispatch::{Dispatched, request_url};
+use crate::error::ApiError;
+use crate::extract::parse_id;
+use crate::state::AppState;
+use agent_runner_store::requests::{self, RequestKind, RunRequest};
+use agent_runner_store::runs;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// Shows one request.
+pub async fn show(
+    State(state): State<AppState>,
+    Path((id, request_id)): Path<(String, String)>,
+) -> Result<Json<RunRequest>, ApiError> {
+    let id = parse_id(&id, "run")?;
+    let request_id = parse_id(&request_id, "request")?;
+    requests::get(&state.pool, id, request_id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no request `{request_id}` for run `{id}`")))
+}
+
+/// 200 with the answer (a review: the run and the request; an exec: the
+/// command's result), 409 with the worker's reason when it failed, 202 with
+/// a `Location` to poll when it is still pending.
+pub async fn answer(state: &AppState, dispatched: Dispatched) -> Result<Response, ApiError> {
+    let request = match dispatched {
+        Dispatched::Pending(request) => {
+            let url = request_url(&request);
+            let mut response = (
+                StatusCode::ACCEPTED,
+                Json(json!({"request": request, "poll": url})),
+            )
+                .into_response();
+            if let Ok(value) = HeaderValue::from_str(&url) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            return Ok(response);
+        }
+        Dispatched::Answered(request) => request,
+    };
+    if request.status != "DONE" {
+        return Err(ApiError::Conflict(request.error.unwrap_or_else(|| {
+            "the worker could not carry out the request".to_owned()
+        })));
+    }
+    let body = match request.kind {
+        RequestKind::Exec => {
+            let mut body = request.result.clone().unwrap_or(Value::Null);
+            if let Some(fields) = body.as_object_mut() {
+                fields.insert("request_id".into(), json!(request.id));
+            }
+            body
+        }
+        RequestKind::Approve | RequestKind::Reject => {
+            let run = runs::get(&state.pool, request.run_id).await?;
+            let mut body = serde_json::to_value(run).unwrap_or(Value::Null);
+            if let Some(fields) = body.as_object_mut() {
+                fields.insert("request".into(), json!(request));
+            }
+            body
+        }
+    };
+    Ok((StatusCode::OK, Json(body)).into_response())
+}

@@ -1,0 +1,135 @@
+//! `POST /v1/runs/{id}/approve` and `/reject`: the approval gate of `llm`
+//! runs. Only a run in AWAITING_APPROVAL can be reviewed (409 otherwise, and
+//! while another review of it is in progress); the worker holding its
+//! worktree merges or keeps the branch (approve → COMPLETED) or deletes it
+//! (reject → REJECTED).
+
+use super::requests::answer;
+use crate::dispatch::send_and_wait;
+use crate::error::ApiError;
+use crate::extract::{OptionalJson, parse_id};
+use crate::state::AppState;
+use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
+use agent_runner_store::{projects, runs};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Body of an approve: merge into a branch, or keep the branch as it is.
+/// Neither: the project's `settings.merge_into` (a branch, or `false` to
+/// keep), else its default branch.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApproveBody {
+    #[serde(default)]
+    merge_into: Option<String>,
+    #[serde(default)]
+    keep: bool,
+}
+
+/// Approves a run that awaits approval: 200 with the run (COMPLETED), or
+/// 202 with a URL to poll when the worker takes longer than `REQUEST_WAIT_MS`.
+pub async fn approve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<ApproveBody>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "run")?;
+    if body.keep && body.merge_into.is_some() {
+        return Err(ApiError::Validation(
+            "give either merge_into or keep, not both".into(),
+        ));
+    }
+    if let Some(branch) = &body.merge_into {
+        check_branch_name(branch)?;
+    }
+    let target = match (body.keep, body.merge_into) {
+        (true, _) => json!({"keep": true}),
+        (false, Some(into)) => json!({"merge_into": into}),
+        (false, None) => default_target(&state, id).await?,
+    };
+    review(&state, id, RequestKind::Approve, json!({"target": target})).await
+}
+
+/// Rejects a run that awaits approval: its branch is deleted; 200 with the
+/// run (REJECTED), or 202 with a URL to poll.
+pub async fn reject(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    OptionalJson(_body): OptionalJson<RejectBody>,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id, "run")?;
+    review(&state, id, RequestKind::Reject, json!({})).await
+}
+
+/// Body of a reject: nothing to say (an empty object or no body).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {}
+
+async fn review(
+    state: &AppState,
+    id: Uuid,
+    kind: RequestKind,
+    params: Value,
+) -> Result<Response, ApiError> {
+    let request = match requests::open(&state.pool, id, kind, &params).await? {
+        OpenOutcome::Opened(request) => request,
+        OpenOutcome::WrongState(run) => {
+            return Err(ApiError::Conflict(format!(
+                "only runs AWAITING_APPROVAL can be approved or rejected; this one is {}",
+                run.status
+            )));
+        }
+        OpenOutcome::ReviewInProgress => {
+            return Err(ApiError::Conflict(
+                "a review of this run is already in progress".into(),
+            ));
+        }
+        OpenOutcome::NotFound => return Err(not_found(id)),
+    };
+    let dispatched = send_and_wait(state, request).await?;
+    answer(state, dispatched).await
+}
+
+/// The project's default approve target.
+async fn default_target(state: &AppState, run_id: Uuid) -> Result<Value, ApiError> {
+    let run = runs::get(&state.pool, run_id)
+        .await?
+        .ok_or_else(|| not_found(run_id))?;
+    let project = projects::get(&state.pool, run.project_id)
+        .await?
+        .ok_or_else(|| ApiError::Conflict("the run's project no longer exists".into()))?;
+    Ok(match project.settings.get("merge_into") {
+        Some(Value::Bool(false)) => json!({"keep": true}),
+        Some(Value::String(branch)) => json!({"merge_into": branch}),
+        _ => json!({"merge_into": project.default_branch}),
+    })
+}
+
+/// A branch name git accepts and no option can hide in.
+fn check_branch_name(branch: &str) -> Result<(), ApiError> {
+    let valid = !branch.is_empty()
+        && branch.len() <= 200
+        && !branch.starts_with(['-', '/', '.'])
+        && !branch.ends_with(['/', '.'])
+        && !branch.contains("..")
+        && !branch.contains("//")
+        && !branch.ends_with(".lock")
+        && branch
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(format!(
+            "merge_into `{branch}` is not a valid branch name"
+        )))
+    }
+}
+
+fn not_found(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no run with id `{id}`"))
+}

@@ -1,0 +1,212 @@
+//! Review operations on the worktrees this worker keeps: approve, reject and
+//! exec, carried out with the `llm` agent's `review` module and answered in
+//! the run's `run_requests` row.
+//!
+//! A run's worktree and branch live on the disk of the worker that ran it,
+//! so these requests reach this worker through its own queue (see
+//! [`control`](crate::control)). Nothing here changes a run except through
+//! [`requests::close_review`], which is guarded by AWAITING_APPROVAL.
+
+use crate::execution::with_db_retry;
+use agent_runner_agent::ProjectSpec;
+use agent_runner_coding_agent::{
+    ApproveTarget, CodingAgentConfig, ReviewError, approve, exec_in_worktree, reject,
+};
+use agent_runner_domain::RunStatus;
+use agent_runner_store::requests::{self, RequestKind, RunRequest, Verdict};
+use agent_runner_store::{Pool, StoreError, projects, runs};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Where this worker keeps its workspaces and the limits of `exec`.
+#[derive(Debug, Clone)]
+pub struct ReviewSettings {
+    /// `WORKSPACE_ROOT` of the `llm` agent.
+    pub workspace_root: PathBuf,
+    /// Longest an exec may run (a request asking for more gets this).
+    pub exec_timeout_max: Duration,
+    /// Bytes of output kept per stream.
+    pub output_cap: usize,
+}
+
+impl From<&CodingAgentConfig> for ReviewSettings {
+    fn from(config: &CodingAgentConfig) -> Self {
+        Self {
+            workspace_root: config.workspace_root.clone(),
+            exec_timeout_max: config.command_timeout_max,
+            output_cap: config.output_cap,
+        }
+    }
+}
+
+/// Carries out requests on this worker's worktrees.
+#[derive(Clone)]
+pub struct Reviewer {
+    /// Postgres pool.
+    pub pool: Pool,
+    /// Workspaces and limits; `None` when this worker has no `llm` agent.
+    pub settings: Option<ReviewSettings>,
+    /// This worker's id (named in answers).
+    pub worker_id: String,
+    /// Fires when the worker stops for good: a running exec is killed.
+    pub hard_stop: CancellationToken,
+}
+
+impl Reviewer {
+    /// Carries out `request` and closes it; a failure is recorded in the
+    /// request (the api reports it), not returned.
+    pub async fn carry_out(&self, request: &RunRequest) -> Result<(), StoreError> {
+        let answer = match self.settings.as_ref() {
+            None => Err(format!(
+                "worker `{}` has no llm workspace configured",
+                self.worker_id
+            )),
+            Some(settings) => match request.kind {
+                RequestKind::Approve | RequestKind::Reject => {
+                    self.review(settings, request).await?
+                }
+                RequestKind::Exec => self.exec(settings, request).await,
+            },
+        };
+        let closed = match answer {
+            Ok(Some(result)) => {
+                with_db_retry(|| requests::complete(&self.pool, request.id, &result)).await?
+            }
+            // A review closed itself with the run's transition.
+            Ok(None) => true,
+            Err(error) => with_db_retry(|| requests::fail(&self.pool, request.id, &error)).await?,
+        };
+        if !closed {
+            tracing::warn!(request.id = %request.id, "request was closed before this answer");
+        }
+        Ok(())
+    }
+
+    /// Approves or rejects; `Ok(Ok(None))` once the run moved on.
+    async fn review(
+        &self,
+        settings: &ReviewSettings,
+        request: &RunRequest,
+    ) -> Result<Result<Option<Value>, String>, StoreError> {
+        let Some(run) = with_db_retry(|| runs::get(&self.pool, request.run_id)).await? else {
+            return Ok(Err("the run no longer exists".to_owned()));
+        };
+        if run.status != RunStatus::AwaitingApproval {
+            return Ok(Err(format!(
+                "the run is {}, not AWAITING_APPROVAL",
+                run.status
+            )));
+        }
+        let Some(project) = with_db_retry(|| projects::get(&self.pool, run.project_id)).await?
+        else {
+            return Ok(Err("the run's project no longer exists".to_owned()));
+        };
+        let Some(branch) = run
+            .result
+            .as_ref()
+            .and_then(|r| r.get("branch"))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+        else {
+            return Ok(Err("the run's result names no branch".to_owned()));
+        };
+        let project = ProjectSpec {
+            id: project.id,
+            name: project.name,
+            repo_url: project.repo_url,
+            default_branch: project.default_branch,
+            settings: project.settings,
+        };
+        let root = &settings.workspace_root;
+        let (verdict, review) = if request.kind == RequestKind::Approve {
+            let target = match request.params["target"]["merge_into"].as_str() {
+                Some(into) => ApproveTarget::Merge {
+                    into: into.to_owned(),
+                },
+                None => ApproveTarget::Keep,
+            };
+            let merged_into = match &target {
+                ApproveTarget::Merge { into } => Some(into.clone()),
+                ApproveTarget::Keep => None,
+            };
+            match approve(root, &project, run.id, &branch, target).await {
+                Ok(outcome) => (
+                    Verdict::Approved,
+                    json!({
+                        "decision": "approved",
+                        "branch": branch,
+                        "merged_into": merged_into,
+                        "merged_commit": outcome.merged_commit,
+                        "pushed_to_origin": outcome.pushed_to_origin,
+                        "worker_id": self.worker_id,
+                    }),
+                ),
+                Err(err) => return Ok(Err(review_error(&err, &self.worker_id))),
+            }
+        } else {
+            match reject(root, &project, run.id, &branch).await {
+                Ok(()) => (
+                    Verdict::Rejected,
+                    json!({
+                        "decision": "rejected",
+                        "branch": branch,
+                        "branch_deleted": true,
+                        "worker_id": self.worker_id,
+                    }),
+                ),
+                Err(err) => return Ok(Err(review_error(&err, &self.worker_id))),
+            }
+        };
+        let moved = with_db_retry(|| {
+            requests::close_review(&self.pool, request.id, run.id, verdict, &review)
+        })
+        .await?;
+        if moved {
+            tracing::info!(run.id = %run.id, decision = %review["decision"], "run reviewed");
+        }
+        Ok(Ok(None))
+    }
+
+    async fn exec(
+        &self,
+        settings: &ReviewSettings,
+        request: &RunRequest,
+    ) -> Result<Option<Value>, String> {
+        let cmd = request.params["cmd"]
+            .as_str()
+            .ok_or("the request has no command")?;
+        let asked = request.params["timeout_s"].as_u64().unwrap_or(60);
+        let timeout = Duration::from_secs(asked).min(settings.exec_timeout_max);
+        let out = exec_in_worktree(
+            &settings.workspace_root,
+            request.run_id,
+            cmd,
+            timeout,
+            settings.output_cap,
+            &self.hard_stop,
+        )
+        .await
+        .map_err(|err| review_error(&err, &self.worker_id))?;
+        tracing::info!(run.id = %request.run_id, exit_code = ?out.exit_code, "exec in worktree done");
+        Ok(Some(json!({
+            "exit_code": out.exit_code,
+            "stdout": out.stdout,
+            "stderr": out.stderr,
+            "truncated": out.truncated,
+            "timed_out": out.timed_out,
+            "timeout_s": timeout.as_secs(),
+            "worker_id": self.worker_id,
+        })))
+    }
+}
+
+fn review_error(err: &ReviewError, worker_id: &str) -> String {
+    match err {
+        ReviewError::NoWorktree(run_id) => {
+            format!("run {run_id} has no worktree on worker `{worker_id}`")
+        }
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,121 @@
+//! The `llm` agent through the api and a worker: a temporary git repository
+//! as the project, the scripted OpenAI-compatible server as `LLM_BASE_URL`.
+//!
+//! - `runs`: runs that edit, fail, and continue with follow-up messages.
+//! - `review`: approve, reject and exec on the worker holding the worktree.
+
+mod review;
+mod runs;
+
+use agent_runner_test_fixtures::fake_llm::{FakeLlm, Scripted, calls, finish};
+use agent_runner_test_fixtures::git_repo::origin_repo;
+use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::time::Duration;
+use tempfile::TempDir;
+
+/// An api, a worker whose `llm` agent talks to a scripted model, and a
+/// project whose repository is a temporary git repository.
+pub(crate) struct Setup {
+    pub(crate) env: TestEnv,
+    pub(crate) api: ApiHandle,
+    pub(crate) worker: WorkerHandle,
+    pub(crate) llm: FakeLlm,
+    pub(crate) origin: TempDir,
+    pub(crate) workspace: TempDir,
+    pub(crate) project: String,
+}
+
+impl Setup {
+    pub(crate) async fn new(script: Vec<Scripted>, settings: Value) -> Self {
+        let llm = FakeLlm::start(script, None).await;
+        let base_url = llm.base_url.clone();
+        Self::with_endpoint(llm, &base_url, settings, &[]).await
+    }
+
+    pub(crate) async fn with_endpoint(
+        llm: FakeLlm,
+        base_url: &str,
+        settings: Value,
+        api_overrides: &[(&str, &str)],
+    ) -> Self {
+        let env = TestEnv::new().await;
+        let api = ApiHandle::spawn(&env, api_overrides).await;
+        let workspace = tempfile::tempdir().expect("tempdir");
+        let root = workspace.path().to_string_lossy().into_owned();
+        let worker = WorkerHandle::spawn_llm(
+            &env,
+            &[
+                ("LLM_BASE_URL", base_url),
+                ("LLM_MODEL", "test-model"),
+                ("WORKSPACE_ROOT", &root),
+            ],
+        )
+        .await;
+        let origin = origin_repo();
+        let (status, body) = api
+            .post(
+                "/v1/projects",
+                json!({"name": format!("demo-{}", uuid::Uuid::new_v4()),
+                       "repo_url": origin.path().to_string_lossy(),
+                       "default_branch": "main", "settings": settings}),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let project = body["id"].as_str().expect("project id").to_owned();
+        Self {
+            env,
+            api,
+            worker,
+            llm,
+            origin,
+            workspace,
+            project,
+        }
+    }
+
+    pub(crate) async fn submit(&self, goal: &str) -> String {
+        self.api
+            .submit_body(json!({"project_id": self.project, "goal": goal, "agent": "llm"}))
+            .await
+    }
+
+    pub(crate) async fn wait(&self, id: &str, statuses: &[&str]) -> Value {
+        self.api
+            .wait_for(id, statuses, Duration::from_secs(30))
+            .await
+    }
+
+    pub(crate) fn mirror(&self) -> PathBuf {
+        self.workspace
+            .path()
+            .join("mirrors")
+            .join(format!("{}.git", self.project))
+    }
+
+    pub(crate) async fn stop(self) {
+        self.worker.stop().await;
+        self.api.stop().await;
+        drop(self.env);
+    }
+}
+
+pub(crate) fn fix_the_answer() -> Vec<Scripted> {
+    vec![
+        calls(&[(
+            "c1",
+            "str_replace",
+            json!({"path": "src/lib.rs", "old_str": "    41", "new_str": "    42"}),
+        )]),
+        finish("c2", "Fixed the answer."),
+    ]
+}
+
+pub(crate) const ENDED: [&str; 5] = [
+    "COMPLETED",
+    "FAILED",
+    "CANCELLED",
+    "AWAITING_APPROVAL",
+    "REJECTED",
+];

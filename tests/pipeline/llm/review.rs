@@ -1,0 +1,270 @@
+//! Approve, reject and exec, carried out by the worker that holds the run's
+//! worktree; and the one-open-review rule.
+
+use super::{ENDED, Setup, fix_the_answer};
+use agent_runner_store::tokens;
+use agent_runner_test_fixtures::fake_llm::FakeLlm;
+use agent_runner_test_fixtures::git_repo::{git, ref_exists};
+use agent_runner_tests::{ApiHandle, TestEnv};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approving_merges_the_branch_into_the_default_branch_and_exec_needs_an_admin() {
+    let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
+    let id = s.submit("Fix the answer").await;
+    let run = s.wait(&id, &ENDED).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    assert_eq!(run["worker_id"], s.worker.id);
+
+    let (status, out) = s
+        .api
+        .post(
+            &format!("/v1/runs/{id}/exec"),
+            json!({"cmd": "grep -c 42 src/lib.rs; echo oops >&2; exit 3"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{out}");
+    assert_eq!(out["exit_code"], 3);
+    assert_eq!(out["stdout"], "1\n");
+    assert_eq!(out["stderr"], "oops\n");
+    assert_eq!(out["timed_out"], false);
+
+    let (reader, _) = tokens::create(&s.env.pool, "reader", false)
+        .await
+        .expect("token");
+    let (status, body) = s
+        .api
+        .request_as(
+            &reader,
+            reqwest::Method::POST,
+            &format!("/v1/runs/{id}/exec"),
+            Some(json!({"cmd": "id"})),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "forbidden");
+    let (status, _) = s
+        .api
+        .post(&format!("/v1/runs/{id}/exec"), json!({"cmd": "  "}))
+        .await;
+    assert_eq!(status, 422);
+
+    let (status, run) = s
+        .api
+        .post(&format!("/v1/runs/{id}/approve"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["status"], "COMPLETED");
+    assert_eq!(run["result"]["review"]["decision"], "approved");
+    assert_eq!(run["result"]["review"]["merged_into"], "main");
+    let merged = run["result"]["review"]["merged_commit"]
+        .as_str()
+        .expect("merge commit");
+    assert_eq!(git(s.origin.path(), &["rev-parse", "main"]), merged);
+    assert_eq!(
+        git(s.origin.path(), &["show", "main:src/lib.rs"]),
+        "pub fn answer() -> u32 {\n    42\n}"
+    );
+    let kinds = s.api.kinds(&id).await;
+    assert_eq!(
+        kinds[kinds.len() - 2..],
+        ["AWAITING_APPROVAL".to_owned(), "RUN_COMPLETED".to_owned()]
+    );
+
+    let (status, body) = s
+        .api
+        .post(&format!("/v1/runs/{id}/approve"), json!({}))
+        .await;
+    assert_eq!(status, 409, "approving twice: {body}");
+    assert_eq!(git(s.origin.path(), &["rev-parse", "main"]), merged);
+    assert_eq!(s.api.kinds(&id).await.len(), kinds.len());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rejecting_deletes_the_branch_and_a_rejected_run_takes_no_messages() {
+    let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
+    let id = s.submit("Fix the answer").await;
+    let run = s.wait(&id, &ENDED).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let branch = run["result"]["branch"].as_str().expect("branch").to_owned();
+    assert!(ref_exists(&s.mirror(), &format!("refs/heads/{branch}")));
+
+    let (status, run) = s
+        .api
+        .post(&format!("/v1/runs/{id}/reject"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["status"], "REJECTED");
+    assert!(!ref_exists(&s.mirror(), &format!("refs/heads/{branch}")));
+    assert!(!s.workspace.path().join("runs").join(&id).exists());
+    assert_eq!(
+        git(s.origin.path(), &["show", "main:src/lib.rs"]),
+        "pub fn answer() -> u32 {\n    41\n}"
+    );
+    assert_eq!(
+        s.api.kinds(&id).await.last().map(String::as_str),
+        Some("RUN_REJECTED")
+    );
+    let (status, body) = s
+        .api
+        .post(
+            &format!("/v1/runs/{id}/messages"),
+            json!({"message": "more"}),
+        )
+        .await;
+    assert_eq!(status, 409, "{body}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_review_for_a_worker_that_is_gone_is_a_conflict_naming_it() {
+    let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
+    let id = s.submit("Fix the answer").await;
+    let run = s.wait(&id, &ENDED).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let worker_id = s.worker.id.clone();
+    let Setup {
+        env, api, worker, ..
+    } = s;
+    worker.stop().await;
+
+    let (status, body) = api.post(&format!("/v1/runs/{id}/approve"), json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&worker_id), "{message}");
+    let (_, run) = api.get(&format!("/v1/runs/{id}")).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "nothing changed");
+    // The failed request does not block a later review: it is tried, and
+    // refused for the same reason.
+    let (status, body) = api.post(&format!("/v1/runs/{id}/reject"), json!({})).await;
+    assert_eq!(status, 409);
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(&worker_id), "{message}");
+    api.stop().await;
+    drop(env);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_exec_longer_than_the_wait_answers_202_with_a_request_to_poll() {
+    let llm = FakeLlm::start(fix_the_answer(), None).await;
+    let base_url = llm.base_url.clone();
+    let s = Setup::with_endpoint(
+        llm,
+        &base_url,
+        json!({"require_approval": true}),
+        &[("REQUEST_WAIT_MS", "200")],
+    )
+    .await;
+    let id = s.submit("Fix the answer").await;
+    let run = s.wait(&id, &ENDED).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+
+    let (status, body) = s
+        .api
+        .post(
+            &format!("/v1/runs/{id}/exec"),
+            json!({"cmd": "sleep 1; cat src/lib.rs", "timeout_s": 10}),
+        )
+        .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["request"]["status"], "PENDING");
+    let poll = body["poll"].as_str().expect("poll url").to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let request = loop {
+        let (status, request) = s.api.get(&poll).await;
+        assert_eq!(status, 200, "{request}");
+        if request["status"] != "PENDING" {
+            break request;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{request}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(request["status"], "DONE", "{request}");
+    assert_eq!(request["kind"], "EXEC");
+    assert_eq!(request["worker_id"], s.worker.id);
+    assert_eq!(request["result"]["exit_code"], 0);
+    assert_eq!(
+        request["result"]["stdout"],
+        "pub fn answer() -> u32 {\n    42\n}\n"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_one_review_of_a_run_is_open_at_a_time_and_messages_wait_for_it() {
+    use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[]).await;
+    let project = api.project().await;
+    let id = api
+        .submit_body(json!({"project_id": project, "goal": "g", "agent": "llm"}))
+        .await;
+    // Pose as a run a worker left awaiting approval.
+    let run_id: uuid::Uuid = id.parse().expect("uuid");
+    env.sql(
+        "UPDATE runs SET status = 'AWAITING_APPROVAL', worker_id = 'w-elsewhere', attempt = 1 WHERE id = $1",
+        &[&run_id],
+    )
+    .await;
+
+    let first = match requests::open(&env.pool, run_id, RequestKind::Approve, &json!({}))
+        .await
+        .expect("open")
+    {
+        OpenOutcome::Opened(request) => request,
+        other => panic!("expected a new request, got {other:?}"),
+    };
+    assert_eq!(first.worker_id, "w-elsewhere");
+    let second = requests::open(&env.pool, run_id, RequestKind::Reject, &json!({}))
+        .await
+        .expect("open");
+    assert!(
+        matches!(second, OpenOutcome::ReviewInProgress),
+        "{second:?}"
+    );
+    let (status, body) = api.post(&format!("/v1/runs/{id}/approve"), json!({})).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("in progress")),
+        "{body}"
+    );
+    let (status, body) = api
+        .post(
+            &format!("/v1/runs/{id}/messages"),
+            json!({"message": "more"}),
+        )
+        .await;
+    assert_eq!(status, 409, "a follow-up waits for the review: {body}");
+    let exec = requests::open(
+        &env.pool,
+        run_id,
+        RequestKind::Exec,
+        &json!({"cmd": "true"}),
+    )
+    .await
+    .expect("open");
+    assert!(
+        matches!(exec, OpenOutcome::Opened(_)),
+        "exec is not a review"
+    );
+
+    assert!(
+        requests::fail(&env.pool, first.id, "given up")
+            .await
+            .expect("fail")
+    );
+    assert!(
+        !requests::fail(&env.pool, first.id, "again")
+            .await
+            .expect("fail")
+    );
+    let third = requests::open(&env.pool, run_id, RequestKind::Reject, &json!({}))
+        .await
+        .expect("open");
+    assert!(matches!(third, OpenOutcome::Opened(_)), "{third:?}");
+    api.stop().await;
+}
