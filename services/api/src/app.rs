@@ -5,6 +5,7 @@
 
 use crate::broker::{Broker, BrokerSettings};
 use crate::config::ApiConfig;
+use crate::metrics::ApiMetrics;
 use crate::relay::{self, RelayWaker};
 use crate::routes;
 use crate::state::AppState;
@@ -60,6 +61,7 @@ impl Application {
             broker,
             relay: waker,
             config: Arc::new(config),
+            metrics: ApiMetrics::new(),
         };
         Ok(Self {
             listener,

@@ -9,7 +9,10 @@
 //! - [`app`]: [`Application::build`] and [`Application::run_until_stopped`].
 //! - [`broker`]: the RabbitMQ link, reconnected by a supervisor.
 //! - [`relay`]: publishes outbox rows the request path could not.
-//! - [`routes`]: the HTTP handlers.
+//! - [`routes`]: the HTTP handlers, each registered with its OpenAPI
+//!   documentation; [`openapi`]: the document's frame.
+//! - [`metrics`], [`request_metrics`]: Prometheus metrics on `/metrics`.
+//! - [`request_trace`]: the request span and its W3C trace context.
 //! - [`error`], [`extract`], [`auth`]: how requests are checked and errors answered.
 //! - [`cli`]: the `migrate` and `token` subcommands.
 
@@ -20,7 +23,11 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod metrics;
+pub mod openapi;
 pub mod relay;
+pub mod request_metrics;
+pub mod request_trace;
 pub mod routes;
 pub mod state;
 

@@ -8,9 +8,11 @@ use crate::execution::{Disposition, Executor, with_db_retry};
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::lapin::message::Delivery;
 use agent_runner_queue::lapin::options::{BasicAckOptions, BasicNackOptions};
+use agent_runner_queue::lapin::types::AMQPValue;
 use agent_runner_queue::{JobProperties, Publisher};
 use agent_runner_store::claim::{self, Claim, Ending};
 use agent_runner_store::outbox;
+use agent_runner_telemetry::{TRACEPARENT, TraceParent, spans};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -40,11 +42,20 @@ impl Handler {
             }
         };
         let run_id = msg.run_id();
-        let span = tracing::info_span!("delivery", run.id = %run_id, worker.id = %self.worker_id);
-        self.handle_run(delivery, msg).instrument(span).await;
+        let span = tracing::info_span!(
+            "delivery",
+            run.id = %run_id,
+            worker.id = %self.worker_id,
+            attempt = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        // The api's (or the previous attempt's) trace, continued here.
+        let trace = spans::continue_trace(&span, received_trace(&delivery).as_ref());
+        span.record("trace_id", tracing::field::display(trace.trace_id()));
+        self.handle_run(delivery, msg, trace).instrument(span).await;
     }
 
-    async fn handle_run(&self, delivery: Delivery, msg: JobMessage) {
+    async fn handle_run(&self, delivery: Delivery, msg: JobMessage, trace: TraceParent) {
         let run_id = msg.run_id();
         let claimed = with_db_retry(|| {
             claim::claim(&self.executor.pool, run_id, &self.worker_id, self.lease_s)
@@ -89,8 +100,9 @@ impl Handler {
                 .await;
             return;
         }
-        tracing::info!(attempt, run.agent = %run.agent, "run claimed");
-        let disposition = self.executor.execute(&run, &project).await;
+        tracing::Span::current().record("attempt", attempt);
+        tracing::info!(run.agent = %run.agent, "run claimed");
+        let disposition = self.executor.execute(&run, &project, &trace).await;
         match disposition {
             Disposition::Ack => ack(&delivery).await,
             Disposition::DeadLetter(reason) => {
@@ -106,6 +118,7 @@ impl Handler {
                     attempt: next_attempt,
                     project_id: Some(run.project_id),
                     reason: None,
+                    traceparent: Some(trace.to_header()),
                 };
                 match self.publisher.publish_delayed(&msg, &props, delay_ms).await {
                     Ok(()) => {
@@ -132,6 +145,7 @@ impl Handler {
             attempt: 0,
             project_id: None,
             reason: None,
+            traceparent: received_trace(delivery).map(|t| t.to_header()),
         };
         match self.publisher.publish_delayed(msg, &props, delay_ms).await {
             Ok(()) => {
@@ -157,6 +171,7 @@ impl Handler {
             attempt,
             project_id: None,
             reason: Some(reason.to_owned()),
+            traceparent: received_trace(delivery).map(|t| t.to_header()),
         };
         match self
             .publisher
@@ -172,6 +187,15 @@ impl Handler {
                 nack_requeue(delivery).await;
             }
         }
+    }
+}
+
+/// The `traceparent` header of a delivery, if it carries a valid one.
+fn received_trace(delivery: &Delivery) -> Option<TraceParent> {
+    let headers = delivery.properties.headers().as_ref()?;
+    match headers.inner().get(TRACEPARENT)? {
+        AMQPValue::LongString(value) => TraceParent::parse(&value.to_string()),
+        _ => None,
     }
 }
 

@@ -5,6 +5,7 @@ use agent_runner_agent::AgentRegistry;
 use agent_runner_agent::simulated::SimulatedAgent;
 use agent_runner_coding_agent::{CodingAgent, CodingAgentConfig};
 use agent_runner_config::Env;
+use agent_runner_telemetry::TelemetryConfig;
 use agent_runner_worker::{Worker, WorkerConfig};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -29,7 +30,14 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    agent_runner_telemetry::init();
+    let telemetry_config = TelemetryConfig::from_env(&Env::process(), "agent-runner-worker");
+    let telemetry = match agent_runner_telemetry::init(&telemetry_config) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let config = match WorkerConfig::from_env(&Env::process()) {
         Ok(config) => config,
         Err(err) => {
@@ -41,6 +49,8 @@ async fn main() -> ExitCode {
         Command::Run => run(config).await,
         Command::Healthcheck => healthcheck(&config).await,
     };
+    // Export the spans still buffered before the process ends.
+    telemetry.shutdown();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -9,8 +9,14 @@ use deadpool_postgres::Pool;
 const MIGRATION_LOCK_KEY: i64 = 0x6167_656e_7472_756e; // "agentrun"
 
 /// The migrations, in order: (version, name, SQL).
-const MIGRATIONS: &[(i32, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        3,
+        "outbox_traceparent",
+        include_str!("../migrations/0003_outbox_traceparent.sql"),
+    ),
+];
 
 /// Applies every migration not applied yet; returns the versions applied now.
 pub async fn run(pool: &Pool) -> Result<Vec<i32>, StoreError> {
