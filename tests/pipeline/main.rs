@@ -1,13 +1,16 @@
 //! End-to-end tests of the pipeline: api → RabbitMQ → workers → Postgres → api.
 //! Every test gets its own database, vhost and queue prefix.
 
+mod api_metrics;
 mod cancel_and_retry;
 mod cli;
 mod crash;
 mod dead_letters;
 mod errors;
 mod metrics;
+mod openapi;
 mod retries;
 mod shutdown;
 mod stream;
 mod submit;
+mod trace_context;
