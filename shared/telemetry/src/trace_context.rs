@@ -46,7 +46,11 @@ impl Injector for Capture {
 impl TraceParent {
     /// Parses a `traceparent` header value; `None` when it is not a valid one.
     pub fn parse(header: &str) -> Option<Self> {
-        let cx = TraceContextPropagator::new().extract(&OneHeader(Some(header.trim())));
+        let header = header.trim();
+        if !well_formed(header) {
+            return None;
+        }
+        let cx = TraceContextPropagator::new().extract(&OneHeader(Some(header)));
         let span = cx.span();
         let context = span.span_context();
         context.is_valid().then(|| Self(context.clone()))
@@ -114,6 +118,30 @@ impl TraceParent {
     }
 }
 
+/// The field lengths and lower-case hex the W3C format requires, which the
+/// propagator does not check strictly (it accepts a short trace id).
+fn well_formed(header: &str) -> bool {
+    let lower_hex = |field: &str, len: usize| {
+        field.len() == len
+            && field
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let mut fields = header.split('-');
+    let (Some(version), Some(trace_id), Some(parent_id), Some(flags)) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return false;
+    };
+    // Version 00 has exactly four fields; later versions may append more.
+    let rest_ok = version != "00" || fields.next().is_none();
+    lower_hex(version, 2)
+        && lower_hex(trace_id, 32)
+        && lower_hex(parent_id, 16)
+        && lower_hex(flags, 2)
+        && rest_ok
+}
+
 impl fmt::Display for TraceParent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_header())
@@ -147,6 +175,8 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
             "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
         ] {
             assert_eq!(TraceParent::parse(bad), None, "{bad}");
         }
