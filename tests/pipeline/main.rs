@@ -9,6 +9,7 @@ mod dead_letters;
 mod errors;
 mod metrics;
 mod openapi;
+mod otlp;
 mod retries;
 mod shutdown;
 mod stream;
