@@ -178,7 +178,14 @@ impl Handler {
             .publish_dead(&delivery.data, run_id, &props)
             .await
         {
-            Ok(()) => ack(delivery).await,
+            Ok(()) => {
+                self.executor
+                    .metrics
+                    .dead_lettered
+                    .with_label_values(&[reason_class(reason)])
+                    .inc();
+                ack(delivery).await;
+            }
             Err(err) => {
                 // Leave it to redelivery; the quorum queue's delivery limit
                 // dead-letters it should this keep failing.
@@ -187,6 +194,26 @@ impl Handler {
                 nack_requeue(delivery).await;
             }
         }
+    }
+}
+
+/// A bounded label for a dead-letter reason (the full text is in the
+/// message's `reason` header).
+fn reason_class(reason: &str) -> &'static str {
+    if reason.starts_with("malformed message") {
+        "malformed"
+    } else if reason == "unknown run" {
+        "unknown_run"
+    } else if reason == "timeout" {
+        "timeout"
+    } else if reason.starts_with("failed after") {
+        "attempts_exhausted"
+    } else if reason.starts_with("failed:") {
+        "fatal"
+    } else if reason.contains("earlier attempts were lost") {
+        "attempts_lost"
+    } else {
+        "other"
     }
 }
 
@@ -216,5 +243,29 @@ async fn nack_requeue(delivery: &Delivery) {
     };
     if let Err(err) = delivery.nack(options).await {
         tracing::warn!(error = %err, "nack failed; the message will be redelivered");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason_class;
+
+    #[test]
+    fn dead_letter_reasons_map_to_a_few_label_values() {
+        let cases = [
+            ("malformed message: expected value", "malformed"),
+            ("unknown run", "unknown_run"),
+            ("timeout", "timeout"),
+            ("failed after 3 attempts: boom", "attempts_exhausted"),
+            ("failed: no agent `x` in this worker", "fatal"),
+            (
+                "attempt 4 exceeds max_attempts 3: earlier attempts were lost",
+                "attempts_lost",
+            ),
+            ("something new", "other"),
+        ];
+        for (reason, class) in cases {
+            assert_eq!(reason_class(reason), class, "{reason}");
+        }
     }
 }
