@@ -46,6 +46,18 @@ async fn a_permanent_failure_fails_after_max_attempts_and_is_dead_lettered_with_
     assert_eq!(dead[0].message_id.as_deref(), Some(id.as_str()));
     let reason = dead[0].reason.clone().unwrap_or_default();
     assert!(reason.starts_with("failed after 2 attempts"), "{reason}");
+    let metrics = reqwest::get(format!("{}/metrics", worker.probe_url))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "agent_runner_dead_lettered_total{reason=\"attempts_exhausted\"} 1"),
+        "{metrics}"
+    );
     worker.stop().await;
     api.stop().await;
 }

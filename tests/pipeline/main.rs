@@ -1,6 +1,7 @@
 //! End-to-end tests of the pipeline: api → RabbitMQ → workers → Postgres → api.
 //! Every test gets its own database, vhost and queue prefix.
 
+mod api_metrics;
 mod cancel_and_retry;
 mod cli;
 mod crash;
@@ -8,8 +9,11 @@ mod dead_letters;
 mod errors;
 mod llm;
 mod metrics;
+mod openapi;
+mod otlp;
 mod reaper;
 mod retries;
 mod shutdown;
 mod stream;
 mod submit;
+mod trace_context;

@@ -13,7 +13,8 @@ fn management_url() -> String {
         .unwrap_or_else(|_| "http://guest:guest@127.0.0.1:15672".into())
 }
 
-/// A dead-lettered message as read back from the dead-letter queue.
+/// A message read back from a queue with [`Rabbit::drain`]: usually the
+/// dead-letter queue, or the work queue while no worker consumes it.
 #[derive(Debug, Clone)]
 pub struct DeadLetter {
     /// Body bytes.
@@ -24,6 +25,8 @@ pub struct DeadLetter {
     pub reason: Option<String>,
     /// `x-death` reason, when RabbitMQ dead-lettered it (delivery limit).
     pub x_death_reason: Option<String>,
+    /// `traceparent` header: the W3C trace the message continues.
+    pub traceparent: Option<String>,
 }
 
 /// One test's vhost.
@@ -200,6 +203,7 @@ impl Rabbit {
                 message_id: props.message_id().as_ref().map(|m| m.to_string()),
                 reason: header("reason"),
                 x_death_reason,
+                traceparent: header("traceparent"),
             });
             message
                 .delivery

@@ -6,6 +6,7 @@
 
 use crate::broker::{Broker, BrokerSettings};
 use crate::config::ApiConfig;
+use crate::metrics::ApiMetrics;
 use crate::reaper;
 use crate::relay::{self, RelayWaker};
 use crate::routes;
@@ -74,6 +75,7 @@ impl Application {
             broker,
             relay: waker,
             config: Arc::new(config),
+            metrics: ApiMetrics::new(),
         };
         Ok(Self {
             listener,

@@ -45,6 +45,7 @@ pub async fn send_and_wait(state: &AppState, request: RunRequest) -> Result<Disp
         attempt: 0,
         project_id: None,
         reason: None,
+        traceparent: None,
     };
     if let Err(err) = state
         .broker

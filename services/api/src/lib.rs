@@ -13,6 +13,10 @@
 //! - [`dispatch`]: review and exec requests sent to the worker holding a
 //!   run's worktree, and the wait for its answer.
 //! - [`routes`]: the HTTP handlers.
+//! - [`routes`]: the HTTP handlers, each registered with its OpenAPI
+//!   documentation; [`openapi`]: the document's frame.
+//! - [`metrics`], [`request_metrics`]: Prometheus metrics on `/metrics`.
+//! - [`request_trace`]: the request span and its W3C trace context.
 //! - [`error`], [`extract`], [`auth`]: how requests are checked and errors answered.
 //! - [`cli`]: the `migrate` and `token` subcommands.
 
@@ -24,8 +28,12 @@ pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod extract;
+pub mod metrics;
+pub mod openapi;
 pub mod reaper;
 pub mod relay;
+pub mod request_metrics;
+pub mod request_trace;
 pub mod routes;
 pub mod state;
 

@@ -4,13 +4,21 @@
 use agent_runner_api::cli::{self, Cli, Command};
 use agent_runner_api::{ApiConfig, Application};
 use agent_runner_config::Env;
+use agent_runner_telemetry::TelemetryConfig;
 use clap::Parser;
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    agent_runner_telemetry::init();
+    let telemetry_config = TelemetryConfig::from_env(&Env::process(), "agent-runner-api");
+    let telemetry = match agent_runner_telemetry::init(&telemetry_config) {
+        Ok(telemetry) => telemetry,
+        Err(err) => {
+            eprintln!("configuration error: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let config = match ApiConfig::from_env(&Env::process()) {
         Ok(config) => config,
         Err(err) => {
@@ -24,6 +32,8 @@ async fn main() -> ExitCode {
         Command::Healthcheck => cli::run_healthcheck(&config).await,
         Command::Token { action } => cli::run_token(&config, action).await,
     };
+    // Export the spans still buffered before the process ends.
+    telemetry.shutdown();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -61,6 +61,7 @@ pub async fn run(
                         attempt: pending.attempt,
                         project_id: Some(pending.project_id),
                         reason: None,
+                        traceparent: pending.traceparent,
                     };
                     broker.publish_job(&msg, &props).await
                 }

@@ -2,6 +2,7 @@
 
 use crate::broker::Broker;
 use crate::config::ApiConfig;
+use crate::metrics::ApiMetrics;
 use crate::relay::RelayWaker;
 use agent_runner_store::Pool;
 use std::sync::Arc;
@@ -17,4 +18,6 @@ pub struct AppState {
     pub relay: RelayWaker,
     /// Settings.
     pub config: Arc<ApiConfig>,
+    /// Prometheus metrics.
+    pub metrics: ApiMetrics,
 }

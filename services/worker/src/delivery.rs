@@ -8,9 +8,11 @@ use crate::execution::{Disposition, Executor, with_db_retry};
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::lapin::message::Delivery;
 use agent_runner_queue::lapin::options::{BasicAckOptions, BasicNackOptions};
+use agent_runner_queue::lapin::types::AMQPValue;
 use agent_runner_queue::{JobProperties, Publisher};
 use agent_runner_store::claim::{self, Claim, Ending};
 use agent_runner_store::outbox;
+use agent_runner_telemetry::{TRACEPARENT, TraceParent, spans};
 use std::time::Duration;
 use tracing::Instrument;
 
@@ -50,11 +52,20 @@ impl Handler {
             return;
         }
         let run_id = msg.run_id();
-        let span = tracing::info_span!("delivery", run.id = %run_id, worker.id = %self.worker_id);
-        self.handle_run(delivery, msg).instrument(span).await;
+        let span = tracing::info_span!(
+            "delivery",
+            run.id = %run_id,
+            worker.id = %self.worker_id,
+            attempt = tracing::field::Empty,
+            trace_id = tracing::field::Empty,
+        );
+        // The api's (or the previous attempt's) trace, continued here.
+        let trace = spans::continue_trace(&span, received_trace(&delivery).as_ref());
+        span.record("trace_id", tracing::field::display(trace.trace_id()));
+        self.handle_run(delivery, msg, trace).instrument(span).await;
     }
 
-    async fn handle_run(&self, delivery: Delivery, msg: JobMessage) {
+    async fn handle_run(&self, delivery: Delivery, msg: JobMessage, trace: TraceParent) {
         let run_id = msg.run_id();
         let claimed = with_db_retry(|| {
             claim::claim(&self.executor.pool, run_id, &self.worker_id, self.lease_s)
@@ -99,8 +110,9 @@ impl Handler {
                 .await;
             return;
         }
-        tracing::info!(attempt, run.agent = %run.agent, "run claimed");
-        let disposition = self.executor.execute(&run, &project).await;
+        tracing::Span::current().record("attempt", attempt);
+        tracing::info!(run.agent = %run.agent, "run claimed");
+        let disposition = self.executor.execute(&run, &project, &trace).await;
         match disposition {
             Disposition::Ack => ack(&delivery).await,
             Disposition::DeadLetter(reason) => {
@@ -116,6 +128,7 @@ impl Handler {
                     attempt: next_attempt,
                     project_id: Some(run.project_id),
                     reason: None,
+                    traceparent: Some(trace.to_header()),
                 };
                 match self.publisher.publish_delayed(&msg, &props, delay_ms).await {
                     Ok(()) => {
@@ -142,6 +155,7 @@ impl Handler {
             attempt: 0,
             project_id: None,
             reason: None,
+            traceparent: received_trace(delivery).map(|t| t.to_header()),
         };
         match self.publisher.publish_delayed(msg, &props, delay_ms).await {
             Ok(()) => {
@@ -167,13 +181,21 @@ impl Handler {
             attempt,
             project_id: None,
             reason: Some(reason.to_owned()),
+            traceparent: received_trace(delivery).map(|t| t.to_header()),
         };
         match self
             .publisher
             .publish_dead(&delivery.data, run_id, &props)
             .await
         {
-            Ok(()) => ack(delivery).await,
+            Ok(()) => {
+                self.executor
+                    .metrics
+                    .dead_lettered
+                    .with_label_values(&[reason_class(reason)])
+                    .inc();
+                ack(delivery).await;
+            }
             Err(err) => {
                 // Leave it to redelivery; the quorum queue's delivery limit
                 // dead-letters it should this keep failing.
@@ -182,6 +204,35 @@ impl Handler {
                 nack_requeue(delivery).await;
             }
         }
+    }
+}
+
+/// A bounded label for a dead-letter reason (the full text is in the
+/// message's `reason` header).
+fn reason_class(reason: &str) -> &'static str {
+    if reason.starts_with("malformed message") {
+        "malformed"
+    } else if reason == "unknown run" {
+        "unknown_run"
+    } else if reason == "timeout" {
+        "timeout"
+    } else if reason.starts_with("failed after") {
+        "attempts_exhausted"
+    } else if reason.starts_with("failed:") {
+        "fatal"
+    } else if reason.contains("earlier attempts were lost") {
+        "attempts_lost"
+    } else {
+        "other"
+    }
+}
+
+/// The `traceparent` header of a delivery, if it carries a valid one.
+fn received_trace(delivery: &Delivery) -> Option<TraceParent> {
+    let headers = delivery.properties.headers().as_ref()?;
+    match headers.inner().get(TRACEPARENT)? {
+        AMQPValue::LongString(value) => TraceParent::parse(&value.to_string()),
+        _ => None,
     }
 }
 
@@ -202,5 +253,29 @@ async fn nack_requeue(delivery: &Delivery) {
     };
     if let Err(err) = delivery.nack(options).await {
         tracing::warn!(error = %err, "nack failed; the message will be redelivered");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reason_class;
+
+    #[test]
+    fn dead_letter_reasons_map_to_a_few_label_values() {
+        let cases = [
+            ("malformed message: expected value", "malformed"),
+            ("unknown run", "unknown_run"),
+            ("timeout", "timeout"),
+            ("failed after 3 attempts: boom", "attempts_exhausted"),
+            ("failed: no agent `x` in this worker", "fatal"),
+            (
+                "attempt 4 exceeds max_attempts 3: earlier attempts were lost",
+                "attempts_lost",
+            ),
+            ("something new", "other"),
+        ];
+        for (reason, class) in cases {
+            assert_eq!(reason_class(reason), class, "{reason}");
+        }
     }
 }

@@ -11,6 +11,7 @@ use agent_runner_store::messages;
 use agent_runner_store::projects::Project;
 use agent_runner_store::runs::Run;
 use agent_runner_store::{Pool, StoreError};
+use agent_runner_telemetry::TraceParent;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -52,8 +53,9 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// Executes the claimed attempt and commits its ending.
-    pub async fn execute(&self, run: &Run, project: &Project) -> Disposition {
+    /// Executes the claimed attempt and commits its ending; a retry hand-off
+    /// keeps `trace` for the next attempt.
+    pub async fn execute(&self, run: &Run, project: &Project, trace: &TraceParent) -> Disposition {
         let stopper = self.inflight.insert(run.id, run.attempt);
         let agent_label = [run.agent.as_str()];
         self.metrics.started.with_label_values(&agent_label).inc();
@@ -106,7 +108,7 @@ impl Executor {
                 }
             },
         };
-        let disposition = self.commit(run, outcome, stopper.reason()).await;
+        let disposition = self.commit(run, outcome, stopper.reason(), trace).await;
         self.inflight.remove(run.id);
         self.metrics.in_flight.dec();
         self.metrics
@@ -121,6 +123,7 @@ impl Executor {
         run: &Run,
         outcome: Result<agent_runner_agent::AgentOutcome, AgentError>,
         stop: Option<StopReason>,
+        trace: &TraceParent,
     ) -> Disposition {
         let attempt = run.attempt;
         let outcome = match (outcome, stop) {
@@ -142,7 +145,7 @@ impl Executor {
                 };
                 self.end(run, ending).await.into_dead_letter("timeout")
             }
-            Err(StopReason::Shutdown) => self.hand_back(run).await,
+            Err(StopReason::Shutdown) => self.hand_back(run, trace).await,
             Ok(Ok(outcome)) => {
                 let ending = if outcome.awaiting_approval {
                     Ending::AwaitingApproval {
@@ -156,7 +159,7 @@ impl Executor {
                 self.end(run, ending).await
             }
             Ok(Err(AgentError::Transient(error))) if attempt < run.max_attempts => {
-                self.retry(run, &error).await
+                self.retry(run, &error, trace).await
             }
             Ok(Err(AgentError::Transient(error))) => {
                 let ending = Ending::Failed {
@@ -200,11 +203,19 @@ impl Executor {
         }
     }
 
-    async fn retry(&self, run: &Run, error: &str) -> Disposition {
+    async fn retry(&self, run: &Run, error: &str, trace: &TraceParent) -> Disposition {
         let next_attempt = run.attempt + 1;
         let delay_ms = self.tiers.tier_for_retry(next_attempt);
+        let traceparent = trace.to_header();
         let handed = with_db_retry(|| {
-            claim::retry_handoff(&self.pool, run.id, run.attempt, error, delay_ms as i64)
+            claim::retry_handoff(
+                &self.pool,
+                run.id,
+                run.attempt,
+                error,
+                delay_ms as i64,
+                Some(&traceparent),
+            )
         })
         .await;
         match handed {
@@ -228,12 +239,20 @@ impl Executor {
         }
     }
 
-    async fn hand_back(&self, run: &Run) -> Disposition {
+    async fn hand_back(&self, run: &Run, trace: &TraceParent) -> Disposition {
         // Mark it RETRYING (claimable at once by another worker), then
         // requeue the delivery. Should the commit fail, the lease expires and
         // the requeued delivery takes the run over anyway.
+        let traceparent = trace.to_header();
         let _handed = with_db_retry(|| {
-            claim::retry_handoff(&self.pool, run.id, run.attempt, "worker shut down", 0)
+            claim::retry_handoff(
+                &self.pool,
+                run.id,
+                run.attempt,
+                "worker shut down",
+                0,
+                Some(&traceparent),
+            )
         })
         .await;
         tracing::warn!(run.id = %run.id, attempt = run.attempt, "handed back at shutdown");

@@ -8,7 +8,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where a run is in its life. Serialised upper-case, as stored in Postgres.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RunStatus {
     /// Accepted and waiting for a worker.

@@ -15,7 +15,7 @@ pub const MAX_MAX_ATTEMPTS: i32 = 20;
 pub const AGENT_KINDS: [&str; 2] = ["simulated", "llm"];
 
 /// A run as a client submits it (`POST /v1/runs`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunSubmission {
     /// The project the run works on.

@@ -22,6 +22,8 @@ pub struct JobProperties {
     pub project_id: Option<Uuid>,
     /// Why the message is dead (header `reason`), for dead letters.
     pub reason: Option<String>,
+    /// W3C trace context the consumer continues (header `traceparent`).
+    pub traceparent: Option<String>,
 }
 
 /// A confirm-mode channel and the names to publish to.
@@ -150,6 +152,9 @@ impl Publisher {
         }
         if let Some(reason) = &props.reason {
             headers.insert("reason".into(), long_string(reason));
+        }
+        if let Some(traceparent) = &props.traceparent {
+            headers.insert("traceparent".into(), long_string(traceparent));
         }
         let timestamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

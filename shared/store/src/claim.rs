@@ -233,14 +233,15 @@ pub async fn finish(
 
 /// Hands `attempt` over to a retry: RETRYING, a RUN_RETRYING event and an
 /// outbox row due in `delay_ms` (the relay's safety net should the delayed
-/// publish fail), in one transaction. Returns the outbox row id, or `None`
-/// when fenced out.
+/// publish fail), in one transaction; the row keeps the attempt's
+/// `traceparent`. Returns the outbox row id, or `None` when fenced out.
 pub async fn retry_handoff(
     pool: &Pool,
     run_id: Uuid,
     attempt: i32,
     error: &str,
     delay_ms: i64,
+    traceparent: Option<&str>,
 ) -> Result<Option<i64>, StoreError> {
     let client = pool.get().await?;
     let row = client
@@ -255,11 +256,12 @@ pub async fn retry_handoff(
                 SELECT id, last_seq, attempt, 'RUN_RETRYING',
                        jsonb_build_object('attempt', attempt, 'error', $3::text, 'delay_ms', $4::bigint)
                 FROM r)
-             INSERT INTO outbox (run_id, attempt, delay_ms, not_before)
+             INSERT INTO outbox (run_id, attempt, delay_ms, not_before, traceparent)
              SELECT id, attempt + 1, $4,
-                    clock_timestamp() + make_interval(secs => $4::float8 / 1000) + interval '30 seconds'
+                    clock_timestamp() + make_interval(secs => $4::float8 / 1000) + interval '30 seconds',
+                    $5
              FROM r RETURNING id",
-            &[&run_id, &attempt, &error, &delay_ms],
+            &[&run_id, &attempt, &error, &delay_ms, &traceparent],
         )
         .await?;
     Ok(row.map(|r| r.get(0)))

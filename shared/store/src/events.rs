@@ -11,7 +11,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 /// One timeline event.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Event {
     /// Position in the run's timeline, from 1, without gaps.
     pub seq: i32,

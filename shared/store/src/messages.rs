@@ -35,8 +35,14 @@ pub enum PostOutcome {
 }
 
 /// Stores `body` as the run's next message and re-queues the run for a new
-/// attempt, with a MESSAGE_POSTED event and an outbox row, in one transaction.
-pub async fn post(pool: &Pool, run_id: Uuid, body: &str) -> Result<PostOutcome, StoreError> {
+/// attempt, with a MESSAGE_POSTED event and an outbox row (carrying
+/// `traceparent`), in one transaction.
+pub async fn post(
+    pool: &Pool,
+    run_id: Uuid,
+    body: &str,
+    traceparent: Option<&str>,
+) -> Result<PostOutcome, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let inserted = tx
@@ -54,8 +60,15 @@ pub async fn post(pool: &Pool, run_id: Uuid, body: &str) -> Result<PostOutcome, 
     let number: i64 = inserted.get(1);
     let from: Vec<&str> = CONTINUABLE.iter().map(|s| s.as_str()).collect();
     let payload = json!({"message_id": message_id, "number": number, "message": body});
-    let Some((run, outbox_id)) =
-        runs::requeue_in(&tx, run_id, &from, EventKind::MessagePosted, &payload).await?
+    let Some((run, outbox_id)) = runs::requeue_in(
+        &tx,
+        run_id,
+        &from,
+        EventKind::MessagePosted,
+        &payload,
+        traceparent,
+    )
+    .await?
     else {
         // Dropping the transaction rolls the message back.
         return Ok(match runs::not_requeued(&tx, run_id).await? {

@@ -16,6 +16,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "run_messages",
         include_str!("../migrations/0002_run_messages.sql"),
     ),
+    (
+        3,
+        "outbox_traceparent",
+        include_str!("../migrations/0003_outbox_traceparent.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet; returns the versions applied now.

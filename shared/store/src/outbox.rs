@@ -18,6 +18,8 @@ pub struct Pending {
     pub attempt: i32,
     /// Project of the run (message header).
     pub project_id: Uuid,
+    /// W3C trace context of the request or attempt that wrote the row.
+    pub traceparent: Option<String>,
 }
 
 /// Marks a row published.
@@ -51,7 +53,7 @@ where
     let tx = client.transaction().await?;
     let rows = tx
         .query(
-            "SELECT o.id, o.run_id, o.attempt, r.project_id
+            "SELECT o.id, o.run_id, o.attempt, r.project_id, o.traceparent
              FROM outbox o JOIN runs r ON r.id = o.run_id
              WHERE o.sent_at IS NULL
                AND o.created_at < clock_timestamp() - make_interval(secs => $2::float8 / 1000)
@@ -68,6 +70,7 @@ where
             run_id: row.get(1),
             attempt: row.get(2),
             project_id: row.get(3),
+            traceparent: row.get(4),
         };
         let id = pending.id;
         match publish(pending).await {

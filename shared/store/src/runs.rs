@@ -12,7 +12,7 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 /// A run row.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Run {
     /// Run id (UUIDv7: ordered by creation).
     pub id: Uuid,
@@ -108,6 +108,9 @@ pub struct NewRun {
     pub timeout_s: i32,
     /// Client-chosen key making the submission idempotent.
     pub idempotency_key: Option<String>,
+    /// W3C `traceparent` of the submitting request, kept with the outbox
+    /// row so that whoever publishes the job continues the trace.
+    pub traceparent: Option<String>,
 }
 
 /// What [`create`] did.
@@ -168,8 +171,8 @@ pub async fn create(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
     .await?;
     let outbox = tx
         .query_one(
-            "INSERT INTO outbox (run_id, attempt) VALUES ($1, 0) RETURNING id",
-            &[&run.id],
+            "INSERT INTO outbox (run_id, attempt, traceparent) VALUES ($1, 0, $2) RETURNING id",
+            &[&run.id, &new.traceparent],
         )
         .await?;
     tx.commit().await?;
@@ -320,29 +323,38 @@ pub enum RetryOutcome {
 
 /// Re-queues a FAILED or CANCELLED run for a new attempt, keeping its history;
 /// the attempt budget is extended by one so the new attempt may run.
-pub async fn retry(pool: &Pool, id: Uuid) -> Result<RetryOutcome, StoreError> {
+/// `traceparent` (of the request) goes with the outbox row.
+pub async fn retry(
+    pool: &Pool,
+    id: Uuid,
+    traceparent: Option<&str>,
+) -> Result<RetryOutcome, StoreError> {
     requeue(
         pool,
         id,
         &["FAILED", "CANCELLED"],
         EventKind::RunRetrying,
         json!({"reason": "retry requested"}),
+        traceparent,
     )
     .await
 }
 
 /// Re-queues a run that is in one of `from` as a new attempt and records
-/// `kind` with `payload` on its timeline, all in one transaction.
+/// `kind` with `payload` on its timeline, all in one transaction. The outbox
+/// row keeps `traceparent`, the trace the job message continues.
 pub async fn requeue(
     pool: &Pool,
     id: Uuid,
     from: &[&str],
     kind: EventKind,
     payload: Value,
+    traceparent: Option<&str>,
 ) -> Result<RetryOutcome, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
-    let Some((run, outbox_id)) = requeue_in(&tx, id, from, kind, &payload).await? else {
+    let Some((run, outbox_id)) = requeue_in(&tx, id, from, kind, &payload, traceparent).await?
+    else {
         return not_requeued(&tx, id).await;
     };
     tx.commit().await?;
@@ -364,7 +376,7 @@ pub(crate) async fn not_requeued(
 }
 
 /// The guarded part of [`requeue`], inside the caller's transaction: QUEUED
-/// again, the event, an outbox row. Refused (`None`) while a review of the
+/// again, the event, an outbox row (with `traceparent`). Refused (`None`) while a review of the
 /// run is open, so a reviewer's merge never races a new attempt.
 pub(crate) async fn requeue_in(
     tx: &impl GenericClient,
@@ -372,6 +384,7 @@ pub(crate) async fn requeue_in(
     from: &[&str],
     kind: EventKind,
     payload: &Value,
+    traceparent: Option<&str>,
 ) -> Result<Option<(Run, i64)>, StoreError> {
     let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
     let row = tx
@@ -397,8 +410,8 @@ pub(crate) async fn requeue_in(
     insert_event(tx, id, kind, payload).await?;
     let outbox = tx
         .query_one(
-            "INSERT INTO outbox (run_id, attempt) VALUES ($1, $2) RETURNING id",
-            &[&id, &run.attempt],
+            "INSERT INTO outbox (run_id, attempt, traceparent) VALUES ($1, $2, $3) RETURNING id",
+            &[&id, &run.attempt, &traceparent],
         )
         .await?;
     Ok(Some((run, outbox.get(0))))

@@ -6,7 +6,7 @@ use deadpool_postgres::Pool;
 use serde::Serialize;
 
 /// A worker as operators see it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Worker {
     /// Worker id (also in its consumer tag and connection name).
     pub id: String,

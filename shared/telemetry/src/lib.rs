@@ -1,21 +1,21 @@
-//! Logging set-up shared by the binaries: `RUST_LOG` filters (default
-//! `info`), `LOG_FORMAT=json` switches to one JSON object per line for log
-//! shippers. Logs go to stderr so that stdout stays for command output
-//! (`token create` prints only the token).
+//! Telemetry shared by the binaries: logs, W3C trace context and, when
+//! configured, OpenTelemetry trace export over OTLP/HTTP.
+//!
+//! - [`init`] installs the global `tracing` subscriber: `RUST_LOG` filters
+//!   (default `info`), `LOG_FORMAT=json` gives one JSON object per line, logs
+//!   go to stderr so stdout stays for command output. With
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported.
+//! - [`trace_context`]: the `traceparent` that travels from an api request
+//!   through the outbox and the job message into the worker.
+//! - [`spans`]: attaching a received `traceparent` to a span, and reading the
+//!   one to pass on.
+//! - [`export`]: the OTLP/HTTP exporter (never on unless configured).
 
-use tracing_subscriber::EnvFilter;
+pub mod export;
+pub mod spans;
+mod subscriber;
+pub mod trace_context;
 
-/// Installs the global subscriber. Safe to call more than once (tests):
-/// later calls are ignored.
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _already_set = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
-}
+pub use export::TelemetryConfig;
+pub use subscriber::{Telemetry, init};
+pub use trace_context::{TRACEPARENT, TraceParent};

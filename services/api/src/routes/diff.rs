@@ -1,18 +1,54 @@
 //! `GET /v1/runs/{id}/diff`: the diff an `llm` run stored with its result.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::parse_id;
 use crate::state::AppState;
 use agent_runner_store::runs;
 use axum::Json;
 use axum::extract::{Path, State};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// What an `llm` run changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunDiff {
+    /// The run.
+    pub run_id: Uuid,
+    /// Its status.
+    pub status: agent_runner_domain::RunStatus,
+    /// Branch holding the agent's commits.
+    pub branch: Option<Value>,
+    /// Commit the run started from.
+    pub start_commit: Option<Value>,
+    /// Last commit of the run.
+    pub head_commit: Option<Value>,
+    /// `git diff --stat` of start..head.
+    pub diffstat: Option<Value>,
+    /// Files changed.
+    pub files_changed: Option<Value>,
+    /// Lines added.
+    pub insertions: Option<Value>,
+    /// Lines removed.
+    pub deletions: Option<Value>,
+    /// Unified diff start..head.
+    pub diff: String,
+}
 
 /// The run's diff, diffstat and branch; 409 when the run has none (yet).
+#[utoipa::path(get, path = "/v1/runs/{id}/diff", tag = "runs", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Run id")),
+    responses(
+        (status = 200, body = RunDiff),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run has no diff (not an `llm` run, or not finished)", body = ErrorBody),
+        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+    ))]
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunDiff>, ApiError> {
     let id = parse_id(&id, "run")?;
     let run = runs::get(&state.pool, id)
         .await?
@@ -24,16 +60,17 @@ pub async fn show(
             run.status
         )));
     };
-    Ok(Json(json!({
-        "run_id": run.id,
-        "status": run.status,
-        "branch": result.get("branch"),
-        "start_commit": result.get("start_commit"),
-        "head_commit": result.get("head_commit"),
-        "diffstat": result.get("diffstat"),
-        "files_changed": result.get("files_changed"),
-        "insertions": result.get("insertions"),
-        "deletions": result.get("deletions"),
-        "diff": diff,
-    })))
+    let field = |name: &str| result.get(name).cloned();
+    Ok(Json(RunDiff {
+        run_id: run.id,
+        status: run.status,
+        branch: field("branch"),
+        start_commit: field("start_commit"),
+        head_commit: field("head_commit"),
+        diffstat: field("diffstat"),
+        files_changed: field("files_changed"),
+        insertions: field("insertions"),
+        deletions: field("deletions"),
+        diff: diff.to_owned(),
+    }))
 }

@@ -1,30 +1,47 @@
 //! `/v1/runs/{id}/events`: the run's timeline after a given seq.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, parse_id};
 use crate::state::AppState;
 use agent_runner_store::{events, runs};
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// Query of the events listing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Only events with a greater `seq` (default 0: from the start).
     #[serde(default)]
     after: Option<i32>,
+    /// At most this many events, 1 to 1000 (default 1000).
     #[serde(default)]
     limit: Option<i64>,
 }
 
+/// A slice of a run's timeline, in `seq` order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    /// The events.
+    pub events: Vec<events::Event>,
+}
+
 /// Events with `seq > after` (default 0), at most `limit` (default 1000).
+#[utoipa::path(get, path = "/v1/runs/{id}/events", tag = "events", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Run id"), EventsQuery),
+    responses(
+        (status = 200, body = EventList),
+        (status = 400, description = "Bad query parameter", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<EventsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventList>, ApiError> {
     let id = parse_id(&id, "run")?;
     let after = query.after.unwrap_or(0);
     if after < 0 {
@@ -40,5 +57,5 @@ pub async fn list(
     if events.is_empty() && runs::get(&state.pool, id).await?.is_none() {
         return Err(ApiError::NotFound(format!("no run with id `{id}`")));
     }
-    Ok(Json(json!({"events": events})))
+    Ok(Json(EventList { events }))
 }

@@ -6,7 +6,7 @@
 use super::requests::answer;
 use crate::auth::{Principal, require_admin};
 use crate::dispatch::send_and_wait;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, parse_id};
 use crate::state::AppState;
 use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
@@ -15,6 +15,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 /// Longest accepted command, in bytes.
 pub const MAX_CMD_BYTES: usize = 8 * 1024;
@@ -23,7 +24,7 @@ const DEFAULT_TIMEOUT_S: u64 = 60;
 const MAX_TIMEOUT_S: u64 = 600;
 
 /// Body of an exec.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecBody {
     cmd: String,
@@ -34,6 +35,18 @@ pub struct ExecBody {
 /// Runs the command: 200 with `exit_code` (null when killed), `stdout`,
 /// `stderr`, `truncated`, `timed_out`; 202 with a URL to poll when it runs
 /// longer than `REQUEST_WAIT_MS`.
+#[utoipa::path(post, path = "/v1/runs/{id}/exec", tag = "review", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Run id")),
+    request_body = ExecBody,
+    responses(
+        (status = 200, description = "The command ran: `exit_code`, `stdout`, `stderr`, `truncated`, `timed_out`", body = serde_json::Value),
+        (status = 202, description = "Still running on the worker; poll the URL given", body = serde_json::Value),
+        (status = 403, description = "The token lacks the admin scope", body = ErrorBody),
+        (status = 409, description = "Not AWAITING_APPROVAL, a review in progress, or the run's worker is gone", body = ErrorBody),
+        (status = 422, description = "Empty or oversized cmd, or timeout_s out of range", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 503, description = "Postgres or RabbitMQ is unavailable; retry", body = ErrorBody),
+    ))]
 pub async fn exec(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,

@@ -4,23 +4,27 @@
 //! re-queued through the outbox, like a retry.
 
 use super::runs::publish_fast_path;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, parse_id};
+use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_domain::RunStatus;
 use agent_runner_store::messages::{self, CONTINUABLE, PostOutcome};
 use agent_runner_store::runs;
-use axum::Json;
+use agent_runner_store::runs::Run;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
 /// Longest accepted message, in bytes (as long as a goal may be).
 pub const MAX_MESSAGE_BYTES: usize = agent_runner_domain::submission::MAX_GOAL_BYTES;
 
 /// Body of a follow-up.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
     message: String,
@@ -29,8 +33,20 @@ pub struct MessageBody {
 /// Posts the message: 202 with the run, QUEUED again. 409 unless the run is
 /// an `llm` run in COMPLETED, FAILED, CANCELLED or AWAITING_APPROVAL (and no
 /// review of it is in progress); 422 for an empty or oversized message.
+#[utoipa::path(post, path = "/v1/runs/{id}/messages", tag = "runs", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Run id"), ("traceparent" = Option<String>, Header, description = "W3C trace context; the new attempt continues this trace")),
+    request_body = MessageBody,
+    responses(
+        (status = 202, description = "Message stored; the run is QUEUED again as a new attempt", body = Run),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "Not an `llm` run in COMPLETED, FAILED, CANCELLED or AWAITING_APPROVAL, or a review is in progress", body = ErrorBody),
+        (status = 422, description = "Empty or oversized message", body = ErrorBody),
+        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+    ))]
 pub async fn post(
     State(state): State<AppState>,
+    Extension(trace): Extension<RequestTrace>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<MessageBody>,
 ) -> Result<Response, ApiError> {
@@ -54,9 +70,10 @@ pub async fn post(
             run.agent
         )));
     }
-    match messages::post(&state.pool, id, message).await? {
+    let traceparent = trace.0.to_header();
+    match messages::post(&state.pool, id, message, Some(&traceparent)).await? {
         PostOutcome::Requeued { run, outbox_id } => {
-            publish_fast_path(&state, &run, outbox_id).await;
+            publish_fast_path(&state, &run, outbox_id, &trace).await;
             tracing::info!(run.id = %run.id, "follow-up message posted; run queued again");
             Ok((StatusCode::ACCEPTED, Json(run)).into_response())
         }
@@ -74,6 +91,6 @@ pub async fn post(
     }
 }
 
-fn not_found(id: uuid::Uuid) -> ApiError {
+fn not_found(id: Uuid) -> ApiError {
     ApiError::NotFound(format!("no run with id `{id}`"))
 }

@@ -1,6 +1,6 @@
 //! `/v1/projects`: create, list, show.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, parse_id};
 use crate::state::AppState;
 use agent_runner_store::StoreError;
@@ -8,25 +8,48 @@ use agent_runner_store::projects::{self, NewProject, Project};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 /// Body of `POST /v1/projects`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
+    /// Unique name, 1 to 200 characters.
     name: String,
+    /// Git repository (local path or URL) the `llm` agent works on.
     #[serde(default)]
     repo_url: Option<String>,
+    /// Branch runs start from; `main` when absent.
     #[serde(default)]
     default_branch: Option<String>,
+    /// Settings object (e.g. `{"require_approval": true}`).
     #[serde(default)]
     settings: Option<Value>,
+}
+
+/// `GET /v1/projects` answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectList {
+    /// Projects, newest first.
+    pub projects: Vec<Project>,
 }
 
 const MAX_NAME_LEN: usize = 200;
 
 /// Creates a project: 201, 409 when the name is taken, 422 when invalid.
+#[utoipa::path(post, path = "/v1/projects", tag = "projects", security(("bearer" = [])),
+    request_body = CreateProject,
+    responses(
+        (status = 201, description = "Created", body = Project),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 409, description = "The name is taken", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid project", body = ErrorBody),
+        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateProject>,
@@ -73,12 +96,17 @@ pub async fn create(
 }
 
 /// Lists projects, newest first.
-pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/v1/projects", tag = "projects", security(("bearer" = [])),
+    responses((status = 200, body = ProjectList), (status = 401, description = "No valid token", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<ProjectList>, ApiError> {
     let projects = projects::list(&state.pool, 1000).await?;
-    Ok(Json(json!({"projects": projects})))
+    Ok(Json(ProjectList { projects }))
 }
 
 /// Shows one project.
+#[utoipa::path(get, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Project id")),
+    responses((status = 200, body = Project), (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such project", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,

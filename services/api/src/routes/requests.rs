@@ -3,7 +3,7 @@
 //! answer becomes a response.
 
 use crate::dispatch::{Dispatched, request_url};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::parse_id;
 use crate::state::AppState;
 use agent_runner_store::requests::{self, RequestKind, RunRequest};
@@ -15,6 +15,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 /// Shows one request.
+#[utoipa::path(get, path = "/v1/runs/{id}/requests/{request_id}", tag = "review", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Run id"), ("request_id" = Uuid, Path, description = "Request id")),
+    responses(
+        (status = 200, description = "The request: kind, status (PENDING, DONE, FAILED), result or error", body = serde_json::Value),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 503, description = "Postgres or RabbitMQ is unavailable; retry", body = ErrorBody),
+    ))]
 pub async fn show(
     State(state): State<AppState>,
     Path((id, request_id)): Path<(String, String)>,

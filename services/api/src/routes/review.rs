@@ -6,21 +6,23 @@
 
 use super::requests::answer;
 use crate::dispatch::send_and_wait;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{OptionalJson, parse_id};
 use crate::state::AppState;
 use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
+use agent_runner_store::runs::Run;
 use agent_runner_store::{projects, runs};
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Body of an approve: merge into a branch, or keep the branch as it is.
 /// Neither: the project's `settings.merge_into` (a branch, or `false` to
 /// keep), else its default branch.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
     #[serde(default)]
@@ -31,6 +33,17 @@ pub struct ApproveBody {
 
 /// Approves a run that awaits approval: 200 with the run (COMPLETED), or
 /// 202 with a URL to poll when the worker takes longer than `REQUEST_WAIT_MS`.
+#[utoipa::path(post, path = "/v1/runs/{id}/approve", tag = "review", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Run id")),
+    request_body(content = Option<ApproveBody>, description = "`merge_into` a branch, or `keep`; neither: the project's `settings.merge_into`, else its default branch"),
+    responses(
+        (status = 200, description = "Approved: the run (COMPLETED) with the request", body = Run),
+        (status = 202, description = "Handed to the worker holding the worktree; poll the URL given", body = serde_json::Value),
+        (status = 409, description = "Not AWAITING_APPROVAL, a review already open, a merge conflict, or the run's worker is gone", body = ErrorBody),
+        (status = 422, description = "Both merge_into and keep, or a bad branch name", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 503, description = "Postgres or RabbitMQ is unavailable; retry", body = ErrorBody),
+    ))]
 pub async fn approve(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -55,6 +68,16 @@ pub async fn approve(
 
 /// Rejects a run that awaits approval: its branch is deleted; 200 with the
 /// run (REJECTED), or 202 with a URL to poll.
+#[utoipa::path(post, path = "/v1/runs/{id}/reject", tag = "review", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Run id")),
+    request_body(content = Option<RejectBody>, description = "Nothing (an empty object or no body)"),
+    responses(
+        (status = 200, description = "Rejected: the run (REJECTED, branch deleted) with the request", body = Run),
+        (status = 202, description = "Handed to the worker holding the worktree; poll the URL given", body = serde_json::Value),
+        (status = 409, description = "Not AWAITING_APPROVAL, a review already open, or the run's worker is gone", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 503, description = "Postgres or RabbitMQ is unavailable; retry", body = ErrorBody),
+    ))]
 pub async fn reject(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -65,7 +88,7 @@ pub async fn reject(
 }
 
 /// Body of a reject: nothing to say (an empty object or no body).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {}
 

@@ -1,8 +1,9 @@
 //! `/v1/runs`: submit, list, show, cancel, retry.
 
 use crate::auth::Principal;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_domain::{JobMessage, RunStatus, RunSubmission};
 use agent_runner_queue::JobProperties;
@@ -14,17 +15,34 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 /// Longest accepted `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// Submits a run: 201 with the run. With an `Idempotency-Key` seen before,
 /// 201 with the run that key created (and `Idempotent-Replayed: true`).
+#[utoipa::path(post, path = "/v1/runs", tag = "runs", security(("bearer" = [])),
+    request_body = RunSubmission,
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the submission idempotent: a repeat returns the run this key created"),
+        ("traceparent" = Option<String>, Header, description = "W3C trace context; the job message and the worker continue this trace (a new one is started when absent)"),
+    ),
+    responses(
+        (status = 201, description = "Accepted: committed, and published now or by the outbox relay", body = Run),
+        (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 409, description = "The Idempotency-Key was used for a different submission", body = ErrorBody),
+        (status = 413, description = "Body over MAX_BODY_BYTES", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Invalid submission (goal, agent, params, unknown project)", body = ErrorBody),
+        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     Extension(_principal): Extension<Principal>,
+    Extension(trace): Extension<RequestTrace>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<RunSubmission>,
 ) -> Result<Response, ApiError> {
@@ -49,6 +67,7 @@ pub async fn create(
         max_attempts: valid.max_attempts,
         timeout_s: i32::try_from(timeout_s).unwrap_or(i32::MAX),
         idempotency_key,
+        traceparent: Some(trace.0.to_header()),
     };
     let created = runs::create(&state.pool, &new)
         .await
@@ -60,7 +79,12 @@ pub async fn create(
         })?;
     match created {
         Created::New { run, outbox_id } => {
-            publish_fast_path(&state, &run, outbox_id).await;
+            publish_fast_path(&state, &run, outbox_id, &trace).await;
+            state
+                .metrics
+                .runs_submitted
+                .with_label_values(&[run.agent.as_str()])
+                .inc();
             tracing::info!(run.id = %run.id, run.agent = %run.agent, "run accepted");
             Ok((StatusCode::CREATED, Json(run)).into_response())
         }
@@ -92,12 +116,18 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 /// Publishes the job for a freshly committed outbox row and marks it sent.
 /// Any failure is left to the relay: the run is committed either way.
-pub(crate) async fn publish_fast_path(state: &AppState, run: &Run, outbox_id: i64) {
+pub(crate) async fn publish_fast_path(
+    state: &AppState,
+    run: &Run,
+    outbox_id: i64,
+    trace: &RequestTrace,
+) {
     let msg = JobMessage::ExecuteRun { run_id: run.id };
     let props = JobProperties {
         attempt: run.attempt + 1,
         project_id: Some(run.project_id),
         reason: None,
+        traceparent: Some(trace.0.to_header()),
     };
     match state.broker.publish_job(&msg, &props).await {
         Ok(()) => {
@@ -114,24 +144,47 @@ pub(crate) async fn publish_fast_path(state: &AppState, run: &Run, outbox_id: i6
 }
 
 /// Query of the run listing.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only runs in this status (any case).
     #[serde(default)]
     status: Option<String>,
+    /// Only runs of this project.
     #[serde(default)]
+    #[param(value_type = Option<Uuid>)]
     project_id: Option<String>,
+    /// Page size, 1 to 500 (default 50).
     #[serde(default)]
     limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     #[serde(default)]
     cursor: Option<String>,
 }
 
+/// A page of runs, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunPage {
+    /// The runs.
+    pub runs: Vec<Run>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
 /// Lists runs newest first; `next_cursor` fetches the next page.
+#[utoipa::path(get, path = "/v1/runs", tag = "runs", security(("bearer" = [])),
+    params(ListQuery),
+    responses(
+        (status = 200, body = RunPage),
+        (status = 400, description = "Bad query parameter", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+    ))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<RunPage>, ApiError> {
     let status = query
         .status
         .map(|s| s.to_ascii_uppercase().parse::<RunStatus>())
@@ -168,10 +221,13 @@ pub async fn list(
     } else {
         None
     };
-    Ok(Json(json!({"runs": runs, "next_cursor": next_cursor})))
+    Ok(Json(RunPage { runs, next_cursor }))
 }
 
 /// Shows one run.
+#[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Run id")),
+    responses((status = 200, body = Run), (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -187,16 +243,39 @@ fn not_found(id: uuid::Uuid) -> ApiError {
     ApiError::NotFound(format!("no run with id `{id}`"))
 }
 
-/// Cancels a run: 200 with the run (CANCELLED, or RUNNING with
-/// `cancel_requested` while its worker stops it); 409 when already finished.
+/// Cancels a run: 200 with the run once CANCELLED, 202 with the RUNNING run
+/// (`cancel_requested`) while its worker stops it; 409 when already finished.
+#[utoipa::path(post, path = "/v1/runs/{id}/cancel", tag = "runs", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Run id")),
+    responses(
+        (status = 200, description = "Cancelled (it was QUEUED or RETRYING)", body = Run),
+        (status = 202, description = "Requested: the worker stops the RUNNING run within about a second", body = Run),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "The run already finished", body = ErrorBody),
+        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+    ))]
 pub async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "run")?;
     match runs::cancel(&state.pool, id).await? {
-        CancelOutcome::Cancelled(run) => Ok((StatusCode::OK, Json(run)).into_response()),
-        CancelOutcome::Requested(run) => Ok((StatusCode::ACCEPTED, Json(run)).into_response()),
+        CancelOutcome::Cancelled(run) => {
+            state
+                .metrics
+                .runs_cancelled
+                .with_label_values(&["cancelled"])
+                .inc();
+            Ok((StatusCode::OK, Json(run)).into_response())
+        }
+        CancelOutcome::Requested(run) => {
+            state
+                .metrics
+                .runs_cancelled
+                .with_label_values(&["requested"])
+                .inc();
+            Ok((StatusCode::ACCEPTED, Json(run)).into_response())
+        }
         CancelOutcome::AlreadyFinished(run) => Err(ApiError::Conflict(format!(
             "run is {} and can no longer be cancelled",
             run.status
@@ -206,14 +285,29 @@ pub async fn cancel(
 }
 
 /// Re-queues a FAILED or CANCELLED run as a new attempt: 202 with the run.
+#[utoipa::path(post, path = "/v1/runs/{id}/retry", tag = "runs", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Run id"), ("traceparent" = Option<String>, Header, description = "W3C trace context; the job message and the worker continue this trace (a new one is started when absent)")),
+    responses(
+        (status = 202, description = "Queued again as a new attempt", body = Run),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 409, description = "Only FAILED or CANCELLED runs can be retried", body = ErrorBody),
+        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+    ))]
 pub async fn retry(
     State(state): State<AppState>,
+    Extension(trace): Extension<RequestTrace>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "run")?;
-    match runs::retry(&state.pool, id).await? {
+    let traceparent = trace.0.to_header();
+    match runs::retry(&state.pool, id, Some(&traceparent)).await? {
         RetryOutcome::Requeued { run, outbox_id } => {
-            publish_fast_path(&state, &run, outbox_id).await;
+            publish_fast_path(&state, &run, outbox_id, &trace).await;
+            state
+                .metrics
+                .runs_retried
+                .with_label_values(&[run.agent.as_str()])
+                .inc();
             Ok((StatusCode::ACCEPTED, Json(run)).into_response())
         }
         RetryOutcome::NotRetryable(run) => Err(ApiError::Conflict(format!(

@@ -3,7 +3,7 @@
 //! resumes with `Last-Event-ID` (or `?after=`). The stream ends once the run
 //! is terminal (or awaiting approval) and every event has been sent.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, parse_id};
 use crate::state::AppState;
 use agent_runner_store::{Pool, events, runs};
@@ -15,20 +15,35 @@ use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
 /// How often the stream looks for new events.
 const POLL: Duration = Duration::from_millis(200);
 
 /// Query of the stream.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StreamQuery {
+    /// Start after this `seq` when there is no `Last-Event-ID`.
     #[serde(default)]
     after: Option<i32>,
 }
 
 /// Streams the run's events after `Last-Event-ID` (or `after`).
+#[utoipa::path(get, path = "/v1/runs/{id}/events/stream", tag = "events", security(("bearer" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Run id"),
+        ("Last-Event-ID" = Option<i32>, Header, description = "Resume after this seq"),
+        StreamQuery,
+    ),
+    responses(
+        (status = 200, description = "Server-Sent Events: `id` = seq, `event` = kind, `data` = the event as JSON; ends after the terminal event",
+         content_type = "text/event-stream", body = String),
+        (status = 400, description = "Bad Last-Event-ID or query", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+    ))]
 pub async fn stream(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -1,0 +1,80 @@
+//! The global `tracing` subscriber: an env filter, a human or JSON log
+//! layer on stderr, and the OpenTelemetry layer when export is configured.
+
+use crate::export::{self, ExportError, TelemetryConfig};
+use opentelemetry::trace::TracerProvider;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+/// Handle on the installed telemetry; flush it before the process exits.
+#[derive(Debug, Default)]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// True when spans are exported.
+    pub fn exporting(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Exports the spans still buffered; returns once they are sent (or
+    /// the export failed).
+    pub fn flush(&self) {
+        if let Some(provider) = &self.provider
+            && let Err(err) = provider.force_flush()
+        {
+            tracing::warn!(error = %err, "span export failed");
+        }
+    }
+
+    /// Flushes and stops the exporter.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider
+            && let Err(err) = provider.shutdown()
+        {
+            eprintln!("span export shutdown failed: {err}");
+        }
+    }
+}
+
+/// Installs the global subscriber. Later calls (tests) leave the first one
+/// in place and export nothing.
+pub fn init(config: &TelemetryConfig) -> Result<Telemetry, ExportError> {
+    let provider = config
+        .otlp_endpoint
+        .as_deref()
+        .map(|endpoint| export::provider(&config.service_name, endpoint))
+        .transpose()?;
+    let otel = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("agent-runner"))
+    });
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let logs = if json {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed()
+    } else {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed()
+    };
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(otel)
+        .try_init();
+    match installed {
+        Ok(()) => Ok(Telemetry { provider }),
+        Err(_) => {
+            if let Some(provider) = provider {
+                let _stopped = provider.shutdown();
+            }
+            Ok(Telemetry::default())
+        }
+    }
+}

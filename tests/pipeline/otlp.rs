@@ -1,0 +1,117 @@
+//! With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the api's request span and the
+//! worker's delivery span are exported over OTLP/HTTP in the caller's trace.
+//!
+//! The subscriber is process-global: this test installs it for its own
+//! process (nextest runs each test in a process of its own).
+
+use agent_runner_telemetry::TelemetryConfig;
+use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+
+/// A fake OTLP/HTTP collector keeping the raw protobuf bodies it receives.
+#[derive(Clone, Default)]
+struct Collector(Arc<Mutex<Vec<Bytes>>>);
+
+impl Collector {
+    async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind collector");
+        let addr = listener.local_addr().expect("collector addr");
+        let app = axum::Router::new()
+            .route("/v1/traces", post(receive))
+            .with_state(self.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
+    /// Bodies that mention the trace id (as the 16 raw bytes protobuf uses).
+    fn bodies_with_trace(&self, trace_id: &[u8]) -> Vec<Bytes> {
+        let bodies = self.0.lock().expect("collector lock");
+        bodies
+            .iter()
+            .filter(|body| body.windows(trace_id.len()).any(|w| w == trace_id))
+            .cloned()
+            .collect()
+    }
+}
+
+async fn receive(State(collector): State<Collector>, body: Bytes) -> &'static str {
+    collector.0.lock().expect("collector lock").push(body);
+    ""
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_trace() {
+    let collector = Collector::default();
+    let endpoint = collector.start().await;
+    let telemetry = agent_runner_telemetry::init(&TelemetryConfig {
+        service_name: "agent-runner-test".into(),
+        otlp_endpoint: Some(endpoint),
+    })
+    .expect("exporter");
+    assert!(
+        telemetry.exporting(),
+        "another subscriber was installed first in this process"
+    );
+
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[]).await;
+    let worker = WorkerHandle::spawn(&env, &[]).await;
+    let project = api.project().await;
+    let response = api
+        .http
+        .post(format!("{}/v1/runs", api.base_url))
+        .bearer_auth(&api.token)
+        .header("traceparent", format!("00-{TRACE_ID}-b7ad6b7169203331-01"))
+        .json(&json!({"project_id": project, "goal": "traced", "params": {"step_delay_ms": 0}}))
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(response.status(), 201);
+    let run: serde_json::Value = response.json().await.expect("run");
+    let run_id = run["id"].as_str().expect("run id").to_owned();
+    api.wait_for(&run_id, &["COMPLETED"], Duration::from_secs(20))
+        .await;
+    worker.stop().await;
+    api.stop().await;
+
+    let trace_id: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&TRACE_ID[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .expect("flush");
+    let bodies = collector.bodies_with_trace(&trace_id);
+    assert!(
+        !bodies.is_empty(),
+        "no exported span carries the caller's trace id"
+    );
+    let all: Vec<u8> = bodies.concat();
+    assert!(
+        contains(&all, "http.request"),
+        "the api's request span is in the trace"
+    );
+    assert!(
+        contains(&all, "delivery"),
+        "the worker's delivery span is in the trace"
+    );
+    assert!(contains(&all, &run_id), "the worker's span carries run.id");
+    assert!(
+        contains(&all, "agent-runner-test"),
+        "the resource names the service"
+    );
+}
