@@ -28,6 +28,17 @@ pub struct Shape {
     pub crash_faults: bool,
 }
 
+impl Shape {
+    /// Three workers running six runs each, crash faults off.
+    pub fn standard() -> Self {
+        Self {
+            workers: 3,
+            concurrency: 6,
+            crash_faults: false,
+        }
+    }
+}
+
 /// A running system under test.
 pub struct Sut {
     /// Database name and queue prefix.

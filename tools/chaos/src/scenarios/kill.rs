@@ -9,12 +9,7 @@ use crate::system::Shape;
 use std::time::Duration;
 
 pub async fn run(infra: &mut Infra, system: &str) -> anyhow::Result<Outcome> {
-    let shape = Shape {
-        workers: 3,
-        concurrency: 6,
-        crash_faults: false,
-    };
-    let mut run = Run::begin(infra, system, shape).await?;
+    let mut run = Run::begin(infra, system, Shape::standard()).await?;
     let load = run.load(infra.runs, 50.0);
     let mut kills = Vec::new();
     for _ in 0..2 {

@@ -11,55 +11,60 @@ use crate::load;
 use crate::system::Shape;
 use std::time::Duration;
 
-fn shape() -> Shape {
-    Shape {
-        workers: 3,
-        concurrency: 6,
-        crash_faults: false,
-    }
+/// The dependency a scenario restarts.
+#[derive(Debug, Clone, Copy)]
+enum Dependency {
+    RabbitMq,
+    Postgres,
 }
 
 pub async fn rabbitmq_restart(infra: &mut Infra, system: &str) -> anyhow::Result<Outcome> {
-    let mut run = Run::begin(infra, system, shape()).await?;
-    let load = run.load(infra.runs, 50.0);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let down = load::now();
-    infra.mq.stop().await?;
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    infra.mq.start().await?;
-    let back = load::now();
-    run.outage_until_ready(down).await;
-    let ids = load.await?;
-    run.expect(ids, Expect::Completed);
-    run.settle().await?;
-    let recovery = run.first_completion_after(back).await?;
-    Ok(Outcome {
-        name: "",
-        tally: run.verdict().await?,
-        recovery_s: recovery,
-        note: format!("broker down {:.1} s", back - down),
-    })
+    restart_mid_load(infra, system, Dependency::RabbitMq).await
 }
 
 pub async fn postgres_restart(infra: &mut Infra, system: &str) -> anyhow::Result<Outcome> {
-    let mut run = Run::begin(infra, system, shape()).await?;
+    restart_mid_load(infra, system, Dependency::Postgres).await
+}
+
+/// Stops `dependency` 2 s into the load (RabbitMQ cleanly for 10 s,
+/// PostgreSQL with a crash stop for 5 s), starts it again and lets the load
+/// finish.
+async fn restart_mid_load(
+    infra: &mut Infra,
+    system: &str,
+    dependency: Dependency,
+) -> anyhow::Result<Outcome> {
+    let mut run = Run::begin(infra, system, Shape::standard()).await?;
     let load = run.load(infra.runs, 50.0);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let down = load::now();
-    infra.pg.stop("immediate").await?;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    infra.pg.start().await?;
+    match dependency {
+        Dependency::RabbitMq => {
+            infra.mq.stop().await?;
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            infra.mq.start().await?;
+        }
+        Dependency::Postgres => {
+            infra.pg.stop("immediate").await?;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            infra.pg.start().await?;
+        }
+    }
     let back = load::now();
     run.outage_until_ready(down).await;
     let ids = load.await?;
     run.expect(ids, Expect::Completed);
     run.settle().await?;
     let recovery = run.first_completion_after(back).await?;
+    let note = match dependency {
+        Dependency::RabbitMq => format!("broker down {:.1} s", back - down),
+        Dependency::Postgres => format!("database down {:.1} s (crash stop)", back - down),
+    };
     Ok(Outcome {
         name: "",
         tally: run.verdict().await?,
         recovery_s: recovery,
-        note: format!("database down {:.1} s (crash stop)", back - down),
+        note,
     })
 }
 
@@ -67,7 +72,7 @@ pub async fn submit_while_rabbitmq_down(
     infra: &mut Infra,
     system: &str,
 ) -> anyhow::Result<Outcome> {
-    let mut run = Run::begin(infra, system, shape()).await?;
+    let mut run = Run::begin(infra, system, Shape::standard()).await?;
     let down = load::now();
     infra.mq.stop().await?;
     let ids = run

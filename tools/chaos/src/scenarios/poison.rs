@@ -18,9 +18,8 @@ const POISON_ATTEMPTS: u32 = 2;
 
 pub async fn run(infra: &mut Infra, system: &str) -> anyhow::Result<Outcome> {
     let shape = Shape {
-        workers: 3,
-        concurrency: 6,
         crash_faults: true,
+        ..Shape::standard()
     };
     let mut run = Run::begin(infra, system, shape).await?;
     let load = run.load(infra.runs, 50.0);

@@ -12,12 +12,7 @@ use std::time::Duration;
 const EXIT_LIMIT: Duration = Duration::from_secs(20);
 
 pub async fn run(infra: &mut Infra, system: &str) -> anyhow::Result<Outcome> {
-    let shape = Shape {
-        workers: 3,
-        concurrency: 6,
-        crash_faults: false,
-    };
-    let mut run = Run::begin(infra, system, shape).await?;
+    let mut run = Run::begin(infra, system, Shape::standard()).await?;
     let load = run.load(infra.runs, 50.0);
     tokio::time::sleep(Duration::from_secs(2)).await;
     let stopping = load::now();
