@@ -21,6 +21,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "outbox_traceparent",
         include_str!("../migrations/0003_outbox_traceparent.sql"),
     ),
+    (
+        4,
+        "outbox_run_index",
+        include_str!("../migrations/0004_outbox_run_index.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet; returns the versions applied now.
