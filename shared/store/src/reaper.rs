@@ -61,8 +61,8 @@ const ORPHANS: &str = "SELECT id FROM runs
 /// One reaper pass over all cases.
 pub async fn reap(pool: &Pool, bounds: Bounds) -> Result<Reaped, StoreError> {
     Ok(Reaped {
-        cancelled: orphans_cancelled(pool, bounds).await?,
-        failed: orphans_failed(pool, bounds).await?,
+        cancelled: orphans_ended(pool, bounds, &CANCELLED).await?,
+        failed: orphans_ended(pool, bounds, &FAILED).await?,
         requeued: orphans_requeued(pool, bounds).await?,
         republished: stale_queued(pool, bounds).await?,
     })
@@ -95,53 +95,59 @@ async fn orphans_requeued(pool: &Pool, bounds: Bounds) -> Result<u64, StoreError
     Ok(rows.len() as u64)
 }
 
-async fn orphans_failed(pool: &Pool, bounds: Bounds) -> Result<u64, StoreError> {
+/// How an orphan that gets no new attempt ends.
+struct Ending {
+    /// Which orphans (a condition on `runs`).
+    filter: &'static str,
+    /// The terminal status.
+    status: &'static str,
+    /// The `runs.error` expression (SQL).
+    error: &'static str,
+    /// The event written.
+    kind: &'static str,
+    /// Its payload (SQL, over the updated row `r`).
+    payload: &'static str,
+}
+
+/// Out of attempts: FAILED, naming the worker that stopped heartbeating.
+const FAILED: Ending = Ending {
+    filter: "NOT cancel_requested AND attempt >= max_attempts",
+    status: "FAILED",
+    error: "'lost: attempt ' || attempt || ' of ' || max_attempts
+            || ' stopped heartbeating (worker ' || COALESCE(worker_id, '?')
+            || ') and no attempts are left'",
+    kind: "RUN_FAILED",
+    payload: "jsonb_build_object('error', r.error, 'reaped', true)",
+};
+
+/// A cancel was requested but no worker is left to act on it: CANCELLED.
+const CANCELLED: Ending = Ending {
+    filter: "cancel_requested",
+    status: "CANCELLED",
+    error: "error",
+    kind: "RUN_CANCELLED",
+    payload: "jsonb_build_object('reason', 'cancel requested', 'reaped', true)",
+};
+
+async fn orphans_ended(pool: &Pool, bounds: Bounds, ending: &Ending) -> Result<u64, StoreError> {
     let client = pool.get().await?;
     let n = client
         .execute(
             &format!(
-                "WITH stale AS ({}),
+                "WITH stale AS ({stale}),
                  r AS (
-                    UPDATE runs SET status = 'FAILED', lease_until = NULL,
-                           error = 'lost: attempt ' || attempt || ' of ' || max_attempts
-                                   || ' stopped heartbeating (worker ' || COALESCE(worker_id, '?')
-                                   || ') and no attempts are left',
+                    UPDATE runs SET status = '{status}', lease_until = NULL, error = {error},
                            finished_at = clock_timestamp(), last_seq = last_seq + 1,
                            updated_at = clock_timestamp()
                     FROM stale WHERE runs.id = stale.id AND runs.status = 'RUNNING'
                     RETURNING runs.id, runs.last_seq, runs.attempt, runs.error)
                  INSERT INTO events (run_id, seq, attempt, kind, payload)
-                 SELECT id, last_seq, attempt, 'RUN_FAILED',
-                        jsonb_build_object('error', error, 'reaped', true)
-                 FROM r",
-                ORPHANS.replace(
-                    "{filter}",
-                    "NOT cancel_requested AND attempt >= max_attempts"
-                ),
-            ),
-            &[&bounds.lease_grace_s, &bounds.batch],
-        )
-        .await?;
-    Ok(n)
-}
-
-async fn orphans_cancelled(pool: &Pool, bounds: Bounds) -> Result<u64, StoreError> {
-    let client = pool.get().await?;
-    let n = client
-        .execute(
-            &format!(
-                "WITH stale AS ({}),
-                 r AS (
-                    UPDATE runs SET status = 'CANCELLED', lease_until = NULL,
-                           finished_at = clock_timestamp(), last_seq = last_seq + 1,
-                           updated_at = clock_timestamp()
-                    FROM stale WHERE runs.id = stale.id AND runs.status = 'RUNNING'
-                    RETURNING runs.id, runs.last_seq, runs.attempt)
-                 INSERT INTO events (run_id, seq, attempt, kind, payload)
-                 SELECT id, last_seq, attempt, 'RUN_CANCELLED',
-                        '{{\"reason\": \"cancel requested\", \"reaped\": true}}'::jsonb
-                 FROM r",
-                ORPHANS.replace("{filter}", "cancel_requested"),
+                 SELECT r.id, r.last_seq, r.attempt, '{kind}', {payload} FROM r",
+                stale = ORPHANS.replace("{filter}", ending.filter),
+                status = ending.status,
+                error = ending.error,
+                kind = ending.kind,
+                payload = ending.payload,
             ),
             &[&bounds.lease_grace_s, &bounds.batch],
         )
