@@ -1,9 +1,11 @@
 //! With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the api's request span and the
-//! worker's delivery span are exported over OTLP/HTTP in the caller's trace.
+//! worker's delivery span — or its control span, for an exec or a review —
+//! are exported over OTLP/HTTP in the caller's trace.
 //!
 //! The subscriber is process-global: this test installs it for its own
 //! process (nextest runs each test in a process of its own).
 
+use crate::llm::{ENDED, Setup, fix_the_answer};
 use agent_runner_telemetry::TelemetryConfig;
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use axum::body::Bytes;
@@ -113,5 +115,60 @@ async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_
     assert!(
         contains(&all, "agent-runner-test"),
         "the resource names the service"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_exec_request_is_carried_out_in_the_callers_trace() {
+    const EXEC_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let collector = Collector::default();
+    let endpoint = collector.start().await;
+    let telemetry = agent_runner_telemetry::init(&TelemetryConfig {
+        service_name: "agent-runner-test".into(),
+        otlp_endpoint: Some(endpoint),
+    })
+    .expect("exporter");
+    assert!(telemetry.exporting(), "another subscriber came first");
+
+    let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
+    let id = s.submit("Fix the answer").await;
+    let run = s.wait(&id, &ENDED).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let response = s
+        .api
+        .http
+        .post(format!("{}/v1/runs/{id}/exec", s.api.base_url))
+        .bearer_auth(&s.api.token)
+        .header(
+            "traceparent",
+            format!("00-{EXEC_TRACE_ID}-00f067aa0ba902b7-01"),
+        )
+        .json(&json!({"cmd": "true"}))
+        .send()
+        .await
+        .expect("exec");
+    assert_eq!(response.status(), 200);
+    let answer: serde_json::Value = response.json().await.expect("answer");
+    let request_id = answer["request_id"].as_str().unwrap_or_default().to_owned();
+    s.stop().await;
+
+    let trace_id: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&EXEC_TRACE_ID[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .expect("flush");
+    let all: Vec<u8> = collector.bodies_with_trace(&trace_id).concat();
+    assert!(
+        contains(&all, "http.request"),
+        "the api's request span is in the trace"
+    );
+    assert!(
+        contains(&all, "control"),
+        "the worker's control span is in the caller's trace"
+    );
+    assert!(
+        !request_id.is_empty() && contains(&all, &request_id),
+        "the control span names the request {request_id}: {answer}"
     );
 }

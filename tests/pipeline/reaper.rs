@@ -178,6 +178,7 @@ async fn a_run_that_finished_after_its_lease_expired_is_left_alone() {
         1,
         &Ending::Completed {
             result: json!({"late": true}),
+            branch: None,
         },
     )
     .await

@@ -261,6 +261,25 @@ impl WorkerHandle {
         }
     }
 
+    /// Waits until the worker consumes its own queue (it takes review and
+    /// exec requests from then on).
+    pub async fn wait_consuming(&self, env: &TestEnv) {
+        let queue = format!("{}.worker.{}", env.prefix, self.id);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let info = env.rabbit.queue_info(&queue).await;
+            if info["consumers"].as_u64().unwrap_or(0) >= 1 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "worker {} never consumed {queue}: {info}",
+                self.id
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Asks the worker to shut down (as SIGTERM does) and waits for it.
     pub async fn stop(mut self) {
         self.stop.cancel();

@@ -1,19 +1,23 @@
-//! Hands a review or exec request to the worker that holds the run's
-//! worktree, and waits a bounded time for its answer.
+//! Hands a review or exec request to a worker, and waits a bounded time for
+//! its answer.
 //!
-//! Worktrees live on the disk of the worker that ran the run, so the request
-//! goes to that worker's own queue (`<prefix>.worker.<worker id>`) through the
-//! direct exchange, published mandatory: when the worker is gone nothing is
-//! bound and the publish fails at once, which becomes a 409 naming the
-//! worker. The worker records its answer in the request row; the api polls
+//! The request goes to the worker that ran the run — its disk holds the
+//! worktree — through its own queue (`<prefix>.worker.<worker id>`) on the
+//! direct exchange, published mandatory: when that worker is gone nothing is
+//! bound and the publish fails at once. The request is then readdressed to
+//! another live worker, which puts the run's branch back from its snapshot in
+//! Postgres. The worker records its answer in the request row; the api polls
 //! that row until `REQUEST_WAIT_MS`, then leaves the client a URL to poll.
 
 use crate::broker::PublishError;
 use crate::error::ApiError;
+use crate::routes::workers::STALE_AFTER_S;
 use crate::state::AppState;
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::{JobProperties, QueueError};
 use agent_runner_store::requests::{self, RequestKind, RunRequest};
+use agent_runner_store::workers;
+use agent_runner_telemetry::TraceParent;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -29,8 +33,13 @@ pub enum Dispatched {
     Pending(RunRequest),
 }
 
-/// Publishes `request` to its worker and waits for the answer.
-pub async fn send_and_wait(state: &AppState, request: RunRequest) -> Result<Dispatched, ApiError> {
+/// Publishes `request` to its worker (or, when that one is gone, to another
+/// live worker) and waits for the answer; `trace` travels in the message.
+pub async fn send_and_wait(
+    state: &AppState,
+    request: RunRequest,
+    trace: &TraceParent,
+) -> Result<Dispatched, ApiError> {
     let msg = match request.kind {
         RequestKind::Approve | RequestKind::Reject => JobMessage::ReviewRun {
             run_id: request.run_id,
@@ -45,33 +54,11 @@ pub async fn send_and_wait(state: &AppState, request: RunRequest) -> Result<Disp
         attempt: 0,
         project_id: None,
         reason: None,
-        traceparent: None,
+        traceparent: Some(trace.to_header()),
     };
-    if let Err(err) = state
-        .broker
-        .publish_to_worker(&msg, &props, &request.worker_id)
-        .await
-    {
-        let gone = matches!(err, PublishError::Queue(QueueError::Unroutable(_)));
-        let why = if gone {
-            format!(
-                "worker `{}` holds this run's worktree and is not connected",
-                request.worker_id
-            )
-        } else {
-            format!("could not reach worker `{}`: {err}", request.worker_id)
-        };
-        requests::fail(&state.pool, request.id, &why).await?;
-        return Err(if gone {
-            ApiError::Conflict(format!(
-                "{why}; the worktree is only on that worker's disk (start it again with the same WORKER_ID and WORKSPACE_ROOT)"
-            ))
-        } else {
-            ApiError::Unavailable(why)
-        });
-    }
-    tracing::info!(run.id = %request.run_id, request.id = %request.id, worker.id = %request.worker_id,
-        request.kind = request.kind.as_str(), "request sent to the run's worker");
+    let worker_id = deliver(state, &request, &msg, &props).await?;
+    tracing::info!(run.id = %request.run_id, request.id = %request.id, worker.id = %worker_id,
+        request.kind = request.kind.as_str(), "request sent to a worker");
     let deadline = Instant::now() + Duration::from_millis(state.config.request_wait_ms);
     loop {
         let current = requests::get(&state.pool, request.run_id, request.id)
@@ -84,6 +71,58 @@ pub async fn send_and_wait(state: &AppState, request: RunRequest) -> Result<Disp
             return Ok(Dispatched::Pending(current));
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Publishes to the run's worker, else to the other live workers in turn;
+/// returns the worker that took the message. Closes the request FAILED when
+/// none did.
+async fn deliver(
+    state: &AppState,
+    request: &RunRequest,
+    msg: &JobMessage,
+    props: &JobProperties,
+) -> Result<String, ApiError> {
+    let holder = &request.worker_id;
+    if publish(state, request, msg, props, holder).await? {
+        return Ok(holder.clone());
+    }
+    let live = workers::list_live(&state.pool, STALE_AFTER_S).await?;
+    for worker in live.into_iter().filter(|w| w.id != *holder) {
+        if !requests::reassign(&state.pool, request.id, &worker.id).await? {
+            return Err(ApiError::Conflict(
+                "the request was closed before it reached a worker".into(),
+            ));
+        }
+        if publish(state, request, msg, props, &worker.id).await? {
+            tracing::info!(run.id = %request.run_id, request.id = %request.id,
+                worker.id = %worker.id, gone = %holder,
+                "the run's worker is gone; another worker takes the request");
+            return Ok(worker.id);
+        }
+    }
+    let why =
+        format!("no worker is connected to take the request (the run's worker `{holder}` is gone)");
+    requests::fail(&state.pool, request.id, &why).await?;
+    Err(ApiError::NoWorker(why))
+}
+
+/// Publishes to one worker's queue: `Ok(false)` when it is not connected.
+async fn publish(
+    state: &AppState,
+    request: &RunRequest,
+    msg: &JobMessage,
+    props: &JobProperties,
+    worker_id: &str,
+) -> Result<bool, ApiError> {
+    match state.broker.publish_to_worker(msg, props, worker_id).await {
+        Ok(()) => Ok(true),
+        Err(PublishError::Queue(QueueError::Unroutable(_))) => Ok(false),
+        Err(err) => {
+            let why = format!("could not reach worker `{worker_id}`: {err}");
+            requests::fail(&state.pool, request.id, &why).await?;
+            Err(ApiError::Unavailable(why))
+        }
     }
 }
 

@@ -74,6 +74,9 @@ pub enum ApiError {
     /// 503: a dependency (Postgres, RabbitMQ) is unavailable.
     #[error("{0}")]
     Unavailable(String),
+    /// 503: no worker is connected to take a request for a run.
+    #[error("{0}")]
+    NoWorker(String),
     /// 500: a bug or an unexpected failure.
     #[error(transparent)]
     Internal(anyhow::Error),
@@ -94,6 +97,7 @@ impl ApiError {
             }
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
+            ApiError::NoWorker(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_worker"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -1,18 +1,21 @@
 //! Control jobs addressed to this worker: review (approve/reject) and exec
-//! requests on the worktrees it keeps, delivered through its own queue
-//! `<prefix>.worker.<worker id>`.
+//! requests on the runs it ran (or on runs whose worker is gone), delivered
+//! through its own queue `<prefix>.worker.<worker id>`, with the trace
+//! context of the api request that asked for them.
 //!
 //! Each delivery names a `run_requests` row; the worker carries it out (see
 //! [`review`](crate::review)), records the answer and only then acks. A
 //! request already closed (answered, given up) is acked and dropped, so a
 //! duplicate delivery never acts twice.
 
+use crate::delivery::received_trace;
 use crate::execution::with_db_retry;
 use crate::review::Reviewer;
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::lapin::message::Delivery;
 use agent_runner_queue::lapin::options::{BasicAckOptions, BasicNackOptions};
 use agent_runner_store::requests;
+use agent_runner_telemetry::spans;
 use tracing::Instrument;
 
 /// Handles deliveries of the worker's own queue.
@@ -47,8 +50,12 @@ impl ControlHandler {
             "control",
             run.id = %run_id,
             request.id = %request_id,
-            worker.id = %self.reviewer.worker_id
+            worker.id = %self.reviewer.worker_id,
+            trace_id = tracing::field::Empty,
         );
+        // The trace of the api request that asked for this.
+        let trace = spans::continue_trace(&span, received_trace(&delivery).as_ref());
+        span.record("trace_id", tracing::field::display(trace.trace_id()));
         self.carry_out(&delivery, run_id, request_id)
             .instrument(span)
             .await;

@@ -228,7 +228,7 @@ fn reason_class(reason: &str) -> &'static str {
 }
 
 /// The `traceparent` header of a delivery, if it carries a valid one.
-fn received_trace(delivery: &Delivery) -> Option<TraceParent> {
+pub(crate) fn received_trace(delivery: &Delivery) -> Option<TraceParent> {
     let headers = delivery.properties.headers().as_ref()?;
     match headers.inner().get(TRACEPARENT)? {
         AMQPValue::LongString(value) => TraceParent::parse(&value.to_string()),

@@ -5,12 +5,13 @@
 use crate::inflight::{InFlight, StopReason};
 use crate::sink::FencedSink;
 use agent_runner_agent::{AgentContext, AgentError, AgentRegistry, ProjectSpec, RunSpec};
+use agent_runner_domain::BranchSnapshot;
 use agent_runner_queue::RetryTiers;
 use agent_runner_store::claim::{self, Ending};
-use agent_runner_store::messages;
 use agent_runner_store::projects::Project;
 use agent_runner_store::runs::Run;
 use agent_runner_store::{Pool, StoreError};
+use agent_runner_store::{branches, messages};
 use agent_runner_telemetry::TraceParent;
 use std::future::Future;
 use std::time::Duration;
@@ -77,12 +78,12 @@ impl Executor {
                 "no agent `{}` in this worker",
                 run.agent
             ))),
-            Some(agent) => match with_db_retry(|| messages::list(&self.pool, run.id)).await {
+            Some(agent) => match self.inputs(run).await {
                 Err(err) => Err(AgentError::Transient(format!(
-                    "cannot read the run's messages: {err}"
+                    "cannot read the run's messages or branch: {err}"
                 ))),
-                Ok(messages) => {
-                    let spec = run_spec(run, deadline, messages);
+                Ok((messages, branch)) => {
+                    let spec = run_spec(run, deadline, messages, branch);
                     let project = project_spec(project);
                     let sink = FencedSink {
                         pool: self.pool.clone(),
@@ -118,6 +119,18 @@ impl Executor {
         disposition
     }
 
+    /// The run's follow-up messages and, when an earlier attempt left a
+    /// result, its branch snapshot.
+    async fn inputs(&self, run: &Run) -> Result<(Vec<String>, Option<BranchSnapshot>), StoreError> {
+        let messages = with_db_retry(|| messages::list(&self.pool, run.id)).await?;
+        let branch = if run.result.is_some() {
+            with_db_retry(|| branches::get(&self.pool, run.id)).await?
+        } else {
+            None
+        };
+        Ok((messages, branch))
+    }
+
     async fn commit(
         &self,
         run: &Run,
@@ -150,10 +163,12 @@ impl Executor {
                 let ending = if outcome.awaiting_approval {
                     Ending::AwaitingApproval {
                         result: outcome.result,
+                        branch: outcome.branch,
                     }
                 } else {
                     Ending::Completed {
                         result: outcome.result,
+                        branch: outcome.branch,
                     }
                 };
                 self.end(run, ending).await
@@ -299,7 +314,12 @@ where
     }
 }
 
-fn run_spec(run: &Run, deadline: Instant, messages: Vec<String>) -> RunSpec {
+fn run_spec(
+    run: &Run,
+    deadline: Instant,
+    messages: Vec<String>,
+    branch: Option<BranchSnapshot>,
+) -> RunSpec {
     RunSpec {
         id: run.id,
         goal: run.goal.clone(),
@@ -310,6 +330,7 @@ fn run_spec(run: &Run, deadline: Instant, messages: Vec<String>) -> RunSpec {
         deadline,
         messages,
         previous_result: run.result.clone(),
+        branch,
     }
 }
 

@@ -2,19 +2,22 @@
 //! exec, carried out with the `llm` agent's `review` module and answered in
 //! the run's `run_requests` row.
 //!
-//! A run's worktree and branch live on the disk of the worker that ran it,
-//! so these requests reach this worker through its own queue (see
-//! [`control`](crate::control)). Nothing here changes a run except through
+//! A request reaches this worker through its own queue (see
+//! [`control`](crate::control)): the api sends it to the worker that ran the
+//! run, whose disk holds the worktree, or — when that worker is gone — to
+//! another live worker, which puts the run's branch back from its snapshot
+//! in Postgres. Nothing here changes a run except through
 //! [`requests::close_review`], which is guarded by AWAITING_APPROVAL.
 
 use crate::execution::with_db_retry;
 use agent_runner_agent::ProjectSpec;
 use agent_runner_coding_agent::{
-    ApproveTarget, CodingAgentConfig, ReviewError, approve, exec_in_worktree, reject,
+    ApproveTarget, CodingAgentConfig, ExecCommand, RunBranch, approve, exec_in_worktree, reject,
 };
 use agent_runner_domain::RunStatus;
 use agent_runner_store::requests::{self, RequestKind, RunRequest, Verdict};
-use agent_runner_store::{Pool, StoreError, projects, runs};
+use agent_runner_store::runs::Run;
+use agent_runner_store::{Pool, StoreError, branches, projects, runs};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -67,7 +70,7 @@ impl Reviewer {
                 RequestKind::Approve | RequestKind::Reject => {
                     self.review(settings, request).await?
                 }
-                RequestKind::Exec => self.exec(settings, request).await,
+                RequestKind::Exec => self.exec(settings, request).await?,
             },
         };
         let closed = match answer {
@@ -99,26 +102,11 @@ impl Reviewer {
                 run.status
             )));
         }
-        let Some(project) = with_db_retry(|| projects::get(&self.pool, run.project_id)).await?
-        else {
-            return Ok(Err("the run's project no longer exists".to_owned()));
+        let (project, recorded) = match self.workspace_of(&run).await? {
+            Ok(found) => found,
+            Err(why) => return Ok(Err(why)),
         };
-        let Some(branch) = run
-            .result
-            .as_ref()
-            .and_then(|r| r.get("branch"))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-        else {
-            return Ok(Err("the run's result names no branch".to_owned()));
-        };
-        let project = ProjectSpec {
-            id: project.id,
-            name: project.name,
-            repo_url: project.repo_url,
-            default_branch: project.default_branch,
-            settings: project.settings,
-        };
+        let branch = recorded.branch.clone().unwrap_or_default();
         let root = &settings.workspace_root;
         let (verdict, review) = if request.kind == RequestKind::Approve {
             let target = match request.params["target"]["merge_into"].as_str() {
@@ -131,7 +119,7 @@ impl Reviewer {
                 ApproveTarget::Merge { into } => Some(into.clone()),
                 ApproveTarget::Keep => None,
             };
-            match approve(root, &project, run.id, &branch, target).await {
+            match approve(root, &project, run.id, &recorded, target).await {
                 Ok(outcome) => (
                     Verdict::Approved,
                     json!({
@@ -143,10 +131,10 @@ impl Reviewer {
                         "worker_id": self.worker_id,
                     }),
                 ),
-                Err(err) => return Ok(Err(review_error(&err, &self.worker_id))),
+                Err(err) => return Ok(Err(self.failed(&err))),
             }
         } else {
-            match reject(root, &project, run.id, &branch).await {
+            match reject(root, &project, run.id, &recorded).await {
                 Ok(()) => (
                     Verdict::Rejected,
                     json!({
@@ -156,7 +144,7 @@ impl Reviewer {
                         "worker_id": self.worker_id,
                     }),
                 ),
-                Err(err) => return Ok(Err(review_error(&err, &self.worker_id))),
+                Err(err) => return Ok(Err(self.failed(&err))),
             }
         };
         let moved = with_db_retry(|| {
@@ -169,28 +157,44 @@ impl Reviewer {
         Ok(Ok(None))
     }
 
+    /// Runs the command; `Ok(Err(_))` is the failure to record.
     async fn exec(
         &self,
         settings: &ReviewSettings,
         request: &RunRequest,
-    ) -> Result<Option<Value>, String> {
-        let cmd = request.params["cmd"]
-            .as_str()
-            .ok_or("the request has no command")?;
+    ) -> Result<Result<Option<Value>, String>, StoreError> {
+        let Some(cmd) = request.params["cmd"].as_str() else {
+            return Ok(Err("the request has no command".to_owned()));
+        };
+        let Some(run) = with_db_retry(|| runs::get(&self.pool, request.run_id)).await? else {
+            return Ok(Err("the run no longer exists".to_owned()));
+        };
+        let (project, recorded) = match self.workspace_of(&run).await? {
+            Ok(found) => found,
+            Err(why) => return Ok(Err(why)),
+        };
         let asked = request.params["timeout_s"].as_u64().unwrap_or(60);
         let timeout = Duration::from_secs(asked).min(settings.exec_timeout_max);
-        let out = exec_in_worktree(
-            &settings.workspace_root,
-            request.run_id,
+        let command = ExecCommand {
             cmd,
             timeout,
-            settings.output_cap,
+            output_cap: settings.output_cap,
+        };
+        let out = match exec_in_worktree(
+            &settings.workspace_root,
+            &project,
+            run.id,
+            &recorded,
+            command,
             &self.hard_stop,
         )
         .await
-        .map_err(|err| review_error(&err, &self.worker_id))?;
+        {
+            Ok(out) => out,
+            Err(err) => return Ok(Err(self.failed(&err))),
+        };
         tracing::info!(run.id = %request.run_id, exit_code = ?out.exit_code, "exec in worktree done");
-        Ok(Some(json!({
+        Ok(Ok(Some(json!({
             "exit_code": out.exit_code,
             "stdout": out.stdout,
             "stderr": out.stderr,
@@ -198,15 +202,36 @@ impl Reviewer {
             "timed_out": out.timed_out,
             "timeout_s": timeout.as_secs(),
             "worker_id": self.worker_id,
-        })))
+        }))))
     }
-}
 
-fn review_error(err: &ReviewError, worker_id: &str) -> String {
-    match err {
-        ReviewError::NoWorktree(run_id) => {
-            format!("run {run_id} has no worktree on worker `{worker_id}`")
+    /// The run's project and what its result and snapshot say about its
+    /// branch; `Ok(Err(_))` names what is missing.
+    async fn workspace_of(
+        &self,
+        run: &Run,
+    ) -> Result<Result<(ProjectSpec, RunBranch), String>, StoreError> {
+        let Some(project) = with_db_retry(|| projects::get(&self.pool, run.project_id)).await?
+        else {
+            return Ok(Err("the run's project no longer exists".to_owned()));
+        };
+        let snapshot = with_db_retry(|| branches::get(&self.pool, run.id)).await?;
+        let recorded = RunBranch::from_result(run.result.as_ref(), snapshot);
+        if recorded.branch.is_none() {
+            return Ok(Err("the run's result names no branch".to_owned()));
         }
-        other => other.to_string(),
+        let project = ProjectSpec {
+            id: project.id,
+            name: project.name,
+            repo_url: project.repo_url,
+            default_branch: project.default_branch,
+            settings: project.settings,
+        };
+        Ok(Ok((project, recorded)))
+    }
+
+    /// A review error, naming this worker.
+    fn failed(&self, err: &dyn std::fmt::Display) -> String {
+        format!("{err} (on worker `{}`)", self.worker_id)
     }
 }

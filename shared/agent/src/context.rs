@@ -1,7 +1,7 @@
 //! What an agent attempt is given: the run, its project, a fenced event sink
 //! and a cancellation token.
 
-use agent_runner_domain::EventKind;
+use agent_runner_domain::{BranchSnapshot, EventKind};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -29,6 +29,9 @@ pub struct RunSpec {
     pub messages: Vec<String>,
     /// What earlier attempts left behind (`runs.result`), if anything.
     pub previous_result: Option<Value>,
+    /// The run's branch as the last successful attempt left it, if one
+    /// stored a snapshot (read only when `previous_result` is set).
+    pub branch: Option<BranchSnapshot>,
 }
 
 /// The project a run belongs to.

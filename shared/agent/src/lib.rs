@@ -18,6 +18,7 @@ pub mod simulated;
 pub use context::{AgentContext, EmitError, EventSink, ProjectSpec, RunSpec};
 pub use registry::AgentRegistry;
 
+use agent_runner_domain::BranchSnapshot;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 
@@ -41,6 +42,9 @@ pub struct AgentOutcome {
     pub result: Value,
     /// The run waits for a reviewer (AWAITING_APPROVAL) instead of completing.
     pub awaiting_approval: bool,
+    /// The run's branch, stored with the ending so that any worker can
+    /// continue or review the run.
+    pub branch: Option<BranchSnapshot>,
 }
 
 /// How an attempt ended badly.

@@ -94,6 +94,7 @@ impl Agent for SimulatedAgent {
             Ok(AgentOutcome {
                 result: json!({"summary": format!("simulated run for goal: {}", ctx.run.goal)}),
                 awaiting_approval: false,
+                branch: None,
             })
         })
     }

@@ -7,7 +7,8 @@ use crate::conversation;
 use crate::llm::{Message, OpenAiCompatibleClient};
 use crate::params::{RunSettings, resolve};
 use crate::tools::{ToolBox, ToolLimits};
-use crate::workspace::{self, Continuation, Prepared, diff};
+use crate::workspace::snapshot::{self, Captured};
+use crate::workspace::{self, Prepared, RunBranch, diff};
 use agent_runner_agent::{Agent, AgentContext, AgentError, AgentOutcome};
 use agent_runner_domain::EventKind;
 use futures_util::future::BoxFuture;
@@ -76,7 +77,7 @@ impl CodingAgent {
             }
         }));
 
-        let previous = Previous::read(ctx.run.previous_result.as_ref());
+        let previous = Previous::read(ctx.run.previous_result.as_ref(), ctx.run.branch.clone());
         let root = &self.config.workspace_root;
         let prepared = tokio::select! {
             biased;
@@ -115,6 +116,7 @@ impl CodingAgent {
             branch = %prepared.branch,
             start_commit = %prepared.start_commit,
             worktree = prepared.attached.as_str(),
+            branch_source = prepared.source.as_str(),
             model = %settings.llm.model,
             "llm run workspace ready"
         );
@@ -126,6 +128,7 @@ impl CodingAgent {
                     "start_commit": prepared.start_commit,
                     "path": prepared.path.display().to_string(),
                     "worktree": prepared.attached.as_str(),
+                    "branch_source": prepared.source.as_str(),
                     "fetch_error": prepared.fetch_error,
                 }),
             )
@@ -179,6 +182,35 @@ impl CodingAgent {
         )
         .await
         .map_err(git_failed)?;
+        let captured = snapshot::capture(
+            &self.config.workspace_root,
+            &workspace::mirror_path(&self.config.workspace_root, ctx.project.id),
+            &prepared.branch,
+            &prepared.start_commit,
+            &head,
+            self.config.snapshot_cap,
+        )
+        .await
+        .map_err(git_failed)?;
+        let (branch_snapshot, snapshot_note) = match captured {
+            Captured::Stored(s) => {
+                let note = json!({"stored": true, "bytes": s.bundle.len()});
+                (Some(s), note)
+            }
+            Captured::Unchanged => (None, json!({"stored": false, "reason": "no commits"})),
+            Captured::TooLarge { bytes } => {
+                tracing::warn!(branch = %prepared.branch, bytes, cap = self.config.snapshot_cap,
+                    "branch snapshot too large to store; only this worker can continue the run");
+                let reason = format!(
+                    "bundle of {bytes} bytes exceeds AGENT_SNAPSHOT_MAX_BYTES ({})",
+                    self.config.snapshot_cap
+                );
+                (
+                    None,
+                    json!({"stored": false, "bytes": bytes, "reason": reason}),
+                )
+            }
+        };
         tracing::info!(
             branch = %prepared.branch,
             iterations = end.iterations,
@@ -214,28 +246,24 @@ impl CodingAgent {
             "model": settings.llm.model,
             "conversation": end.messages,
             "messages_handled": messages_handled,
+            "snapshot": snapshot_note,
         });
         Ok(AgentOutcome {
             result,
             awaiting_approval: settings.require_approval,
+            branch: branch_snapshot,
         })
     }
 }
 
 /// What the run's previous result lets this attempt continue from.
 struct Previous {
-    continuation: Continuation,
+    continuation: RunBranch,
     conversation: Option<(Vec<Message>, usize)>,
 }
 
 impl Previous {
-    fn read(result: Option<&Value>) -> Self {
-        let text = |key: &str| {
-            result
-                .and_then(|r| r.get(key))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
+    fn read(result: Option<&Value>, snapshot: Option<agent_runner_domain::BranchSnapshot>) -> Self {
         let conversation = result
             .and_then(|r| r.get("conversation"))
             .and_then(|c| serde_json::from_value::<Vec<Message>>(c.clone()).ok())
@@ -248,10 +276,7 @@ impl Previous {
                 (messages, handled)
             });
         Previous {
-            continuation: Continuation {
-                branch: text("branch"),
-                start_commit: text("start_commit"),
-            },
+            continuation: RunBranch::from_result(result, snapshot),
             conversation,
         }
     }

@@ -87,6 +87,9 @@ pub struct CodingAgentConfig {
     pub output_cap: usize,
     /// Bytes of diff kept in the run's result.
     pub diff_cap: usize,
+    /// Largest branch snapshot (git bundle) stored in Postgres per run; a
+    /// larger one is not stored and only this worker can continue the run.
+    pub snapshot_cap: usize,
     /// Whether a run's `params.base_url` (and `params.api_key`) may point the
     /// run at another endpoint. The worker turns it on only for runs an admin
     /// submitted.
@@ -101,6 +104,10 @@ pub const DEFAULT_MODEL: &str = "qwen2.5-coder:7b";
 pub const DEFAULT_MAX_ITERATIONS: u32 = 30;
 /// Default token budget per run.
 pub const DEFAULT_TOKEN_BUDGET: u64 = 200_000;
+/// Default largest branch snapshot, in bytes.
+pub const DEFAULT_SNAPSHOT_CAP: usize = 32 * 1024 * 1024;
+/// Largest `AGENT_SNAPSHOT_MAX_BYTES` accepted.
+const SNAPSHOT_CAP_LIMIT: u64 = 512 * 1024 * 1024;
 /// Default request timeout, in seconds.
 pub const DEFAULT_REQUEST_TIMEOUT_S: u64 = 120;
 
@@ -121,6 +128,7 @@ impl Default for CodingAgentConfig {
             command_timeout_max: Duration::from_secs(600),
             output_cap: 16 * 1024,
             diff_cap: 512 * 1024,
+            snapshot_cap: DEFAULT_SNAPSHOT_CAP,
             allow_base_url_override: false,
         }
     }
@@ -139,7 +147,8 @@ pub struct ConfigError {
 impl CodingAgentConfig {
     /// Reads `LLM_BASE_URL`, `LLM_MODEL`, `LLM_API_KEY`,
     /// `LLM_REQUEST_TIMEOUT_S`, `WORKSPACE_ROOT`, `AGENT_MAX_ITERATIONS`,
-    /// `AGENT_TOKEN_BUDGET` and `AGENT_ALLOW_BASE_URL_OVERRIDE`; anything
+    /// `AGENT_TOKEN_BUDGET`, `AGENT_SNAPSHOT_MAX_BYTES` and
+    /// `AGENT_ALLOW_BASE_URL_OVERRIDE`; anything
     /// unset keeps its default.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|var| std::env::var(var).ok())
@@ -180,6 +189,10 @@ impl CodingAgentConfig {
         }
         if let Some(raw) = get("AGENT_TOKEN_BUDGET") {
             config.token_budget = positive("AGENT_TOKEN_BUDGET", &raw, u64::MAX)?;
+        }
+        if let Some(raw) = get("AGENT_SNAPSHOT_MAX_BYTES") {
+            let n = positive("AGENT_SNAPSHOT_MAX_BYTES", &raw, SNAPSHOT_CAP_LIMIT)?;
+            config.snapshot_cap = usize::try_from(n).unwrap_or(usize::MAX);
         }
         if let Some(raw) = get("AGENT_ALLOW_BASE_URL_OVERRIDE") {
             config.allow_base_url_override = match raw.to_ascii_lowercase().as_str() {

@@ -40,5 +40,8 @@ pub mod workspace;
 pub use agent::CodingAgent;
 pub use config::{CodingAgentConfig, ConfigError, LlmConfig, RetryConfig};
 pub use params::{params_override_endpoint, validate_llm_params};
-pub use review::{ApproveOutcome, ApproveTarget, ReviewError, approve, exec_in_worktree, reject};
+pub use review::{
+    ApproveOutcome, ApproveTarget, ExecCommand, ReviewError, approve, exec_in_worktree, reject,
+};
 pub use tools::ExecOutput;
+pub use workspace::RunBranch;

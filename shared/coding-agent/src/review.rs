@@ -5,15 +5,20 @@
 //! Merges happen in the bare mirror without a checkout (`git merge-tree
 //! --write-tree`, git 2.38 or newer). When the project's repository is a
 //! directory on this machine, the branch and the merge are pushed back to it.
+//!
+//! Any worker can do these: a branch this worker's mirror lacks is put back
+//! from the run's stored snapshot, and a missing worktree is made again.
 
 use crate::tools::ExecOutput;
 use crate::tools::command::{self, ExecEnd};
 use crate::workspace::mirror::{local_repo, lock_project, resolve_commit, sync};
+use crate::workspace::snapshot::ensure_branch;
 use crate::workspace::{
-    WorkspaceError, is_agent_branch, mirror_path, run_git, run_git_output, worktree, worktree_path,
+    RunBranch, WorkspaceError, is_agent_branch, mirror_path, run_git, run_git_output, worktree,
+    worktree_path,
 };
 use agent_runner_agent::ProjectSpec;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -57,9 +62,9 @@ pub enum ReviewError {
         /// The target.
         into: String,
     },
-    /// The run has no worktree (it was cleaned up).
-    #[error("run {0} has no worktree")]
-    NoWorktree(Uuid),
+    /// The run's result names no branch.
+    #[error("run {0} has no branch")]
+    NoBranch(Uuid),
     /// The cancellation token fired during the command.
     #[error("cancelled")]
     Cancelled,
@@ -68,22 +73,21 @@ pub enum ReviewError {
     Workspace(#[from] WorkspaceError),
 }
 
-/// Approves a run: merges `branch` into the target (or keeps it), pushes to
-/// a local origin, and removes the run's worktree (the branch stays).
+/// Approves a run: merges its branch into the target (or keeps it), pushes
+/// to a local origin, and removes the run's worktree (the branch stays).
 /// Approving twice is harmless: an already merged branch is not merged again.
 pub async fn approve(
     workspace_root: &Path,
     project: &ProjectSpec,
     run_id: Uuid,
-    branch: &str,
+    recorded: &RunBranch,
     target: ApproveTarget,
 ) -> Result<ApproveOutcome, ReviewError> {
-    if !is_agent_branch(branch) {
-        return Err(ReviewError::NotAgentBranch(branch.to_owned()));
-    }
+    let branch = agent_branch(run_id, recorded)?;
     let _lock = lock_project(workspace_root, project.id).await?;
     // Merge onto the newest target, so that the push back is a fast-forward.
     let mirror = sync(workspace_root, project).await?.path;
+    ensure_branch(workspace_root, &mirror, branch, recorded).await?;
     let Some(branch_tip) = resolve_commit(&mirror, &format!("refs/heads/{branch}")).await? else {
         return Err(ReviewError::BranchNotFound(branch.to_owned()));
     };
@@ -110,6 +114,19 @@ pub async fn approve(
     }
     worktree::remove(&mirror, &worktree_path(workspace_root, run_id)).await?;
     Ok(outcome)
+}
+
+/// The run's branch, if it is one of the agent's.
+fn agent_branch(run_id: Uuid, recorded: &RunBranch) -> Result<&str, ReviewError> {
+    let branch = recorded
+        .branch
+        .as_deref()
+        .ok_or(ReviewError::NoBranch(run_id))?;
+    if is_agent_branch(branch) {
+        Ok(branch)
+    } else {
+        Err(ReviewError::NotAgentBranch(branch.to_owned()))
+    }
 }
 
 async fn merge(
@@ -176,11 +193,9 @@ pub async fn reject(
     workspace_root: &Path,
     project: &ProjectSpec,
     run_id: Uuid,
-    branch: &str,
+    recorded: &RunBranch,
 ) -> Result<(), ReviewError> {
-    if !is_agent_branch(branch) {
-        return Err(ReviewError::NotAgentBranch(branch.to_owned()));
-    }
+    let branch = agent_branch(run_id, recorded)?;
     let _lock = lock_project(workspace_root, project.id).await?;
     let mirror = mirror_path(workspace_root, project.id);
     worktree::remove(&mirror, &worktree_path(workspace_root, run_id)).await?;
@@ -191,24 +206,62 @@ pub async fn reject(
     Ok(())
 }
 
-/// Runs `cmd` in the run's worktree with the limits of `run_command`: `sh
-/// -c`, scrubbed environment, own process group killed on timeout or cancel,
-/// output capped at `output_cap` bytes per stream.
+/// A command for [`exec_in_worktree`].
+#[derive(Debug, Clone, Copy)]
+pub struct ExecCommand<'a> {
+    /// Run by `sh -c`.
+    pub cmd: &'a str,
+    /// Killed (with its process group) after this long.
+    pub timeout: Duration,
+    /// Bytes kept per stream.
+    pub output_cap: usize,
+}
+
+/// Runs a command in the run's worktree with the limits of `run_command`:
+/// `sh -c`, scrubbed environment, own process group killed on timeout or
+/// cancel, output capped. A worktree this worker lacks is made again from
+/// the run's branch (put back from its snapshot when needed).
 pub async fn exec_in_worktree(
     workspace_root: &Path,
+    project: &ProjectSpec,
     run_id: Uuid,
-    cmd: &str,
-    timeout: Duration,
-    output_cap: usize,
+    recorded: &RunBranch,
+    request: ExecCommand<'_>,
     cancel: &CancellationToken,
 ) -> Result<ExecOutput, ReviewError> {
-    let path = worktree_path(workspace_root, run_id);
-    if !path.join(".git").is_file() {
-        return Err(ReviewError::NoWorktree(run_id));
-    }
+    let path = ensure_worktree(workspace_root, project, run_id, recorded).await?;
+    let ExecCommand {
+        cmd,
+        timeout,
+        output_cap,
+    } = request;
     match command::exec(&path, cmd, timeout, output_cap, cancel).await {
         Ok(ExecEnd::Finished(out)) => Ok(out),
         Ok(ExecEnd::Cancelled) => Err(ReviewError::Cancelled),
         Err(e) => Err(WorkspaceError::io("could not start `sh`".to_owned(), e).into()),
     }
+}
+
+/// The run's worktree, made again on its branch when missing.
+async fn ensure_worktree(
+    workspace_root: &Path,
+    project: &ProjectSpec,
+    run_id: Uuid,
+    recorded: &RunBranch,
+) -> Result<PathBuf, ReviewError> {
+    let path = worktree_path(workspace_root, run_id);
+    if path.join(".git").is_file() {
+        return Ok(path);
+    }
+    let branch = agent_branch(run_id, recorded)?;
+    let _lock = lock_project(workspace_root, project.id).await?;
+    let mirror = sync(workspace_root, project).await?.path;
+    ensure_branch(workspace_root, &mirror, branch, recorded).await?;
+    let start = recorded
+        .head_commit
+        .as_deref()
+        .ok_or(ReviewError::NoBranch(run_id))?;
+    worktree::attach(&mirror, &path, branch, start).await?;
+    tracing::info!(run.id = %run_id, branch, "worktree made again for a command");
+    Ok(path)
 }

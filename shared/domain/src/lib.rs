@@ -4,14 +4,17 @@
 //! - [`event`]: the kinds of timeline events a run records.
 //! - [`message`]: the job message that travels on RabbitMQ.
 //! - [`submission`]: validation of what a client submits.
+//! - [`branch`]: a run's branch as a portable git bundle.
 //!
 //! This crate does no I/O: it is plain data and the rules over it.
 
+pub mod branch;
 pub mod event;
 pub mod message;
 pub mod status;
 pub mod submission;
 
+pub use branch::BranchSnapshot;
 pub use event::EventKind;
 pub use message::JobMessage;
 pub use status::RunStatus;

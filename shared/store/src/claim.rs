@@ -8,7 +8,7 @@
 use crate::StoreError;
 use crate::projects::{self, Project};
 use crate::runs::{self, Run};
-use agent_runner_domain::EventKind;
+use agent_runner_domain::{BranchSnapshot, EventKind};
 use deadpool_postgres::Pool;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -154,11 +154,15 @@ pub enum Ending {
     Completed {
         /// Stored in `runs.result`.
         result: Value,
+        /// Stored in `run_branches` (replacing an earlier attempt's).
+        branch: Option<BranchSnapshot>,
     },
     /// AWAITING_APPROVAL with the agent's result.
     AwaitingApproval {
         /// Stored in `runs.result`.
         result: Value,
+        /// Stored in `run_branches` (replacing an earlier attempt's).
+        branch: Option<BranchSnapshot>,
     },
     /// FAILED with a reason.
     Failed {
@@ -169,7 +173,9 @@ pub enum Ending {
     Cancelled,
 }
 
-/// Ends `attempt` of the run; `Ok(false)` when it was fenced out.
+/// Ends `attempt` of the run; `Ok(false)` when it was fenced out. A branch
+/// snapshot is written in the same statement, so it exists exactly when the
+/// ending does.
 pub async fn finish(
     pool: &Pool,
     run_id: Uuid,
@@ -177,14 +183,14 @@ pub async fn finish(
     ending: &Ending,
 ) -> Result<bool, StoreError> {
     let (status, kind, result, error, payload) = match ending {
-        Ending::Completed { result } => (
+        Ending::Completed { result, .. } => (
             "COMPLETED",
             EventKind::RunCompleted,
             Some(result),
             None,
             json!({"attempt": attempt}),
         ),
-        Ending::AwaitingApproval { result } => (
+        Ending::AwaitingApproval { result, .. } => (
             "AWAITING_APPROVAL",
             EventKind::AwaitingApproval,
             Some(result),
@@ -206,6 +212,12 @@ pub async fn finish(
             json!({"attempt": attempt, "reason": "cancel requested"}),
         ),
     };
+    let branch = match ending {
+        Ending::Completed { branch, .. } | Ending::AwaitingApproval { branch, .. } => {
+            branch.as_ref()
+        }
+        Ending::Failed { .. } | Ending::Cancelled => None,
+    };
     let client = pool.get().await?;
     let n = client
         .execute(
@@ -214,7 +226,14 @@ pub async fn finish(
                        updated_at = clock_timestamp(), result = COALESCE($4, result),
                        error = COALESCE($5, error), last_seq = last_seq + 1
                 WHERE id = $1 AND attempt = $2 AND status = 'RUNNING'
-                RETURNING id, last_seq, attempt)
+                RETURNING id, last_seq, attempt),
+                 b AS (
+                    INSERT INTO run_branches (run_id, attempt, branch, start_commit, head_commit, bundle)
+                    SELECT id, attempt, $8, $9, $10, $11 FROM r WHERE $11::bytea IS NOT NULL
+                    ON CONFLICT (run_id) DO UPDATE SET
+                        attempt = EXCLUDED.attempt, branch = EXCLUDED.branch,
+                        start_commit = EXCLUDED.start_commit, head_commit = EXCLUDED.head_commit,
+                        bundle = EXCLUDED.bundle, updated_at = clock_timestamp())
              INSERT INTO events (run_id, seq, attempt, kind, payload)
              SELECT id, last_seq, attempt, $6, $7 FROM r",
             &[
@@ -225,6 +244,10 @@ pub async fn finish(
                 &error,
                 &kind.as_str(),
                 &payload,
+                &branch.map(|b| b.branch.as_str()),
+                &branch.map(|b| b.start_commit.as_str()),
+                &branch.map(|b| b.head_commit.as_str()),
+                &branch.map(|b| b.bundle.as_slice()),
             ],
         )
         .await?;

@@ -7,12 +7,14 @@
 //! - [`messages`]: follow-up messages, continued as new attempts of a run.
 //! - [`requests`]: review and exec requests answered by the worker holding
 //!   a run's worktree.
+//! - [`branches`]: each run's branch as a git bundle, for any worker.
 //! - [`claim`]: how a worker takes a run for an attempt, and the fenced writes
 //!   of that attempt.
 //!
 //! Every state change is one SQL statement guarded by the expected state (and
 //! attempt): the database, never the process, decides who won.
 
+pub mod branches;
 pub mod claim;
 mod error;
 pub mod events;

@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "outbox_run_index",
         include_str!("../migrations/0004_outbox_run_index.sql"),
     ),
+    (
+        5,
+        "run_branches",
+        include_str!("../migrations/0005_run_branches.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet; returns the versions applied now.

@@ -174,6 +174,19 @@ pub async fn open(
     })
 }
 
+/// Readdresses a PENDING request to another worker; `Ok(false)` when it is
+/// no longer PENDING.
+pub async fn reassign(pool: &Pool, id: Uuid, worker_id: &str) -> Result<bool, StoreError> {
+    let client = pool.get().await?;
+    let n = client
+        .execute(
+            "UPDATE run_requests SET worker_id = $2 WHERE id = $1 AND status = 'PENDING'",
+            &[&id, &worker_id],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
 /// Reads one request of a run.
 pub async fn get(pool: &Pool, run_id: Uuid, id: Uuid) -> Result<Option<RunRequest>, StoreError> {
     let client = pool.get().await?;
@@ -224,7 +237,8 @@ pub enum Verdict {
 
 /// Moves the run out of AWAITING_APPROVAL as `verdict` says, records the
 /// event and `review` (also merged into `runs.result` under `review`), and
-/// closes the request DONE — one transaction. Returns `false`, closing the
+/// closes the request DONE — one transaction. A rejection also deletes the
+/// run's branch snapshot. Returns `false`, closing the
 /// request FAILED instead, when the run is no longer AWAITING_APPROVAL.
 pub async fn close_review(
     pool: &Pool,
@@ -264,6 +278,11 @@ pub async fn close_review(
         payload.extend(review.clone());
     }
     insert_event(&tx, run_id, kind, &payload).await?;
+    if verdict == Verdict::Rejected {
+        // The branch is discarded: so is its snapshot.
+        tx.execute("DELETE FROM run_branches WHERE run_id = $1", &[&run_id])
+            .await?;
+    }
     tx.execute(
         "UPDATE run_requests SET status = 'DONE', result = $2, finished_at = clock_timestamp()
          WHERE id = $1 AND status = 'PENDING'",

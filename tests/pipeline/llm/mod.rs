@@ -3,7 +3,10 @@
 //!
 //! - `runs`: runs that edit, fail, and continue with follow-up messages.
 //! - `review`: approve, reject and exec on the worker holding the worktree.
+//! - `handover`: follow-ups, exec and reviews on another worker once the
+//!   run's worker is gone, from the branch snapshot in Postgres.
 
+mod handover;
 mod review;
 mod runs;
 

@@ -119,34 +119,6 @@ async fn rejecting_deletes_the_branch_and_a_rejected_run_takes_no_messages() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_review_for_a_worker_that_is_gone_is_a_conflict_naming_it() {
-    let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
-    let id = s.submit("Fix the answer").await;
-    let run = s.wait(&id, &ENDED).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
-    let worker_id = s.worker.id.clone();
-    let Setup {
-        env, api, worker, ..
-    } = s;
-    worker.stop().await;
-
-    let (status, body) = api.post(&format!("/v1/runs/{id}/approve"), json!({})).await;
-    assert_eq!(status, 409, "{body}");
-    let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains(&worker_id), "{message}");
-    let (_, run) = api.get(&format!("/v1/runs/{id}")).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "nothing changed");
-    // The failed request does not block a later review: it is tried, and
-    // refused for the same reason.
-    let (status, body) = api.post(&format!("/v1/runs/{id}/reject"), json!({})).await;
-    assert_eq!(status, 409);
-    let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains(&worker_id), "{message}");
-    api.stop().await;
-    drop(env);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_exec_longer_than_the_wait_answers_202_with_a_request_to_poll() {
     let llm = FakeLlm::start(fix_the_answer(), None).await;
     let base_url = llm.base_url.clone();

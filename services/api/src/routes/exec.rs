@@ -1,5 +1,7 @@
 //! `POST /v1/runs/{id}/exec {cmd, timeout_s?}`: runs a command in the kept
-//! worktree of a run that awaits approval, on the worker that holds it, with
+//! worktree of a run that awaits approval, on the worker that holds it (or
+//! any live worker, which makes the worktree again from the run's branch
+//! snapshot, when that one is gone), with
 //! the limits of the agent's `run_command` (own process group, scrubbed
 //! environment, timeout, capped output). Admin tokens only.
 
@@ -8,6 +10,7 @@ use crate::auth::{Principal, require_admin};
 use crate::dispatch::send_and_wait;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, parse_id};
+use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
 use axum::Extension;
@@ -42,14 +45,15 @@ pub struct ExecBody {
         (status = 200, description = "The command ran: `exit_code`, `stdout`, `stderr`, `truncated`, `timed_out`", body = serde_json::Value),
         (status = 202, description = "Still running on the worker; poll the URL given", body = serde_json::Value),
         (status = 403, description = "The token lacks the admin scope", body = ErrorBody),
-        (status = 409, description = "Not AWAITING_APPROVAL, a review in progress, or the run's worker is gone", body = ErrorBody),
+        (status = 409, description = "Not AWAITING_APPROVAL, or a review in progress", body = ErrorBody),
         (status = 422, description = "Empty or oversized cmd, or timeout_s out of range", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
-        (status = 503, description = "Postgres or RabbitMQ is unavailable; retry", body = ErrorBody),
+        (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]
 pub async fn exec(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    Extension(trace): Extension<RequestTrace>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ExecBody>,
 ) -> Result<Response, ApiError> {
@@ -85,6 +89,6 @@ pub async fn exec(
         }
     };
     tracing::info!(run.id = %id, token = %principal.name, "exec in a run's worktree requested");
-    let dispatched = send_and_wait(&state, request).await?;
+    let dispatched = send_and_wait(&state, request, &trace.0).await?;
     answer(&state, dispatched).await
 }

@@ -19,7 +19,7 @@ mod requests;
 mod review;
 mod runs;
 mod stream;
-mod workers;
+pub(crate) mod workers;
 
 use crate::auth;
 use crate::error::ApiError;

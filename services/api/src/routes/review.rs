@@ -1,17 +1,21 @@
 //! `POST /v1/runs/{id}/approve` and `/reject`: the approval gate of `llm`
 //! runs. Only a run in AWAITING_APPROVAL can be reviewed (409 otherwise, and
 //! while another review of it is in progress); the worker holding its
-//! worktree merges or keeps the branch (approve → COMPLETED) or deletes it
+//! worktree (or, when it is gone, any live worker, from the run's branch
+//! snapshot) merges or keeps the branch (approve → COMPLETED) or deletes it
 //! (reject → REJECTED).
 
 use super::requests::answer;
 use crate::dispatch::send_and_wait;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{OptionalJson, parse_id};
+use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
 use agent_runner_store::runs::Run;
 use agent_runner_store::{projects, runs};
+use agent_runner_telemetry::TraceParent;
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use serde::Deserialize;
@@ -39,13 +43,14 @@ pub struct ApproveBody {
     responses(
         (status = 200, description = "Approved: the run (COMPLETED) with the request", body = Run),
         (status = 202, description = "Handed to the worker holding the worktree; poll the URL given", body = serde_json::Value),
-        (status = 409, description = "Not AWAITING_APPROVAL, a review already open, a merge conflict, or the run's worker is gone", body = ErrorBody),
+        (status = 409, description = "Not AWAITING_APPROVAL, a review already open, or a merge conflict", body = ErrorBody),
         (status = 422, description = "Both merge_into and keep, or a bad branch name", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
-        (status = 503, description = "Postgres or RabbitMQ is unavailable; retry", body = ErrorBody),
+        (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]
 pub async fn approve(
     State(state): State<AppState>,
+    Extension(trace): Extension<RequestTrace>,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<ApproveBody>,
 ) -> Result<Response, ApiError> {
@@ -63,7 +68,8 @@ pub async fn approve(
         (false, Some(into)) => json!({"merge_into": into}),
         (false, None) => default_target(&state, id).await?,
     };
-    review(&state, id, RequestKind::Approve, json!({"target": target})).await
+    let params = json!({"target": target});
+    review(&state, id, RequestKind::Approve, params, &trace.0).await
 }
 
 /// Rejects a run that awaits approval: its branch is deleted; 200 with the
@@ -74,17 +80,18 @@ pub async fn approve(
     responses(
         (status = 200, description = "Rejected: the run (REJECTED, branch deleted) with the request", body = Run),
         (status = 202, description = "Handed to the worker holding the worktree; poll the URL given", body = serde_json::Value),
-        (status = 409, description = "Not AWAITING_APPROVAL, a review already open, or the run's worker is gone", body = ErrorBody),
+        (status = 409, description = "Not AWAITING_APPROVAL, or a review already open", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
-        (status = 503, description = "Postgres or RabbitMQ is unavailable; retry", body = ErrorBody),
+        (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]
 pub async fn reject(
     State(state): State<AppState>,
+    Extension(trace): Extension<RequestTrace>,
     Path(id): Path<String>,
     OptionalJson(_body): OptionalJson<RejectBody>,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "run")?;
-    review(&state, id, RequestKind::Reject, json!({})).await
+    review(&state, id, RequestKind::Reject, json!({}), &trace.0).await
 }
 
 /// Body of a reject: nothing to say (an empty object or no body).
@@ -97,6 +104,7 @@ async fn review(
     id: Uuid,
     kind: RequestKind,
     params: Value,
+    trace: &TraceParent,
 ) -> Result<Response, ApiError> {
     let request = match requests::open(&state.pool, id, kind, &params).await? {
         OpenOutcome::Opened(request) => request,
@@ -113,7 +121,7 @@ async fn review(
         }
         OpenOutcome::NotFound => return Err(not_found(id)),
     };
-    let dispatched = send_and_wait(state, request).await?;
+    let dispatched = send_and_wait(state, request, trace).await?;
     answer(state, dispatched).await
 }
 

@@ -10,7 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 /// A worker silent for longer than this is not listed.
-const STALE_AFTER_S: f64 = 30.0;
+pub(crate) const STALE_AFTER_S: f64 = 30.0;
 
 /// `GET /v1/workers` answer.
 #[derive(Debug, Serialize, ToSchema)]

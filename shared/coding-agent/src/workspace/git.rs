@@ -23,7 +23,21 @@ pub(crate) struct GitOutput {
 /// Runs `git -C dir args…` and returns its stdout; a non-zero exit is an
 /// error quoting stderr.
 pub(crate) async fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceError> {
-    let out = git_output(dir, args).await?;
+    git_with(dir, args, &[]).await
+}
+
+/// Runs `git -C dir args…` and returns its output whatever the exit code.
+pub(crate) async fn git_output(dir: &Path, args: &[&str]) -> Result<GitOutput, WorkspaceError> {
+    git_output_with(dir, args, &[]).await
+}
+
+/// Like [`git`], with extra environment variables.
+pub(crate) async fn git_with(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<String, WorkspaceError> {
+    let out = git_output_with(dir, args, env).await?;
     if out.success {
         Ok(out.stdout)
     } else {
@@ -34,8 +48,11 @@ pub(crate) async fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceEr
     }
 }
 
-/// Runs `git -C dir args…` and returns its output whatever the exit code.
-pub(crate) async fn git_output(dir: &Path, args: &[&str]) -> Result<GitOutput, WorkspaceError> {
+async fn git_output_with(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<GitOutput, WorkspaceError> {
     let output = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -50,6 +67,7 @@ pub(crate) async fn git_output(dir: &Path, args: &[&str]) -> Result<GitOutput, W
         .env_remove("GIT_WORK_TREE")
         .env_remove("GIT_INDEX_FILE")
         .env_remove("GIT_OBJECT_DIRECTORY")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

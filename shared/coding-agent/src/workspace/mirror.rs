@@ -4,11 +4,11 @@
 //! The mirror is cloned with `git clone --mirror` the first time and fetched
 //! on every run. The fetch updates upstream branches and tags but never
 //! touches `agent/*` branches, which belong to the mirror. A project without
-//! a repository gets an empty one with a single empty commit, so that the
-//! agent can start from nothing.
+//! a repository gets an empty one with a single empty commit (the same on
+//! every worker), so that the agent can start from nothing.
 
 use super::WorkspaceError;
-use super::git::{git, git_output, redact_url};
+use super::git::{git, git_output, git_with, redact_url};
 use agent_runner_agent::ProjectSpec;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -152,9 +152,13 @@ async fn init_empty(parent: &Path, staging: &Path, branch: &str) -> Result<(), W
     )
     .await?;
     let tree = git(staging, &["hash-object", "-t", "tree", "-w", "--stdin"]).await?;
-    let commit = git(
+    // Fixed dates make the commit the same on every worker, so that a
+    // branch snapshot made on one applies on another.
+    let epoch = "1970-01-01T00:00:00Z";
+    let commit = git_with(
         staging,
         &["commit-tree", tree.trim(), "-m", "empty project"],
+        &[("GIT_AUTHOR_DATE", epoch), ("GIT_COMMITTER_DATE", epoch)],
     )
     .await?;
     git(

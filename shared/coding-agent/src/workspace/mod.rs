@@ -10,6 +10,8 @@
 //! - [`mirror`] — cloning/fetching the mirror, the project lock.
 //! - [`worktree`] — adding, reusing and removing a run's worktree.
 //! - [`diff`] — the harness's commit and the run's diff.
+//! - [`snapshot`] — the run's branch as a bundle stored in Postgres, so that
+//!   any worker can continue or review it.
 //!
 //! The agent's tools never run git; the harness does, before and after the
 //! loop.
@@ -17,10 +19,12 @@
 pub(crate) mod diff;
 mod git;
 pub(crate) mod mirror;
+pub(crate) mod snapshot;
 pub(crate) mod worktree;
 
 pub(crate) use git::{git as run_git, git_output as run_git_output};
 pub use mirror::mirror_path;
+pub use snapshot::RunBranch;
 
 use agent_runner_agent::ProjectSpec;
 use std::path::{Path, PathBuf};
@@ -115,13 +119,8 @@ pub(crate) struct Prepared {
     pub(crate) fetch_error: Option<String>,
     /// How the worktree came to be.
     pub(crate) attached: worktree::Attached,
-}
-
-/// What an earlier attempt or run left: its branch and start commit.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Continuation {
-    pub(crate) branch: Option<String>,
-    pub(crate) start_commit: Option<String>,
+    /// Where the branch came from.
+    pub(crate) source: snapshot::BranchSource,
 }
 
 /// Syncs the mirror and makes the run's worktree.
@@ -130,7 +129,7 @@ pub(crate) async fn prepare(
     project: &ProjectSpec,
     run_id: Uuid,
     goal: &str,
-    continuation: &Continuation,
+    continuation: &RunBranch,
 ) -> Result<Prepared, WorkspaceError> {
     let _lock = mirror::lock_project(root, project.id).await?;
     let mirror = mirror::sync(root, project).await?;
@@ -143,6 +142,7 @@ pub(crate) async fn prepare(
         }
         None => branch_name(run_id, goal),
     };
+    let source = snapshot::ensure_branch(root, &mirror.path, &branch, continuation).await?;
     let default_ref = format!("refs/heads/{}", project.default_branch);
     let tip = mirror::resolve_commit(&mirror.path, &default_ref).await?;
     let existing = mirror::resolve_commit(&mirror.path, &format!("refs/heads/{branch}")).await?;
@@ -175,6 +175,7 @@ pub(crate) async fn prepare(
         start_commit,
         fetch_error: mirror.fetch_error,
         attached,
+        source,
     })
 }
 

@@ -3,7 +3,9 @@
 
 use crate::fake_llm::{calls, finish};
 use crate::helpers::{Harness, git, ref_exists};
-use agent_runner_coding_agent::{ApproveTarget, approve, exec_in_worktree, reject};
+use agent_runner_coding_agent::{
+    ApproveTarget, ExecCommand, RunBranch, approve, exec_in_worktree, reject,
+};
 use serde_json::json;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -37,13 +39,18 @@ async fn run_awaiting_approval() -> (Harness, agent_runner_agent::RunSpec, serde
 async fn approving_merges_the_branch_into_the_target_and_pushes_it_to_a_local_origin() {
     let (h, run, result) = run_awaiting_approval().await;
     let branch = result["branch"].as_str().expect("branch");
+    let recorded = RunBranch::from_result(Some(&result), None);
 
     let out = exec_in_worktree(
         h.workspace.path(),
+        &h.project,
         run.id,
-        "grep -c 42 src/lib.rs",
-        Duration::from_secs(5),
-        1024,
+        &recorded,
+        ExecCommand {
+            cmd: "grep -c 42 src/lib.rs",
+            timeout: Duration::from_secs(5),
+            output_cap: 1024,
+        },
         &CancellationToken::new(),
     )
     .await
@@ -57,7 +64,7 @@ async fn approving_merges_the_branch_into_the_target_and_pushes_it_to_a_local_or
         h.workspace.path(),
         &h.project,
         run.id,
-        branch,
+        &recorded,
         target.clone(),
     )
     .await
@@ -77,7 +84,7 @@ async fn approving_merges_the_branch_into_the_target_and_pushes_it_to_a_local_or
     assert!(ref_exists(h.origin.path(), &format!("refs/heads/{branch}")));
     assert!(!h.worktree(&run).exists());
 
-    let again = approve(h.workspace.path(), &h.project, run.id, branch, target)
+    let again = approve(h.workspace.path(), &h.project, run.id, &recorded, target)
         .await
         .expect("approve");
     assert_eq!(
@@ -91,10 +98,11 @@ async fn approving_merges_the_branch_into_the_target_and_pushes_it_to_a_local_or
 async fn rejecting_deletes_the_branch_and_the_worktree() {
     let (h, run, result) = run_awaiting_approval().await;
     let branch = result["branch"].as_str().expect("branch");
+    let recorded = RunBranch::from_result(Some(&result), None);
     let mirror = h.mirror();
     assert!(ref_exists(&mirror, &format!("refs/heads/{branch}")));
 
-    reject(h.workspace.path(), &h.project, run.id, branch)
+    reject(h.workspace.path(), &h.project, run.id, &recorded)
         .await
         .expect("reject");
     assert!(!ref_exists(&mirror, &format!("refs/heads/{branch}")));
@@ -103,13 +111,21 @@ async fn rejecting_deletes_the_branch_and_the_worktree() {
         git(&mirror, &["show", "main:src/lib.rs"]),
         "pub fn answer() -> u32 {\n    41\n}"
     );
-    reject(h.workspace.path(), &h.project, run.id, branch)
+    reject(h.workspace.path(), &h.project, run.id, &recorded)
         .await
         .expect("rejecting twice is harmless");
     assert!(
-        reject(h.workspace.path(), &h.project, run.id, "main")
-            .await
-            .is_err(),
+        reject(
+            h.workspace.path(),
+            &h.project,
+            run.id,
+            &RunBranch {
+                branch: Some("main".to_owned()),
+                ..RunBranch::default()
+            }
+        )
+        .await
+        .is_err(),
         "only agent branches"
     );
 }

@@ -118,6 +118,7 @@ impl Harness {
             deadline: tokio::time::Instant::now() + Duration::from_secs(60),
             messages: Vec::new(),
             previous_result: None,
+            branch: None,
         }
     }
 

@@ -11,4 +11,5 @@ mod continuation;
 mod happy_path;
 mod limits_and_cancel;
 mod llm_failures;
+mod snapshot;
 mod tool_calls;

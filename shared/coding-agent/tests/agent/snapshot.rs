@@ -1,0 +1,170 @@
+//! Branch snapshots: an attempt's ending carries a bundle of its branch, and
+//! an attempt on another workspace root (another worker's disk) continues
+//! from it.
+
+use crate::fake_llm::{Scripted, calls, finish};
+use crate::helpers::{Harness, RecordingEvents, fatal_reason, git};
+use agent_runner_domain::EventKind;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+fn two_entries() -> Vec<Scripted> {
+    vec![
+        calls(&[(
+            "a1",
+            "write_file",
+            json!({"path": "CHANGELOG.md", "content": "- first\n"}),
+        )]),
+        finish("a2", "Started a changelog."),
+        calls(&[(
+            "b1",
+            "str_replace",
+            json!({"path": "CHANGELOG.md", "old_str": "- first\n", "new_str": "- first\n- second\n"}),
+        )]),
+        finish("b2", "Added a second entry."),
+    ]
+}
+
+/// Points the harness at a new, empty workspace root.
+fn move_to_another_disk(h: &mut Harness) -> TempDir {
+    let other = tempfile::tempdir().expect("tempdir");
+    h.config.workspace_root = other.path().to_path_buf();
+    other
+}
+
+fn mirror_in(root: &TempDir, h: &Harness) -> PathBuf {
+    root.path()
+        .join("mirrors")
+        .join(format!("{}.git", h.project.id))
+}
+
+fn ready_payload(events: &RecordingEvents) -> Value {
+    events
+        .events()
+        .into_iter()
+        .find(|(kind, _)| *kind == EventKind::WorkspaceReady)
+        .map(|(_, payload)| payload)
+        .expect("WORKSPACE_READY")
+}
+
+#[tokio::test]
+async fn a_follow_up_on_another_disk_continues_from_the_snapshot() {
+    let mut h = Harness::new(two_entries(), None).await;
+    let mut run = h.run("Start a changelog");
+    let (first, events) = h.execute(&run).await;
+    let first = first.expect("the first run succeeds");
+    assert_eq!(ready_payload(&events)["branch_source"], "new");
+    let snapshot = first.branch.clone().expect("a snapshot");
+    assert_eq!(
+        snapshot.branch,
+        first.result["branch"].as_str().expect("text")
+    );
+    assert_eq!(
+        snapshot.head_commit,
+        first.result["head_commit"].as_str().expect("text")
+    );
+    assert_eq!(
+        snapshot.start_commit,
+        first.result["start_commit"].as_str().expect("text")
+    );
+    assert!(!snapshot.bundle.is_empty());
+    assert_eq!(first.result["snapshot"]["stored"], true);
+
+    let other = move_to_another_disk(&mut h);
+    run.attempt = 2;
+    run.messages = vec!["Add a second entry".to_owned()];
+    run.previous_result = Some(first.result.clone());
+    run.branch = Some(snapshot);
+    let (second, events) = h.execute(&run).await;
+    let second = second.expect("the follow-up succeeds");
+    assert_eq!(ready_payload(&events)["branch_source"], "snapshot");
+
+    let mirror = mirror_in(&other, &h);
+    let head = second.result["head_commit"].as_str().expect("head");
+    assert_eq!(
+        git(&mirror, &["rev-parse", &format!("{head}^")]),
+        first.result["head_commit"].as_str().expect("head"),
+        "the follow-up's commit sits on the first attempt's"
+    );
+    assert!(
+        second.result["diff"]
+            .as_str()
+            .is_some_and(|d| d.contains("+- first\n+- second")),
+        "{}",
+        second.result["diff"]
+    );
+    assert_eq!(
+        second.branch.expect("a new snapshot").head_commit,
+        head,
+        "the next snapshot covers the follow-up"
+    );
+}
+
+#[tokio::test]
+async fn without_a_snapshot_a_branch_on_no_disk_ends_the_attempt_with_a_clear_reason() {
+    let mut h = Harness::new(two_entries(), None).await;
+    let mut run = h.run("Start a changelog");
+    let (first, _) = h.execute(&run).await;
+    let first = first.expect("the first run succeeds");
+
+    let _other = move_to_another_disk(&mut h);
+    run.attempt = 2;
+    run.messages = vec!["Add a second entry".to_owned()];
+    run.previous_result = Some(first.result);
+    run.branch = None;
+    let events = RecordingEvents::default();
+    let result = h
+        .execute_with(&run, &events, CancellationToken::new())
+        .await;
+    let reason = fatal_reason(result);
+    assert!(reason.contains("no snapshot"), "{reason}");
+    assert_eq!(h.llm.bodies().len(), 2, "the model is not asked again");
+}
+
+#[tokio::test]
+async fn a_project_without_a_repository_continues_on_another_disk() {
+    let mut h = Harness::new(two_entries(), None).await;
+    h.project.repo_url = None;
+    let mut run = h.run("Start a changelog");
+    let (first, _) = h.execute(&run).await;
+    let first = first.expect("the first run succeeds");
+
+    let other = move_to_another_disk(&mut h);
+    run.attempt = 2;
+    run.messages = vec!["Add a second entry".to_owned()];
+    run.previous_result = Some(first.result.clone());
+    run.branch = first.branch;
+    let (second, events) = h.execute(&run).await;
+    let second = second.expect("the follow-up succeeds");
+    assert_eq!(ready_payload(&events)["branch_source"], "snapshot");
+    // Both disks made the same empty start commit.
+    assert_eq!(
+        git(&mirror_in(&other, &h), &["rev-parse", "main"]),
+        first.result["start_commit"].as_str().expect("start")
+    );
+    let branch = second.result["branch"].as_str().expect("branch");
+    assert_eq!(
+        git(
+            &mirror_in(&other, &h),
+            &["show", &format!("{branch}:CHANGELOG.md")]
+        ),
+        "- first\n- second"
+    );
+}
+
+#[tokio::test]
+async fn a_snapshot_over_the_cap_is_not_stored_and_says_why() {
+    let mut h = Harness::new(two_entries(), None).await;
+    h.config.snapshot_cap = 16;
+    let run = h.run("Start a changelog");
+    let (first, _) = h.execute(&run).await;
+    let first = first.expect("the run succeeds");
+    assert!(first.branch.is_none());
+    assert_eq!(first.result["snapshot"]["stored"], false);
+    let reason = first.result["snapshot"]["reason"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(reason.contains("AGENT_SNAPSHOT_MAX_BYTES"), "{reason}");
+}
