@@ -1,6 +1,7 @@
 //! With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the api's request span and the
 //! worker's delivery span — or its control span, for an exec or a review —
-//! are exported over OTLP/HTTP in the caller's trace.
+//! are exported over OTLP/HTTP in the caller's trace; the `llm` agent's
+//! model and tool calls are spans of their own.
 //!
 //! The subscriber is process-global: this test installs it for its own
 //! process (nextest runs each test in a process of its own).
@@ -170,5 +171,12 @@ async fn an_exec_request_is_carried_out_in_the_callers_trace() {
     assert!(
         !request_id.is_empty() && contains(&all, &request_id),
         "the control span names the request {request_id}: {answer}"
+    );
+    // The attempt before it: its model calls and tool calls are spans too.
+    let everything: Vec<u8> = collector.0.lock().expect("collector lock").concat();
+    assert!(contains(&everything, "llm.chat"), "model calls are spans");
+    assert!(
+        contains(&everything, "tool.call") && contains(&everything, "str_replace"),
+        "tool calls are spans naming the tool"
     );
 }

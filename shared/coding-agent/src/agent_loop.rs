@@ -8,6 +8,10 @@
 //!   the end of the run;
 //! - the stop token (cancel or deadline) is watched around every model call
 //!   and every tool, so a long generation or command is interrupted.
+//!
+//! Each model call is an `llm.chat` span (model, token usage, tool calls)
+//! and each tool call a `tool.call` span (name, call id, ok), children of the
+//! worker's `delivery` span and so of the run's trace.
 
 use crate::conversation::NUDGE;
 use crate::llm::{ChatModel, ChatRequest, Message, ToolCall, Usage};
@@ -18,6 +22,7 @@ use agent_runner_domain::EventKind;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Bytes of tool output copied into a TOOL_RESULT event, and of each string
 /// argument copied into a TOOL_CALLED event.
@@ -83,16 +88,28 @@ pub(crate) async fn run(
             messages: &messages,
             tools: &specs,
         };
+        let span = tracing::info_span!(
+            "llm.chat",
+            iteration,
+            gen_ai.request.model = input.model_name,
+            gen_ai.usage.input_tokens = tracing::field::Empty,
+            gen_ai.usage.output_tokens = tracing::field::Empty,
+            tool_calls = tracing::field::Empty,
+        );
         let reply = tokio::select! {
             biased;
             () = input.stop.cancelled() => return Err(interrupted(input.deadline)),
-            reply = input.model.complete(request) => reply.map_err(|e| {
+            reply = input.model.complete(request).instrument(span.clone()) => reply.map_err(|e| {
                 if e.is_transient() { AgentError::Transient(e.to_string()) } else { AgentError::Fatal(e.to_string()) }
             })?,
         };
+        span.record("tool_calls", reply.tool_calls.len());
         if let Some(reply_usage) = reply.usage {
+            span.record("gen_ai.usage.input_tokens", reply_usage.prompt_tokens);
+            span.record("gen_ai.usage.output_tokens", reply_usage.completion_tokens);
             usage.add(reply_usage);
         }
+        drop(span);
         if let (false, Some(text)) = (plan_sent, &reply.content) {
             input
                 .events
@@ -172,7 +189,13 @@ async fn run_call(
         )
         .await?;
 
-    let (ok, text, stop) = match input.tools.call(name, arguments, input.stop).await {
+    let span = tracing::info_span!("tool.call", tool.name = name, tool.call_id = %call.id, ok = tracing::field::Empty);
+    let outcome = input
+        .tools
+        .call(name, arguments, input.stop)
+        .instrument(span.clone())
+        .await;
+    let (ok, text, stop) = match outcome {
         ToolOutcome::Output { ok, text } => (ok, text, None),
         ToolOutcome::Finish(summary) => (true, "finished".to_owned(), Some(Stop::Finish(summary))),
         ToolOutcome::GiveUp(reason) => (
@@ -186,6 +209,8 @@ async fn run_call(
             Some(Stop::Fail(interrupted(input.deadline))),
         ),
     };
+    span.record("ok", ok);
+    drop(span);
     messages.push(tool_message(call, &text));
     let (event_output, _) = cap_text(&text, EVENT_OUTPUT_CAP);
     input
