@@ -15,7 +15,7 @@ Exit codes:
   2  usage error
   3  a watched run was CANCELLED or REJECTED
   4  the api refused the request (4xx)
-  5  the api is unavailable (5xx) or unreachable";
+  5  the api is unavailable (5xx) or unreachable, or a worker did not answer in time";
 
 /// Submit, watch and manage agent-runner runs.
 #[derive(Debug, Parser)]
@@ -80,12 +80,9 @@ pub enum Command {
         /// Run id.
         id: Uuid,
     },
-    /// Approve a run that awaits approval.
-    Approve {
-        /// Run id.
-        id: Uuid,
-    },
-    /// Reject a run that awaits approval.
+    /// Approve a run that awaits approval: merge its branch, or keep it.
+    Approve(ApproveArgs),
+    /// Reject a run that awaits approval (its branch is deleted).
     Reject {
         /// Run id.
         id: Uuid,
@@ -135,6 +132,20 @@ pub struct SubmitArgs {
     /// Follow the run until it finishes and exit by its status.
     #[arg(long, short)]
     pub watch: bool,
+}
+
+/// Arguments of `approve`.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// Run id.
+    pub id: Uuid,
+    /// Merge the run's branch into BRANCH (default: the project's
+    /// `settings.merge_into`, else its default branch).
+    #[arg(long, value_name = "BRANCH", conflicts_with = "keep")]
+    pub merge_into: Option<String>,
+    /// Keep the run's branch as it is and merge nothing.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 /// `runs` subcommands.
@@ -243,6 +254,30 @@ mod tests {
                 ("flag".to_owned(), serde_json::json!(true))
             ]
         );
+    }
+
+    const RUN: &str = "0190a1b2-c3d4-7e5f-8a9b-000000000001";
+
+    #[test]
+    fn approve_takes_merge_into_or_keep_but_not_both() {
+        let cli = Cli::try_parse_from(["agent-runner", "approve", RUN, "--merge-into", "release"])
+            .expect("parses");
+        let Command::Approve(args) = cli.command else {
+            panic!("not approve")
+        };
+        assert_eq!(args.merge_into.as_deref(), Some("release"));
+        assert!(!args.keep);
+        let err = Cli::try_parse_from([
+            "agent-runner",
+            "approve",
+            RUN,
+            "--merge-into",
+            "release",
+            "--keep",
+        ])
+        .expect_err("rejected");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert_eq!(err.exit_code(), 2);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! | 2 | usage error (clap) |
 //! | 3 | a watched run was CANCELLED or REJECTED |
 //! | 4 | the api refused the request (4xx) or answered something unexpected |
-//! | 5 | the api is unavailable (5xx) or unreachable |
+//! | 5 | the api is unavailable (5xx) or unreachable, or a worker did not answer in time |
 
 use std::fmt;
 use std::process::ExitCode;
@@ -75,6 +75,8 @@ pub enum CliError {
     /// The request could not be made or its answer not understood
     /// (an unknown project name, a body that is not what the api sends).
     Client(String),
+    /// A request handed to a run's worker got no answer within the wait.
+    NoAnswer(String),
 }
 
 impl CliError {
@@ -83,7 +85,7 @@ impl CliError {
         match self {
             CliError::Api { status, .. } if *status >= 500 => Exit::Unavailable,
             CliError::Api { .. } | CliError::Client(_) => Exit::ClientError,
-            CliError::Unreachable { .. } => Exit::Unavailable,
+            CliError::Unreachable { .. } | CliError::NoAnswer(_) => Exit::Unavailable,
         }
     }
 
@@ -119,7 +121,7 @@ impl fmt::Display for CliError {
             CliError::Unreachable { url, detail } => {
                 write!(f, "cannot reach the agent-runner api at {url}: {detail}")
             }
-            CliError::Client(message) => f.write_str(message),
+            CliError::Client(message) | CliError::NoAnswer(message) => f.write_str(message),
         }
     }
 }

@@ -62,6 +62,26 @@ pub struct RunEvent {
     pub created_at: Option<String>,
 }
 
+/// A request the api handed to a run's worker (approve, reject or exec),
+/// and the worker's answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RunRequest {
+    pub id: String,
+    pub run_id: String,
+    pub kind: String,
+    pub worker_id: String,
+    /// PENDING, DONE or FAILED.
+    pub status: String,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+}
+
+/// The status of a request the worker has not answered yet.
+pub const PENDING: &str = "PENDING";
+/// The status of a request the worker carried out.
+pub const DONE: &str = "DONE";
+
 /// A project.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]
