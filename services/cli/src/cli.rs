@@ -87,6 +87,9 @@ pub enum Command {
         /// Run id.
         id: Uuid,
     },
+    /// Continue a finished llm run with a follow-up message, as a new attempt.
+    #[command(visible_alias = "messages")]
+    Message(MessageArgs),
     /// Print the changes a run made, as a unified diff.
     Diff {
         /// Run id.
@@ -146,6 +149,19 @@ pub struct ApproveArgs {
     /// Keep the run's branch as it is and merge nothing.
     #[arg(long)]
     pub keep: bool,
+}
+
+/// Arguments of `message`.
+#[derive(Debug, Args)]
+pub struct MessageArgs {
+    /// Run id.
+    pub id: Uuid,
+    /// The message; several words are joined with spaces.
+    #[arg(value_name = "MESSAGE", required = true)]
+    pub words: Vec<String>,
+    /// Follow the run until it finishes and exit by its status.
+    #[arg(long, short)]
+    pub watch: bool,
 }
 
 /// `runs` subcommands.
@@ -278,6 +294,17 @@ mod tests {
         .expect_err("rejected");
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn message_is_also_spelled_messages() {
+        let cli = Cli::try_parse_from(["agent-runner", "messages", RUN, "add", "tests", "-w"])
+            .expect("parses");
+        let Command::Message(args) = cli.command else {
+            panic!("not message")
+        };
+        assert_eq!(args.words, ["add", "tests"]);
+        assert!(args.watch);
     }
 
     #[test]
