@@ -82,6 +82,19 @@ pub const PENDING: &str = "PENDING";
 /// The status of a request the worker carried out.
 pub const DONE: &str = "DONE";
 
+/// What an exec'd command did (the `result` of an exec request).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ExecResult {
+    /// Absent when the command was killed.
+    pub exit_code: Option<i64>,
+    pub stdout: String,
+    pub stderr: String,
+    pub truncated: bool,
+    pub timed_out: bool,
+    pub timeout_s: Option<u64>,
+}
+
 /// A project.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

@@ -4,6 +4,7 @@
 
 mod actions;
 mod diff;
+mod exec;
 mod message;
 mod projects;
 mod review;
@@ -42,6 +43,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit, CliError> {
         Command::Approve(args) => review::approve(ctx, args).await,
         Command::Reject { id } => review::reject(ctx, id).await,
         Command::Message(args) => message::run(ctx, args).await,
+        Command::Exec(args) => exec::run(ctx, args).await,
         Command::Diff { id, stat } => diff::run(ctx, id, stat).await,
         Command::Projects(ProjectsCommand::Add { name, repo, branch }) => {
             projects::add(ctx, name, repo, branch).await
