@@ -302,6 +302,18 @@ async fn approve_merge_into_merges_into_that_branch_and_requests_the_api_hands_o
     let (_, run) = s.api.get(&format!("/v1/runs/{id}")).await;
     assert_eq!(run["status"], "AWAITING_APPROVAL", "nothing was sent");
 
+    // The worker cannot merge into a branch that does not exist: the request
+    // it was handed ends FAILED, and the CLI exits 4 with the worker's reason.
+    let missing = cli(&s.api, &["approve", &id, "--merge-into", "no-such-branch"]).await;
+    assert_eq!(missing.status.code(), Some(4), "{}", shown(&missing));
+    assert!(
+        stderr(&missing).contains("no-such-branch"),
+        "{}",
+        shown(&missing)
+    );
+    let (_, run) = s.api.get(&format!("/v1/runs/{id}")).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+
     let out = cli(&s.api, &["approve", &id, "--merge-into", "release"]).await;
     assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
     assert!(
