@@ -1,16 +1,47 @@
-//! The `agent-runner` CLI end to end against a real api and worker.
+//! The `agent-runner` CLI end to end against a real api and worker: the
+//! simulated agent for submit and watch, the `llm` agent (scripted model,
+//! temporary git repository, see `llm`) for message, exec and approve.
 
+use crate::llm::{ENDED, Setup, fix_the_answer};
+use agent_runner_store::tokens;
+use agent_runner_test_fixtures::fake_llm::{FakeLlm, calls, finish};
+use agent_runner_test_fixtures::git_repo::git;
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle, binary};
+use serde_json::json;
 use std::process::Output;
 
+/// Runs the CLI against `api` with its admin token.
 async fn cli(api: &ApiHandle, args: &[&str]) -> Output {
+    cli_as(api, &api.token, args).await
+}
+
+/// Runs the CLI against `api` with `token`, no colours.
+async fn cli_as(api: &ApiHandle, token: &str, args: &[&str]) -> Output {
     let mut command = tokio::process::Command::new(binary("agent-runner"));
     command
         .args(args)
         .env("AGENT_RUNNER_URL", &api.base_url)
-        .env("AGENT_RUNNER_TOKEN", &api.token)
+        .env("AGENT_RUNNER_TOKEN", token)
         .env("NO_COLOR", "1");
     command.output().await.expect("the cli runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Both streams, for assertion messages.
+fn shown(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}",
+        output.status.code(),
+        stdout(output),
+        stderr(output)
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -111,4 +142,200 @@ async fn a_wrong_token_exits_4_with_the_api_message() {
     assert_eq!(output.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&output.stderr).contains("unauthorized"));
     api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn message_watch_exits_0_once_the_follow_up_completes_and_the_model_got_the_message() {
+    let s = Setup::new(
+        vec![
+            calls(&[("a1", "write_file", json!({"path": "CHANGELOG.md", "content": "- first\n"}))]),
+            finish("a2", "Started a changelog."),
+            calls(&[(
+                "b1",
+                "str_replace",
+                json!({"path": "CHANGELOG.md", "old_str": "- first\n", "new_str": "- first\n- second\n"}),
+            )]),
+            finish("b2", "Added a second entry."),
+        ],
+        json!({}),
+    )
+    .await;
+    let id = s.submit("Start a changelog").await;
+    let first = s.wait(&id, &ENDED).await;
+    assert_eq!(first["status"], "COMPLETED", "{first}");
+
+    let out = cli(&s.api, &["message", &id, "Add a second entry", "--watch"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!("run {id} COMPLETED (attempt 2 of")),
+        "{text}"
+    );
+    let posted = text
+        .find("MESSAGE_POSTED")
+        .expect("the message in the timeline");
+    assert!(
+        text[posted..].contains("RUN_COMPLETED"),
+        "the follow-up's end is shown: {text}"
+    );
+
+    let (_, run) = s.api.get(&format!("/v1/runs/{id}")).await;
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["attempt"], 2);
+    assert_eq!(run["result"]["messages_handled"], 1);
+    let bodies = s.llm.bodies();
+    assert_eq!(bodies.len(), 4, "both attempts asked the model");
+    let last = bodies[2]["messages"]
+        .as_array()
+        .and_then(|m| m.last())
+        .cloned()
+        .expect("a message");
+    assert_eq!(last["role"], "user");
+    assert_eq!(last["content"], "Add a second entry");
+
+    // A run that takes no messages (not an llm run): the api's 409, exit 4.
+    let project = s.api.project().await;
+    let simulated = s.api.submit(&project, json!({"step_delay_ms": 0})).await;
+    let refused = cli(&s.api, &["message", &simulated, "more"]).await;
+    assert_eq!(refused.status.code(), Some(4), "{}", shown(&refused));
+    assert!(stderr(&refused).contains("conflict"), "{}", shown(&refused));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn exec_prints_the_command_output_exits_with_its_code_and_refuses_a_non_admin_token() {
+    let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
+    let id = s.submit("Fix the answer").await;
+    let run = s.wait(&id, &ENDED).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+
+    let out = cli(&s.api, &["exec", &id, "sh", "-c", "echo hi; exit 3"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", shown(&out));
+    assert_eq!(stdout(&out), "hi\n");
+
+    let out = cli(
+        &s.api,
+        &["exec", &id, "grep -c 42 src/lib.rs; echo oops >&2"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    assert_eq!(stdout(&out), "1\n", "it runs in the run's worktree");
+    assert_eq!(stderr(&out), "oops\n");
+
+    let out = cli(&s.api, &["--json", "exec", &id, "exit 7"]).await;
+    assert_eq!(out.status.code(), Some(7), "{}", shown(&out));
+    let request: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("--json prints one JSON document");
+    assert_eq!(request["kind"], "EXEC", "{request}");
+    assert_eq!(request["status"], "DONE");
+    assert_eq!(request["run_id"], id.as_str());
+    assert_eq!(request["worker_id"], s.worker.id);
+    assert_eq!(request["result"]["exit_code"], 7);
+
+    let (reader, _) = tokens::create(&s.env.pool, "reader", false)
+        .await
+        .expect("token");
+    let out = cli_as(&s.api, &reader, &["exec", &id, "touch", "pwned"]).await;
+    assert_eq!(out.status.code(), Some(4), "{}", shown(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("forbidden") && err.contains("admin scope"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    assert!(
+        !s.workspace
+            .path()
+            .join("runs")
+            .join(&id)
+            .join("pwned")
+            .exists(),
+        "the command did not run"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approve_merge_into_merges_into_that_branch_and_requests_the_api_hands_over_are_waited_for()
+{
+    // REQUEST_WAIT_MS=0: the api hands every exec and review over at once
+    // (202), so the CLI has to poll the request for the answer.
+    let llm = FakeLlm::start(fix_the_answer(), None).await;
+    let base_url = llm.base_url.clone();
+    let s = Setup::with_endpoint(
+        llm,
+        &base_url,
+        json!({"require_approval": true}),
+        &[("REQUEST_WAIT_MS", "0")],
+    )
+    .await;
+    git(s.origin.path(), &["branch", "release"]);
+    let id = s.submit("Fix the answer").await;
+    let run = s.wait(&id, &ENDED).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+
+    let out = cli(
+        &s.api,
+        &[
+            "exec",
+            &id,
+            "--timeout-s",
+            "20",
+            "sleep 1; echo late; exit 5",
+        ],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(5), "{}", shown(&out));
+    assert_eq!(stdout(&out), "late\n");
+
+    let both = cli(
+        &s.api,
+        &["approve", &id, "--merge-into", "release", "--keep"],
+    )
+    .await;
+    assert_eq!(both.status.code(), Some(2), "{}", shown(&both));
+    assert!(
+        stderr(&both).contains("cannot be used with"),
+        "{}",
+        shown(&both)
+    );
+    let (_, run) = s.api.get(&format!("/v1/runs/{id}")).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "nothing was sent");
+
+    // The worker cannot merge into a branch that does not exist: the request
+    // it was handed ends FAILED, and the CLI exits 4 with the worker's reason.
+    let missing = cli(&s.api, &["approve", &id, "--merge-into", "no-such-branch"]).await;
+    assert_eq!(missing.status.code(), Some(4), "{}", shown(&missing));
+    assert!(
+        stderr(&missing).contains("no-such-branch"),
+        "{}",
+        shown(&missing)
+    );
+    let (_, run) = s.api.get(&format!("/v1/runs/{id}")).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+
+    let out = cli(&s.api, &["approve", &id, "--merge-into", "release"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    assert!(
+        stdout(&out).contains("merged into release"),
+        "{}",
+        shown(&out)
+    );
+    let (_, run) = s.api.get(&format!("/v1/runs/{id}")).await;
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["result"]["review"]["merged_into"], "release");
+    let merged = run["result"]["review"]["merged_commit"]
+        .as_str()
+        .expect("merge commit");
+    assert_eq!(git(s.origin.path(), &["rev-parse", "release"]), merged);
+    assert_eq!(
+        git(s.origin.path(), &["show", "release:src/lib.rs"]),
+        "pub fn answer() -> u32 {\n    42\n}"
+    );
+    assert_eq!(
+        git(s.origin.path(), &["show", "main:src/lib.rs"]),
+        "pub fn answer() -> u32 {\n    41\n}",
+        "the default branch is left alone"
+    );
+    s.stop().await;
 }

@@ -15,7 +15,24 @@ Exit codes:
   2  usage error
   3  a watched run was CANCELLED or REJECTED
   4  the api refused the request (4xx)
-  5  the api is unavailable (5xx) or unreachable";
+  5  the api is unavailable (5xx) or unreachable, or a worker did not answer in time
+`exec` exits with the code of the command it ran (see agent-runner exec --help).";
+
+const EXEC_EXIT_CODES: &str = "\
+The command is run by `sh -c` in the run's worktree. One CMD argument is taken as a
+shell command line (`exec ID 'make test && git status'`); several are the words of one
+command, quoted for the shell (`exec ID sh -c 'echo hi; exit 3'`). Options go before CMD.
+
+Exit codes:
+  0       the command exited 0
+  1-255   the command's own exit code (a code outside 1-255 is clamped into it)
+  124     the command timed out and the worker killed it
+  137     the command was killed by a signal
+  2       usage error
+  4       the api refused the request (4xx; exec needs a token with the admin scope),
+          or the worker could not run the command
+  5       the api is unavailable (5xx) or unreachable, or the worker did not answer in time
+Failures of agent-runner itself are reported on stderr as `error: …`.";
 
 /// Submit, watch and manage agent-runner runs.
 #[derive(Debug, Parser)]
@@ -80,16 +97,20 @@ pub enum Command {
         /// Run id.
         id: Uuid,
     },
-    /// Approve a run that awaits approval.
-    Approve {
-        /// Run id.
-        id: Uuid,
-    },
-    /// Reject a run that awaits approval.
+    /// Approve a run that awaits approval: merge its branch, or keep it.
+    Approve(ApproveArgs),
+    /// Reject a run that awaits approval (its branch is deleted).
     Reject {
         /// Run id.
         id: Uuid,
     },
+    /// Continue a finished llm run with a follow-up message, as a new attempt.
+    #[command(visible_alias = "messages")]
+    Message(MessageArgs),
+    /// Run a command in the worktree of a run awaiting approval (admin token);
+    /// exits with the command's exit code.
+    #[command(after_help = EXEC_EXIT_CODES)]
+    Exec(ExecArgs),
     /// Print the changes a run made, as a unified diff.
     Diff {
         /// Run id.
@@ -135,6 +156,51 @@ pub struct SubmitArgs {
     /// Follow the run until it finishes and exit by its status.
     #[arg(long, short)]
     pub watch: bool,
+}
+
+/// Arguments of `approve`.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// Run id.
+    pub id: Uuid,
+    /// Merge the run's branch into BRANCH (default: the project's
+    /// `settings.merge_into`, else its default branch).
+    #[arg(long, value_name = "BRANCH", conflicts_with = "keep")]
+    pub merge_into: Option<String>,
+    /// Keep the run's branch as it is and merge nothing.
+    #[arg(long)]
+    pub keep: bool,
+}
+
+/// Arguments of `message`.
+#[derive(Debug, Args)]
+pub struct MessageArgs {
+    /// Run id.
+    pub id: Uuid,
+    /// The message; several words are joined with spaces.
+    #[arg(value_name = "MESSAGE", required = true)]
+    pub words: Vec<String>,
+    /// Follow the run until it finishes and exit by its status.
+    #[arg(long, short)]
+    pub watch: bool,
+}
+
+/// Arguments of `exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Run id.
+    pub id: Uuid,
+    /// Seconds before the worker kills the command (the api's default is 60).
+    #[arg(long = "timeout", visible_alias = "timeout-s", value_name = "SECONDS")]
+    pub timeout_s: Option<u64>,
+    /// The command and its arguments.
+    #[arg(
+        value_name = "CMD",
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    pub cmd: Vec<String>,
 }
 
 /// `runs` subcommands.
@@ -243,6 +309,63 @@ mod tests {
                 ("flag".to_owned(), serde_json::json!(true))
             ]
         );
+    }
+
+    const RUN: &str = "0190a1b2-c3d4-7e5f-8a9b-000000000001";
+
+    #[test]
+    fn approve_takes_merge_into_or_keep_but_not_both() {
+        let cli = Cli::try_parse_from(["agent-runner", "approve", RUN, "--merge-into", "release"])
+            .expect("parses");
+        let Command::Approve(args) = cli.command else {
+            panic!("not approve")
+        };
+        assert_eq!(args.merge_into.as_deref(), Some("release"));
+        assert!(!args.keep);
+        let err = Cli::try_parse_from([
+            "agent-runner",
+            "approve",
+            RUN,
+            "--merge-into",
+            "release",
+            "--keep",
+        ])
+        .expect_err("rejected");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn exec_takes_the_rest_of_the_line_as_the_command_options_included() {
+        let cli = Cli::try_parse_from([
+            "agent-runner",
+            "exec",
+            RUN,
+            "--timeout-s",
+            "5",
+            "sh",
+            "-c",
+            "echo hi; exit 3",
+        ])
+        .expect("parses");
+        let Command::Exec(args) = cli.command else {
+            panic!("not exec")
+        };
+        assert_eq!(args.timeout_s, Some(5));
+        assert_eq!(args.cmd, ["sh", "-c", "echo hi; exit 3"]);
+        let err = Cli::try_parse_from(["agent-runner", "exec", RUN]).expect_err("no command");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn message_is_also_spelled_messages() {
+        let cli = Cli::try_parse_from(["agent-runner", "messages", RUN, "add", "tests", "-w"])
+            .expect("parses");
+        let Command::Message(args) = cli.command else {
+            panic!("not message")
+        };
+        assert_eq!(args.words, ["add", "tests"]);
+        assert!(args.watch);
     }
 
     #[test]

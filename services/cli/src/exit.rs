@@ -7,26 +7,38 @@
 //! | 2 | usage error (clap) |
 //! | 3 | a watched run was CANCELLED or REJECTED |
 //! | 4 | the api refused the request (4xx) or answered something unexpected |
-//! | 5 | the api is unavailable (5xx) or unreachable |
+//! | 5 | the api is unavailable (5xx) or unreachable, or a worker did not answer in time |
+//!
+//! `exec` exits with the code of the command it ran instead (see
+//! [`Exit::for_command`]); its own failures keep the codes above.
 
 use std::fmt;
 use std::process::ExitCode;
+
+/// Exit code of an `exec` whose command the worker killed at its timeout,
+/// as `timeout(1)` reports it.
+pub const COMMAND_TIMED_OUT: u8 = 124;
+/// Exit code of an `exec` whose command was killed by a signal, as shells
+/// report SIGKILL (the signal the worker kills with).
+pub const COMMAND_KILLED: u8 = 137;
 
 /// How the process ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// 0: success, or the run COMPLETED (or awaits approval).
-    Success = 0,
+    Success,
     /// 1: the run FAILED.
-    RunFailed = 1,
+    RunFailed,
     /// 2: the command line was wrong (clap reports it).
-    Usage = 2,
+    Usage,
     /// 3: the run was CANCELLED or REJECTED.
-    RunStopped = 3,
+    RunStopped,
     /// 4: the api refused the request (4xx) or the answer made no sense.
-    ClientError = 4,
+    ClientError,
     /// 5: the api answered 5xx or could not be reached.
-    Unavailable = 5,
+    Unavailable,
+    /// The non-zero exit code of a command run by `exec` (1 to 255).
+    Command(u8),
 }
 
 impl Exit {
@@ -39,9 +51,32 @@ impl Exit {
         }
     }
 
+    /// The exit code for a command `exec` ran: its own code, a non-zero one
+    /// bounded to 1..=255 (so that it never reads as success); without one,
+    /// [`COMMAND_TIMED_OUT`] or [`COMMAND_KILLED`].
+    pub fn for_command(exit_code: Option<i64>, timed_out: bool) -> Exit {
+        match exit_code {
+            Some(0) if !timed_out => Exit::Success,
+            Some(code) if !timed_out => {
+                // In range after the clamp, so the conversion cannot fail.
+                Exit::Command(u8::try_from(code.clamp(1, 255)).unwrap_or(u8::MAX))
+            }
+            _ if timed_out => Exit::Command(COMMAND_TIMED_OUT),
+            _ => Exit::Command(COMMAND_KILLED),
+        }
+    }
+
     /// The numeric code.
     pub fn code(self) -> u8 {
-        self as u8
+        match self {
+            Exit::Success => 0,
+            Exit::RunFailed => 1,
+            Exit::Usage => 2,
+            Exit::RunStopped => 3,
+            Exit::ClientError => 4,
+            Exit::Unavailable => 5,
+            Exit::Command(code) => code,
+        }
     }
 }
 
@@ -75,6 +110,8 @@ pub enum CliError {
     /// The request could not be made or its answer not understood
     /// (an unknown project name, a body that is not what the api sends).
     Client(String),
+    /// A request handed to a run's worker got no answer within the wait.
+    NoAnswer(String),
 }
 
 impl CliError {
@@ -83,7 +120,7 @@ impl CliError {
         match self {
             CliError::Api { status, .. } if *status >= 500 => Exit::Unavailable,
             CliError::Api { .. } | CliError::Client(_) => Exit::ClientError,
-            CliError::Unreachable { .. } => Exit::Unavailable,
+            CliError::Unreachable { .. } | CliError::NoAnswer(_) => Exit::Unavailable,
         }
     }
 
@@ -119,7 +156,7 @@ impl fmt::Display for CliError {
             CliError::Unreachable { url, detail } => {
                 write!(f, "cannot reach the agent-runner api at {url}: {detail}")
             }
-            CliError::Client(message) => f.write_str(message),
+            CliError::Client(message) | CliError::NoAnswer(message) => f.write_str(message),
         }
     }
 }
@@ -180,6 +217,18 @@ mod tests {
             detail: "refused".into(),
         };
         assert!(refused.to_string().contains("http://127.0.0.1:9"));
+    }
+
+    #[test]
+    fn exec_exits_with_the_command_code_bounded_to_a_byte_and_never_0_on_failure() {
+        assert_eq!(Exit::for_command(Some(0), false), Exit::Success);
+        assert_eq!(Exit::for_command(Some(3), false).code(), 3);
+        assert_eq!(Exit::for_command(Some(255), false).code(), 255);
+        assert_eq!(Exit::for_command(Some(256), false).code(), 255);
+        assert_eq!(Exit::for_command(Some(-1), false).code(), 1);
+        assert_eq!(Exit::for_command(None, true).code(), 124);
+        assert_eq!(Exit::for_command(Some(0), true).code(), 124);
+        assert_eq!(Exit::for_command(None, false).code(), 137);
     }
 
     #[test]

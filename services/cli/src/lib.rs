@@ -10,6 +10,8 @@
 //! - [`sse`]: a Server-Sent Events parser (bytes in, events out).
 //! - `client`: HTTP requests and the mapping of failures onto exit codes.
 //! - `follow`: following a run's events (stream, resume, polling fallback).
+//! - `worker_request`: waiting for an approve, reject or exec the api handed
+//!   to a run's worker (202).
 //! - `commands`: one module per command.
 //! - `render`, `timeline`, `style`, `spinner`: human output.
 
@@ -26,6 +28,7 @@ mod render;
 mod spinner;
 mod style;
 mod timeline;
+mod worker_request;
 
 pub use cli::Cli;
 pub use exit::{CliError, Exit};

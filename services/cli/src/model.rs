@@ -62,6 +62,39 @@ pub struct RunEvent {
     pub created_at: Option<String>,
 }
 
+/// A request the api handed to a run's worker (approve, reject or exec),
+/// and the worker's answer.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct RunRequest {
+    pub id: String,
+    pub run_id: String,
+    pub kind: String,
+    pub worker_id: String,
+    /// PENDING, DONE or FAILED.
+    pub status: String,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+}
+
+/// The status of a request the worker has not answered yet.
+pub const PENDING: &str = "PENDING";
+/// The status of a request the worker carried out.
+pub const DONE: &str = "DONE";
+
+/// What an exec'd command did (the `result` of an exec request).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct ExecResult {
+    /// Absent when the command was killed.
+    pub exit_code: Option<i64>,
+    pub stdout: String,
+    pub stderr: String,
+    pub truncated: bool,
+    pub timed_out: bool,
+    pub timeout_s: Option<u64>,
+}
+
 /// A project.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default)]

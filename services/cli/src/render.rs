@@ -18,6 +18,19 @@ pub fn emit(text: &str) {
     let _closed = writeln!(out, "{text}");
 }
 
+/// Writes `text` to stdout as it is, with no newline added (a command's
+/// output, passed through).
+pub fn emit_raw(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let _closed = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Writes `text` to stderr as it is, with no newline added.
+pub fn emit_raw_stderr(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _closed = err.write_all(text.as_bytes()).and_then(|()| err.flush());
+}
+
 /// Writes one JSON document to stdout.
 pub fn emit_json(value: &Value) {
     let text = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());

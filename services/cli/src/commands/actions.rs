@@ -1,5 +1,6 @@
-//! The run transitions a client asks for: `cancel`, `retry`, `approve` and
-//! `reject`. Each prints the run's new status (or with `--json`, the run).
+//! The run transitions the api makes at once: `cancel` and `retry`. Each
+//! prints the run's new status (or with `--json`, the run). The decisions
+//! on a run awaiting approval are in `review`.
 
 use super::Ctx;
 use crate::exit::{CliError, Exit};
@@ -24,33 +25,6 @@ pub async fn cancel(ctx: &Ctx, id: Uuid) -> Result<Exit, CliError> {
 pub async fn retry(ctx: &Ctx, id: Uuid) -> Result<Exit, CliError> {
     transition(ctx, id, "retry", |_, run| {
         format!("run {id} {run}; follow it with: agent-runner watch {id}")
-    })
-    .await
-}
-
-/// `approve ID`: the run's worker merges its branch into the project's
-/// default target (202: it is still at it).
-pub async fn approve(ctx: &Ctx, id: Uuid) -> Result<Exit, CliError> {
-    transition(ctx, id, "approve", |status, run| {
-        if status == StatusCode::ACCEPTED {
-            format!(
-                "approval of run {id} handed to its worker; check with: agent-runner runs show {id}"
-            )
-        } else {
-            format!("run {id} approved: {run}")
-        }
-    })
-    .await
-}
-
-/// `reject ID`: the run's worker deletes its branch (202: it is still at it).
-pub async fn reject(ctx: &Ctx, id: Uuid) -> Result<Exit, CliError> {
-    transition(ctx, id, "reject", |status, run| {
-        if status == StatusCode::ACCEPTED {
-            format!("rejection of run {id} handed to its worker; check with: agent-runner runs show {id}")
-        } else {
-            format!("run {id} rejected: {run}")
-        }
     })
     .await
 }

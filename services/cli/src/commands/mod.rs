@@ -4,7 +4,10 @@
 
 mod actions;
 mod diff;
+mod exec;
+mod message;
 mod projects;
+mod review;
 mod runs;
 mod submit;
 mod watch;
@@ -37,8 +40,10 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit, CliError> {
         Command::Watch { id } => watch::run(ctx, id).await,
         Command::Cancel { id } => actions::cancel(ctx, id).await,
         Command::Retry { id } => actions::retry(ctx, id).await,
-        Command::Approve { id } => actions::approve(ctx, id).await,
-        Command::Reject { id } => actions::reject(ctx, id).await,
+        Command::Approve(args) => review::approve(ctx, args).await,
+        Command::Reject { id } => review::reject(ctx, id).await,
+        Command::Message(args) => message::run(ctx, args).await,
+        Command::Exec(args) => exec::run(ctx, args).await,
         Command::Diff { id, stat } => diff::run(ctx, id, stat).await,
         Command::Projects(ProjectsCommand::Add { name, repo, branch }) => {
             projects::add(ctx, name, repo, branch).await
