@@ -7,7 +7,8 @@ needs no Docker engine, no cluster and no network, and checks:
 * docker-compose.yml - every service exists; long-running services have a
   healthcheck; depends_on uses service_healthy / service_completed_successfully;
   the worker can be scaled (no container_name, hostname or host ports) and stops
-  within its grace period; required environment variables; referenced files.
+  within its grace period; required environment variables; the api and the
+  worker receive the OpenTelemetry settings; referenced files.
 * Dockerfile - the api, worker and cli targets exist, run as a non-root user on
   debian-slim, have an ENTRYPOINT, and api/worker a HEALTHCHECK.
 * k8s/ - renders k8s/base, k8s/overlays/dev, k8s/overlays/prod and base plus
@@ -15,7 +16,8 @@ needs no Docker engine, no cluster and no network, and checks:
   validates every object against the Kubernetes OpenAPI schemas
   (kubernetes-validate, strict) and KEDA objects against k8s/schemas/; and checks
   the invariants the software relies on (grace periods, probe paths, replica
-  ownership, PDB selectors, Secret and ConfigMap references, image pinning...).
+  ownership, PDB selectors, Secret and ConfigMap references, image pinning,
+  OpenTelemetry settings of the api and the worker...).
 * the built-in renderer against kubectl kustomize (drift test), when kubectl is
   available.
 * itself (--self-test): broken copies of the files must be rejected.
@@ -306,6 +308,73 @@ def check_compose_files(root: Path, compose: dict, report: Report) -> None:
     report.ran("compose: build contexts, Dockerfile targets and mounted files exist")
 
 
+# --------------------------------------------------------------------------
+# OpenTelemetry settings (shared/telemetry reads them in both binaries)
+# --------------------------------------------------------------------------
+
+#: Base URL of the OTLP/HTTP collector; empty exports nothing.
+OTEL_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+#: Service name on the exported spans; the api's and the worker's must differ.
+OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
+
+
+def otlp_endpoint_problem(value: str) -> str | None:
+    """Why an OTEL_EXPORTER_OTLP_ENDPOINT value would not reach a collector; None if it would (or is empty)."""
+    value = value.strip()
+    if not value:
+        return None
+    match = re.fullmatch(r"https?://[^/:\s]+(?::(\d+))?(/\S*)?", value)
+    if not match:
+        return f"{value!r} must be an http:// or https:// base URL, or empty"
+    if (match.group(2) or "").rstrip("/").endswith("/v1/traces"):
+        return f"{value!r} must be the collector's base URL: the exporter appends /v1/traces"
+    if match.group(1) == "4317":
+        return f"{value!r} is the OTLP/gRPC port; only OTLP/HTTP (4318) is built in"
+    return None
+
+
+def compose_default(value: str) -> str:
+    """A compose value as it reaches the container when the shell sets nothing:
+    ${VAR:-default} and ${VAR-default} give the default, ${VAR} gives ''."""
+    return re.sub(r"\$\{\w+(?::?-([^}]*))?\}", lambda m: m.group(1) or "", value)
+
+
+def check_otel_settings(envs: dict[str, dict[str, str | None]], where: Callable[[str], str],
+                        report: Report) -> None:
+    """envs: the api's and the worker's environment (None: a value from valueFrom).
+
+    Both must receive OTEL_EXPORTER_OTLP_ENDPOINT (possibly empty, so export is
+    turned on in one place), the same one, and each its own OTEL_SERVICE_NAME."""
+    for name, env in envs.items():
+        if OTEL_ENDPOINT not in env:
+            report.fail(where(name), f"{OTEL_ENDPOINT} is not passed; set it (empty exports nothing) so "
+                                     "span export is turned on in one place")
+        elif env[OTEL_ENDPOINT] is not None and (problem := otlp_endpoint_problem(env[OTEL_ENDPOINT])):
+            report.fail(where(name), f"{OTEL_ENDPOINT}: {problem}")
+        if OTEL_SERVICE_NAME not in env or env[OTEL_SERVICE_NAME] == "":
+            report.fail(where(name), f"{OTEL_SERVICE_NAME} is missing or empty")
+    api, worker = envs.get("api", {}), envs.get("worker", {})
+    if OTEL_ENDPOINT in api and OTEL_ENDPOINT in worker and api[OTEL_ENDPOINT] != worker[OTEL_ENDPOINT]:
+        report.fail(where("worker"), f"{OTEL_ENDPOINT} {worker[OTEL_ENDPOINT]!r} differs from the api's "
+                                     f"{api[OTEL_ENDPOINT]!r}; one trace spans both")
+    if api.get(OTEL_SERVICE_NAME) and api.get(OTEL_SERVICE_NAME) == worker.get(OTEL_SERVICE_NAME):
+        report.fail(where("worker"), f"{OTEL_SERVICE_NAME} {worker[OTEL_SERVICE_NAME]!r} is the api's too; "
+                                     "their spans must be told apart")
+
+
+def check_compose_otel(compose: dict, report: Report) -> None:
+    services = compose.get("services") or {}
+    envs: dict[str, dict[str, str | None]] = {}
+    for name in ("api", "worker"):
+        env = compose_env(services.get(name) or {})
+        envs[name] = {key: env[key] for key in (OTEL_ENDPOINT, OTEL_SERVICE_NAME) if key in env}
+        if OTEL_ENDPOINT in envs[name]:
+            # Compare and check the value the container gets with nothing set in the shell.
+            envs[name][OTEL_ENDPOINT] = compose_default(env[OTEL_ENDPOINT])
+    check_otel_settings(envs, lambda name: f"{COMPOSE_FILE}: services.{name}.environment", report)
+    report.ran(f"compose: api and worker receive {OTEL_ENDPOINT} (one collector) and their own {OTEL_SERVICE_NAME}")
+
+
 def check_compose(root: Path, report: Report) -> None:
     path = root / COMPOSE_FILE
     if not path.is_file():
@@ -317,6 +386,7 @@ def check_compose(root: Path, report: Report) -> None:
     check_compose_depends_on(compose, report)
     check_compose_env(compose, report)
     check_compose_topology_agrees(compose, report)
+    check_compose_otel(compose, report)
     check_compose_worker_scalable(compose, report)
     check_compose_files(root, compose, report)
     worker_env = compose_env((compose.get("services") or {}).get("worker") or {})
@@ -1215,9 +1285,38 @@ def check_target_policy(rendered: Rendered, report: Report) -> None:
     report.ran(f"{target.name}: log format and image tags")
 
 
+def container_env(rendered: Rendered, spec: dict) -> dict[str, str | None]:
+    """A container's environment: its envFrom ConfigMaps, then env (which wins).
+    Values from valueFrom (Secrets, fieldRef) are None."""
+    env: dict[str, str | None] = {}
+    for source in spec.get("envFrom") or []:
+        ref = (source.get("configMapRef") or {}).get("name")
+        data = ((rendered.find("ConfigMap", ref) or {}).get("data") or {}) if ref else {}
+        env.update({source.get("prefix", "") + key: str(value) for key, value in data.items()})
+    for item in spec.get("env") or []:
+        env[item.get("name")] = None if "valueFrom" in item else str(item.get("value", ""))
+    return env
+
+
+def check_otel(rendered: Rendered, report: Report) -> None:
+    envs: dict[str, dict[str, str | None]] = {}
+    objects: dict[str, dict | None] = {}
+    for name, deployment in (("api", API_DEPLOYMENT), ("worker", WORKER_DEPLOYMENT)):
+        objects[name] = rendered.find("Deployment", deployment)
+        if objects[name] is not None:
+            envs[name] = container_env(rendered, container(objects[name], name))
+
+    def where(name: str) -> str:
+        return f"{rendered.where(objects[name])} spec.template.spec.containers[{name}]"
+
+    check_otel_settings(envs, where, report)
+    report.ran(f"{rendered.target.name}: api and worker receive {OTEL_ENDPOINT} (one collector) and their own "
+               f"{OTEL_SERVICE_NAME}")
+
+
 K8S_CHECKS: tuple[Callable[[Rendered, Report], None], ...] = (
     check_metadata, check_config, check_api, check_worker, check_migrate_job, check_pod_security,
-    check_selectors, check_references, check_replica_ownership, check_keda, check_target_policy,
+    check_selectors, check_references, check_replica_ownership, check_keda, check_target_policy, check_otel,
 )
 
 
@@ -1386,6 +1485,16 @@ MUTATIONS = (
              "rabitmq.conf does not exist"),
     Mutation("compose: worker stop_grace_period below SHUTDOWN_GRACE_S", "compose",
              replace_text(COMPOSE_FILE, "stop_grace_period: 45s", "stop_grace_period: 10s"), "stop_grace_period"),
+    Mutation("compose: worker loses OTEL_EXPORTER_OTLP_ENDPOINT", "compose",
+             edit_compose(lambda s: s["worker"]["environment"].pop("OTEL_EXPORTER_OTLP_ENDPOINT")),
+             "services.worker.environment: OTEL_EXPORTER_OTLP_ENDPOINT is not passed"),
+    Mutation("compose: worker spans named as the api's", "compose",
+             edit_compose(lambda s: set_key(s["worker"]["environment"], "OTEL_SERVICE_NAME", "agent-runner-api")),
+             "'agent-runner-api' is the api's too"),
+    Mutation("compose: collector URL with /v1/traces appended", "compose",
+             replace_text(COMPOSE_FILE, "${OTEL_EXPORTER_OTLP_ENDPOINT:-}",
+                          "${OTEL_EXPORTER_OTLP_ENDPOINT:-http://otel-collector:4318/v1/traces}"),
+             "the exporter appends /v1/traces"),
     Mutation("Dockerfile: worker loses its HEALTHCHECK", "dockerfile",
              remove_regex(DOCKERFILE, r"^HEALTHCHECK [^\n]*\\\n\s+CMD \[\"agent-runner-worker\"[^\n]*\n"),
              "stage worker: HEALTHCHECK"),
@@ -1416,6 +1525,16 @@ MUTATIONS = (
     Mutation("k8s: envFrom a ConfigMap that does not exist", "k8s",
              replace_text("k8s/base/api-deployment.yaml", "name: agent-runner-config", "name: agent-runner-cfg"),
              "'agent-runner-cfg'"),
+    Mutation("k8s: ConfigMap loses OTEL_EXPORTER_OTLP_ENDPOINT", "k8s",
+             remove_regex("k8s/base/configmap.yaml", r'^  OTEL_EXPORTER_OTLP_ENDPOINT: ""\n'),
+             "containers[api]: OTEL_EXPORTER_OTLP_ENDPOINT is not passed"),
+    Mutation("k8s: worker loses OTEL_SERVICE_NAME", "k8s",
+             remove_regex("k8s/base/worker-deployment.yaml",
+                          r"^            - name: OTEL_SERVICE_NAME\n              value: .*\n"),
+             "containers[worker]: OTEL_SERVICE_NAME is missing"),
+    Mutation("k8s: prod collector on the OTLP/gRPC port", "k8s",
+             replace_text("k8s/overlays/prod/config.yaml", "cluster.local:4318", "cluster.local:4317"),
+             "OTLP/gRPC port", ("prod",)),
     Mutation("k8s: an HPA in the base", "k8s",
              replace_text("k8s/base/kustomization.yaml", "resources:\n",
                           "components:\n  - ../components/hpa\n\nresources:\n"),
