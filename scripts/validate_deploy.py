@@ -253,20 +253,31 @@ def check_compose_worker_scalable(compose: dict, report: Report) -> None:
         report.fail(f"{where}.network_mode", "host networking collides with --scale worker=N")
     if "WORKER_ID" in compose_env(worker):
         report.fail(f"{where}.environment.WORKER_ID", "a fixed id would be shared by every replica")
-    grace = int(compose_env(worker).get("SHUTDOWN_GRACE_S") or 30)
-    stop = worker.get("stop_grace_period")
-    if stop is None:
-        report.fail(f"{where}.stop_grace_period", f"missing; the default 10s is below SHUTDOWN_GRACE_S={grace}")
-    else:
-        try:
-            seconds = parse_duration_s(stop)
-        except ValueError as exc:
-            report.fail(f"{where}.stop_grace_period", str(exc))
-        else:
-            if seconds < grace + SHUTDOWN_MARGIN_S:
-                report.fail(f"{where}.stop_grace_period",
-                            f"{stop} must exceed SHUTDOWN_GRACE_S={grace}s by at least {SHUTDOWN_MARGIN_S}s")
+    check_compose_stop_grace(compose, "worker", report)
     report.ran("compose: worker is scalable and stops within its grace period")
+
+
+def check_compose_stop_grace(compose: dict, name: str, report: Report) -> None:
+    """Docker sends SIGKILL stop_grace_period after SIGTERM: it must outlast the drain."""
+    service = (compose.get("services") or {}).get(name) or {}
+    where = f"{COMPOSE_FILE}: services.{name}.stop_grace_period"
+    grace = int(compose_env(service).get("SHUTDOWN_GRACE_S") or 30)
+    stop = service.get("stop_grace_period")
+    if stop is None:
+        report.fail(where, f"missing; the default 10s is below SHUTDOWN_GRACE_S={grace}")
+        return
+    try:
+        seconds = parse_duration_s(stop)
+    except ValueError as exc:
+        report.fail(where, str(exc))
+        return
+    if seconds < grace + SHUTDOWN_MARGIN_S:
+        report.fail(where, f"{stop} must exceed SHUTDOWN_GRACE_S={grace}s by at least {SHUTDOWN_MARGIN_S}s")
+
+
+def check_compose_api_stops(compose: dict, report: Report) -> None:
+    check_compose_stop_grace(compose, "api", report)
+    report.ran("compose: api stops within its grace period (in-flight requests drain for SHUTDOWN_GRACE_S)")
 
 
 def compose_bind_sources(service: dict) -> list[str]:
@@ -388,6 +399,7 @@ def check_compose(root: Path, report: Report) -> None:
     check_compose_topology_agrees(compose, report)
     check_compose_otel(compose, report)
     check_compose_worker_scalable(compose, report)
+    check_compose_api_stops(compose, report)
     check_compose_files(root, compose, report)
     worker_env = compose_env((compose.get("services") or {}).get("worker") or {})
     check_consumer_timeout(root, worker_env, f"{COMPOSE_FILE}: services.worker.environment", report)
@@ -1047,10 +1059,34 @@ def check_probes(rendered: Rendered, deployment: str, name: str, expected: dict[
             report.fail(rendered.where(obj), f"{field_path}.httpGet.port does not reach {addr_key} port {port}")
 
 
+def pre_stop_sleep_s(spec: dict) -> int:
+    """Seconds a container's preStop hook sleeps (`sleep N` or the sleep action); 0 without one."""
+    pre_stop = (spec.get("lifecycle") or {}).get("preStop") or {}
+    if "sleep" in pre_stop:
+        return int((pre_stop["sleep"] or {}).get("seconds", 0))
+    command = (pre_stop.get("exec") or {}).get("command") or []
+    if len(command) == 2 and command[0] in ("sleep", "/bin/sleep") and str(command[1]).isdigit():
+        return int(command[1])
+    return 0
+
+
 def check_api(rendered: Rendered, report: Report) -> None:
     check_probes(rendered, API_DEPLOYMENT, "api", {"readinessProbe": "/readyz", "livenessProbe": "/healthz"},
                  "API_ADDR", report)
-    report.ran(f"{rendered.target.name}: api readiness /readyz, liveness /healthz on the API_ADDR port")
+    obj = rendered.find("Deployment", API_DEPLOYMENT)
+    if obj is None:
+        return
+    # The kubelet counts the preStop hook in the grace period; SIGTERM (and the
+    # drain of in-flight requests) starts only after it.
+    grace = int(rendered.config().get("SHUTDOWN_GRACE_S") or 30)
+    pre_stop = pre_stop_sleep_s(container(obj, "api"))
+    period = pod_spec(obj).get("terminationGracePeriodSeconds", 30)
+    if period < pre_stop + grace + SHUTDOWN_MARGIN_S:
+        report.fail(rendered.where(obj), f"spec.template.spec.terminationGracePeriodSeconds is {period}; it must "
+                                         f"cover the preStop sleep ({pre_stop}s) plus SHUTDOWN_GRACE_S={grace} "
+                                         f"(ConfigMap {CONFIG_MAP}) plus {SHUTDOWN_MARGIN_S}s")
+    report.ran(f"{rendered.target.name}: api readiness /readyz, liveness /healthz on the API_ADDR port, "
+               f"grace period {period}s >= preStop {pre_stop}s + SHUTDOWN_GRACE_S {grace}s")
 
 
 def check_worker(rendered: Rendered, report: Report) -> None:
@@ -1495,6 +1531,8 @@ MUTATIONS = (
              replace_text(COMPOSE_FILE, "${OTEL_EXPORTER_OTLP_ENDPOINT:-}",
                           "${OTEL_EXPORTER_OTLP_ENDPOINT:-http://otel-collector:4318/v1/traces}"),
              "the exporter appends /v1/traces"),
+    Mutation("compose: api killed before its drain ends (default stop_grace_period)", "compose",
+             edit_compose(lambda s: s["api"].pop("stop_grace_period")), "services.api.stop_grace_period"),
     Mutation("Dockerfile: worker loses its HEALTHCHECK", "dockerfile",
              remove_regex(DOCKERFILE, r"^HEALTHCHECK [^\n]*\\\n\s+CMD \[\"agent-runner-worker\"[^\n]*\n"),
              "stage worker: HEALTHCHECK"),
@@ -1509,6 +1547,9 @@ MUTATIONS = (
     Mutation("k8s: worker grace period below SHUTDOWN_GRACE_S", "k8s",
              replace_text("k8s/base/worker-deployment.yaml", "terminationGracePeriodSeconds: 45",
                           "terminationGracePeriodSeconds: 20"), "terminationGracePeriodSeconds is 20"),
+    Mutation("k8s: api grace period ends before its drain does", "k8s",
+             replace_text("k8s/base/api-deployment.yaml", "terminationGracePeriodSeconds: 40",
+                          "terminationGracePeriodSeconds: 30"), "cover the preStop sleep (5s)"),
     Mutation("k8s: worker writable root filesystem", "k8s",
              replace_text("k8s/base/worker-deployment.yaml", "readOnlyRootFilesystem: true",
                           "readOnlyRootFilesystem: false"), "readOnlyRootFilesystem must be True"),
