@@ -7,7 +7,8 @@ needs no Docker engine, no cluster and no network, and checks:
 * docker-compose.yml - every service exists; long-running services have a
   healthcheck; depends_on uses service_healthy / service_completed_successfully;
   the worker can be scaled (no container_name, hostname or host ports) and stops
-  within its grace period; required environment variables; referenced files.
+  within its grace period; required environment variables; the api and the
+  worker receive the OpenTelemetry settings; referenced files.
 * Dockerfile - the api, worker and cli targets exist, run as a non-root user on
   debian-slim, have an ENTRYPOINT, and api/worker a HEALTHCHECK.
 * k8s/ - renders k8s/base, k8s/overlays/dev, k8s/overlays/prod and base plus
@@ -15,7 +16,8 @@ needs no Docker engine, no cluster and no network, and checks:
   validates every object against the Kubernetes OpenAPI schemas
   (kubernetes-validate, strict) and KEDA objects against k8s/schemas/; and checks
   the invariants the software relies on (grace periods, probe paths, replica
-  ownership, PDB selectors, Secret and ConfigMap references, image pinning...).
+  ownership, PDB selectors, Secret and ConfigMap references, image pinning,
+  OpenTelemetry settings of the api and the worker...).
 * the built-in renderer against kubectl kustomize (drift test), when kubectl is
   available.
 * itself (--self-test): broken copies of the files must be rejected.
@@ -251,20 +253,31 @@ def check_compose_worker_scalable(compose: dict, report: Report) -> None:
         report.fail(f"{where}.network_mode", "host networking collides with --scale worker=N")
     if "WORKER_ID" in compose_env(worker):
         report.fail(f"{where}.environment.WORKER_ID", "a fixed id would be shared by every replica")
-    grace = int(compose_env(worker).get("SHUTDOWN_GRACE_S") or 30)
-    stop = worker.get("stop_grace_period")
-    if stop is None:
-        report.fail(f"{where}.stop_grace_period", f"missing; the default 10s is below SHUTDOWN_GRACE_S={grace}")
-    else:
-        try:
-            seconds = parse_duration_s(stop)
-        except ValueError as exc:
-            report.fail(f"{where}.stop_grace_period", str(exc))
-        else:
-            if seconds < grace + SHUTDOWN_MARGIN_S:
-                report.fail(f"{where}.stop_grace_period",
-                            f"{stop} must exceed SHUTDOWN_GRACE_S={grace}s by at least {SHUTDOWN_MARGIN_S}s")
+    check_compose_stop_grace(compose, "worker", report)
     report.ran("compose: worker is scalable and stops within its grace period")
+
+
+def check_compose_stop_grace(compose: dict, name: str, report: Report) -> None:
+    """Docker sends SIGKILL stop_grace_period after SIGTERM: it must outlast the drain."""
+    service = (compose.get("services") or {}).get(name) or {}
+    where = f"{COMPOSE_FILE}: services.{name}.stop_grace_period"
+    grace = int(compose_env(service).get("SHUTDOWN_GRACE_S") or 30)
+    stop = service.get("stop_grace_period")
+    if stop is None:
+        report.fail(where, f"missing; the default 10s is below SHUTDOWN_GRACE_S={grace}")
+        return
+    try:
+        seconds = parse_duration_s(stop)
+    except ValueError as exc:
+        report.fail(where, str(exc))
+        return
+    if seconds < grace + SHUTDOWN_MARGIN_S:
+        report.fail(where, f"{stop} must exceed SHUTDOWN_GRACE_S={grace}s by at least {SHUTDOWN_MARGIN_S}s")
+
+
+def check_compose_api_stops(compose: dict, report: Report) -> None:
+    check_compose_stop_grace(compose, "api", report)
+    report.ran("compose: api stops within its grace period (in-flight requests drain for SHUTDOWN_GRACE_S)")
 
 
 def compose_bind_sources(service: dict) -> list[str]:
@@ -306,6 +319,73 @@ def check_compose_files(root: Path, compose: dict, report: Report) -> None:
     report.ran("compose: build contexts, Dockerfile targets and mounted files exist")
 
 
+# --------------------------------------------------------------------------
+# OpenTelemetry settings (shared/telemetry reads them in both binaries)
+# --------------------------------------------------------------------------
+
+#: Base URL of the OTLP/HTTP collector; empty exports nothing.
+OTEL_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+#: Service name on the exported spans; the api's and the worker's must differ.
+OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
+
+
+def otlp_endpoint_problem(value: str) -> str | None:
+    """Why an OTEL_EXPORTER_OTLP_ENDPOINT value would not reach a collector; None if it would (or is empty)."""
+    value = value.strip()
+    if not value:
+        return None
+    match = re.fullmatch(r"https?://[^/:\s]+(?::(\d+))?(/\S*)?", value)
+    if not match:
+        return f"{value!r} must be an http:// or https:// base URL, or empty"
+    if (match.group(2) or "").rstrip("/").endswith("/v1/traces"):
+        return f"{value!r} must be the collector's base URL: the exporter appends /v1/traces"
+    if match.group(1) == "4317":
+        return f"{value!r} is the OTLP/gRPC port; only OTLP/HTTP (4318) is built in"
+    return None
+
+
+def compose_default(value: str) -> str:
+    """A compose value as it reaches the container when the shell sets nothing:
+    ${VAR:-default} and ${VAR-default} give the default, ${VAR} gives ''."""
+    return re.sub(r"\$\{\w+(?::?-([^}]*))?\}", lambda m: m.group(1) or "", value)
+
+
+def check_otel_settings(envs: dict[str, dict[str, str | None]], where: Callable[[str], str],
+                        report: Report) -> None:
+    """envs: the api's and the worker's environment (None: a value from valueFrom).
+
+    Both must receive OTEL_EXPORTER_OTLP_ENDPOINT (possibly empty, so export is
+    turned on in one place), the same one, and each its own OTEL_SERVICE_NAME."""
+    for name, env in envs.items():
+        if OTEL_ENDPOINT not in env:
+            report.fail(where(name), f"{OTEL_ENDPOINT} is not passed; set it (empty exports nothing) so "
+                                     "span export is turned on in one place")
+        elif env[OTEL_ENDPOINT] is not None and (problem := otlp_endpoint_problem(env[OTEL_ENDPOINT])):
+            report.fail(where(name), f"{OTEL_ENDPOINT}: {problem}")
+        if OTEL_SERVICE_NAME not in env or env[OTEL_SERVICE_NAME] == "":
+            report.fail(where(name), f"{OTEL_SERVICE_NAME} is missing or empty")
+    api, worker = envs.get("api", {}), envs.get("worker", {})
+    if OTEL_ENDPOINT in api and OTEL_ENDPOINT in worker and api[OTEL_ENDPOINT] != worker[OTEL_ENDPOINT]:
+        report.fail(where("worker"), f"{OTEL_ENDPOINT} {worker[OTEL_ENDPOINT]!r} differs from the api's "
+                                     f"{api[OTEL_ENDPOINT]!r}; one trace spans both")
+    if api.get(OTEL_SERVICE_NAME) and api.get(OTEL_SERVICE_NAME) == worker.get(OTEL_SERVICE_NAME):
+        report.fail(where("worker"), f"{OTEL_SERVICE_NAME} {worker[OTEL_SERVICE_NAME]!r} is the api's too; "
+                                     "their spans must be told apart")
+
+
+def check_compose_otel(compose: dict, report: Report) -> None:
+    services = compose.get("services") or {}
+    envs: dict[str, dict[str, str | None]] = {}
+    for name in ("api", "worker"):
+        env = compose_env(services.get(name) or {})
+        envs[name] = {key: env[key] for key in (OTEL_ENDPOINT, OTEL_SERVICE_NAME) if key in env}
+        if OTEL_ENDPOINT in envs[name]:
+            # Compare and check the value the container gets with nothing set in the shell.
+            envs[name][OTEL_ENDPOINT] = compose_default(env[OTEL_ENDPOINT])
+    check_otel_settings(envs, lambda name: f"{COMPOSE_FILE}: services.{name}.environment", report)
+    report.ran(f"compose: api and worker receive {OTEL_ENDPOINT} (one collector) and their own {OTEL_SERVICE_NAME}")
+
+
 def check_compose(root: Path, report: Report) -> None:
     path = root / COMPOSE_FILE
     if not path.is_file():
@@ -317,7 +397,9 @@ def check_compose(root: Path, report: Report) -> None:
     check_compose_depends_on(compose, report)
     check_compose_env(compose, report)
     check_compose_topology_agrees(compose, report)
+    check_compose_otel(compose, report)
     check_compose_worker_scalable(compose, report)
+    check_compose_api_stops(compose, report)
     check_compose_files(root, compose, report)
     worker_env = compose_env((compose.get("services") or {}).get("worker") or {})
     check_consumer_timeout(root, worker_env, f"{COMPOSE_FILE}: services.worker.environment", report)
@@ -977,10 +1059,34 @@ def check_probes(rendered: Rendered, deployment: str, name: str, expected: dict[
             report.fail(rendered.where(obj), f"{field_path}.httpGet.port does not reach {addr_key} port {port}")
 
 
+def pre_stop_sleep_s(spec: dict) -> int:
+    """Seconds a container's preStop hook sleeps (`sleep N` or the sleep action); 0 without one."""
+    pre_stop = (spec.get("lifecycle") or {}).get("preStop") or {}
+    if "sleep" in pre_stop:
+        return int((pre_stop["sleep"] or {}).get("seconds", 0))
+    command = (pre_stop.get("exec") or {}).get("command") or []
+    if len(command) == 2 and command[0] in ("sleep", "/bin/sleep") and str(command[1]).isdigit():
+        return int(command[1])
+    return 0
+
+
 def check_api(rendered: Rendered, report: Report) -> None:
     check_probes(rendered, API_DEPLOYMENT, "api", {"readinessProbe": "/readyz", "livenessProbe": "/healthz"},
                  "API_ADDR", report)
-    report.ran(f"{rendered.target.name}: api readiness /readyz, liveness /healthz on the API_ADDR port")
+    obj = rendered.find("Deployment", API_DEPLOYMENT)
+    if obj is None:
+        return
+    # The kubelet counts the preStop hook in the grace period; SIGTERM (and the
+    # drain of in-flight requests) starts only after it.
+    grace = int(rendered.config().get("SHUTDOWN_GRACE_S") or 30)
+    pre_stop = pre_stop_sleep_s(container(obj, "api"))
+    period = pod_spec(obj).get("terminationGracePeriodSeconds", 30)
+    if period < pre_stop + grace + SHUTDOWN_MARGIN_S:
+        report.fail(rendered.where(obj), f"spec.template.spec.terminationGracePeriodSeconds is {period}; it must "
+                                         f"cover the preStop sleep ({pre_stop}s) plus SHUTDOWN_GRACE_S={grace} "
+                                         f"(ConfigMap {CONFIG_MAP}) plus {SHUTDOWN_MARGIN_S}s")
+    report.ran(f"{rendered.target.name}: api readiness /readyz, liveness /healthz on the API_ADDR port, "
+               f"grace period {period}s >= preStop {pre_stop}s + SHUTDOWN_GRACE_S {grace}s")
 
 
 def check_worker(rendered: Rendered, report: Report) -> None:
@@ -1215,9 +1321,38 @@ def check_target_policy(rendered: Rendered, report: Report) -> None:
     report.ran(f"{target.name}: log format and image tags")
 
 
+def container_env(rendered: Rendered, spec: dict) -> dict[str, str | None]:
+    """A container's environment: its envFrom ConfigMaps, then env (which wins).
+    Values from valueFrom (Secrets, fieldRef) are None."""
+    env: dict[str, str | None] = {}
+    for source in spec.get("envFrom") or []:
+        ref = (source.get("configMapRef") or {}).get("name")
+        data = ((rendered.find("ConfigMap", ref) or {}).get("data") or {}) if ref else {}
+        env.update({source.get("prefix", "") + key: str(value) for key, value in data.items()})
+    for item in spec.get("env") or []:
+        env[item.get("name")] = None if "valueFrom" in item else str(item.get("value", ""))
+    return env
+
+
+def check_otel(rendered: Rendered, report: Report) -> None:
+    envs: dict[str, dict[str, str | None]] = {}
+    objects: dict[str, dict | None] = {}
+    for name, deployment in (("api", API_DEPLOYMENT), ("worker", WORKER_DEPLOYMENT)):
+        objects[name] = rendered.find("Deployment", deployment)
+        if objects[name] is not None:
+            envs[name] = container_env(rendered, container(objects[name], name))
+
+    def where(name: str) -> str:
+        return f"{rendered.where(objects[name])} spec.template.spec.containers[{name}]"
+
+    check_otel_settings(envs, where, report)
+    report.ran(f"{rendered.target.name}: api and worker receive {OTEL_ENDPOINT} (one collector) and their own "
+               f"{OTEL_SERVICE_NAME}")
+
+
 K8S_CHECKS: tuple[Callable[[Rendered, Report], None], ...] = (
     check_metadata, check_config, check_api, check_worker, check_migrate_job, check_pod_security,
-    check_selectors, check_references, check_replica_ownership, check_keda, check_target_policy,
+    check_selectors, check_references, check_replica_ownership, check_keda, check_target_policy, check_otel,
 )
 
 
@@ -1386,6 +1521,18 @@ MUTATIONS = (
              "rabitmq.conf does not exist"),
     Mutation("compose: worker stop_grace_period below SHUTDOWN_GRACE_S", "compose",
              replace_text(COMPOSE_FILE, "stop_grace_period: 45s", "stop_grace_period: 10s"), "stop_grace_period"),
+    Mutation("compose: worker loses OTEL_EXPORTER_OTLP_ENDPOINT", "compose",
+             edit_compose(lambda s: s["worker"]["environment"].pop("OTEL_EXPORTER_OTLP_ENDPOINT")),
+             "services.worker.environment: OTEL_EXPORTER_OTLP_ENDPOINT is not passed"),
+    Mutation("compose: worker spans named as the api's", "compose",
+             edit_compose(lambda s: set_key(s["worker"]["environment"], "OTEL_SERVICE_NAME", "agent-runner-api")),
+             "'agent-runner-api' is the api's too"),
+    Mutation("compose: collector URL with /v1/traces appended", "compose",
+             replace_text(COMPOSE_FILE, "${OTEL_EXPORTER_OTLP_ENDPOINT:-}",
+                          "${OTEL_EXPORTER_OTLP_ENDPOINT:-http://otel-collector:4318/v1/traces}"),
+             "the exporter appends /v1/traces"),
+    Mutation("compose: api killed before its drain ends (default stop_grace_period)", "compose",
+             edit_compose(lambda s: s["api"].pop("stop_grace_period")), "services.api.stop_grace_period"),
     Mutation("Dockerfile: worker loses its HEALTHCHECK", "dockerfile",
              remove_regex(DOCKERFILE, r"^HEALTHCHECK [^\n]*\\\n\s+CMD \[\"agent-runner-worker\"[^\n]*\n"),
              "stage worker: HEALTHCHECK"),
@@ -1400,6 +1547,9 @@ MUTATIONS = (
     Mutation("k8s: worker grace period below SHUTDOWN_GRACE_S", "k8s",
              replace_text("k8s/base/worker-deployment.yaml", "terminationGracePeriodSeconds: 45",
                           "terminationGracePeriodSeconds: 20"), "terminationGracePeriodSeconds is 20"),
+    Mutation("k8s: api grace period ends before its drain does", "k8s",
+             replace_text("k8s/base/api-deployment.yaml", "terminationGracePeriodSeconds: 40",
+                          "terminationGracePeriodSeconds: 30"), "cover the preStop sleep (5s)"),
     Mutation("k8s: worker writable root filesystem", "k8s",
              replace_text("k8s/base/worker-deployment.yaml", "readOnlyRootFilesystem: true",
                           "readOnlyRootFilesystem: false"), "readOnlyRootFilesystem must be True"),
@@ -1416,6 +1566,16 @@ MUTATIONS = (
     Mutation("k8s: envFrom a ConfigMap that does not exist", "k8s",
              replace_text("k8s/base/api-deployment.yaml", "name: agent-runner-config", "name: agent-runner-cfg"),
              "'agent-runner-cfg'"),
+    Mutation("k8s: ConfigMap loses OTEL_EXPORTER_OTLP_ENDPOINT", "k8s",
+             remove_regex("k8s/base/configmap.yaml", r'^  OTEL_EXPORTER_OTLP_ENDPOINT: ""\n'),
+             "containers[api]: OTEL_EXPORTER_OTLP_ENDPOINT is not passed"),
+    Mutation("k8s: worker loses OTEL_SERVICE_NAME", "k8s",
+             remove_regex("k8s/base/worker-deployment.yaml",
+                          r"^            - name: OTEL_SERVICE_NAME\n              value: .*\n"),
+             "containers[worker]: OTEL_SERVICE_NAME is missing"),
+    Mutation("k8s: prod collector on the OTLP/gRPC port", "k8s",
+             replace_text("k8s/overlays/prod/config.yaml", "cluster.local:4318", "cluster.local:4317"),
+             "OTLP/gRPC port", ("prod",)),
     Mutation("k8s: an HPA in the base", "k8s",
              replace_text("k8s/base/kustomization.yaml", "resources:\n",
                           "components:\n  - ../components/hpa\n\nresources:\n"),

@@ -2,6 +2,7 @@
 //! Every test gets its own database, vhost and queue prefix.
 
 mod api_metrics;
+mod api_shutdown;
 mod cancel_and_retry;
 mod cli;
 mod crash;

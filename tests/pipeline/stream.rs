@@ -5,7 +5,7 @@ use serde_json::json;
 use std::time::Duration;
 
 /// (id, event) pairs of an SSE body, in order.
-fn parse_sse(body: &str) -> Vec<(i64, String)> {
+pub(crate) fn parse_sse(body: &str) -> Vec<(i64, String)> {
     body.split("\n\n")
         .filter_map(|block| {
             let field = |name: &str| {

@@ -24,7 +24,8 @@ pub struct ApiHandle {
     join: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-fn base_vars(env: &TestEnv) -> Vec<(String, String)> {
+/// Settings every api and worker of `env` shares.
+pub(crate) fn base_vars(env: &TestEnv) -> Vec<(String, String)> {
     vec![
         ("DATABASE_URL".into(), env.database_url.clone()),
         ("AMQP_URL".into(), env.amqp_url.clone()),
