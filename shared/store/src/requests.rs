@@ -22,6 +22,33 @@ use uuid::Uuid;
 /// An open review older than this is taken as lost (its worker never
 /// answered) and no longer blocks a new one.
 const REVIEW_EXPIRY_S: f64 = 600.0;
+/// A worker silent for this long is gone: its PENDING requests are closed.
+const WORKER_SILENT_S: f64 = 30.0;
+
+/// Closes a run's PENDING requests that will never be answered: older than
+/// [`REVIEW_EXPIRY_S`], or addressed to a worker that stopped or went silent.
+const EXPIRE_ABANDONED: &str = "
+    UPDATE run_requests r SET status = 'FAILED', finished_at = clock_timestamp(),
+           error = CASE WHEN r.created_at < clock_timestamp() - make_interval(secs => $2)
+                        THEN 'expired: the worker never answered'
+                        ELSE 'worker `' || r.worker_id || '` stopped before it answered; ask again' END
+    WHERE r.run_id = $1 AND r.status = 'PENDING'
+      AND (r.created_at < clock_timestamp() - make_interval(secs => $2)
+           OR NOT EXISTS (SELECT 1 FROM workers w
+                          WHERE w.id = r.worker_id AND w.stopped_at IS NULL
+                            AND w.last_heartbeat > clock_timestamp() - make_interval(secs => $3)))";
+
+/// Closes the run's requests whose worker is gone or that are too old (see
+/// [`EXPIRE_ABANDONED`]); returns how many.
+pub async fn expire_abandoned(pool: &Pool, run_id: Uuid) -> Result<u64, StoreError> {
+    let client = pool.get().await?;
+    Ok(client
+        .execute(
+            EXPIRE_ABANDONED,
+            &[&run_id, &REVIEW_EXPIRY_S, &WORKER_SILENT_S],
+        )
+        .await?)
+}
 
 /// What a request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -120,7 +147,8 @@ pub enum OpenOutcome {
 }
 
 /// Opens a request for a run that awaits approval, addressed to the worker
-/// that ran it (read in the same statement).
+/// that ran it (read in the same statement), after closing the run's
+/// abandoned requests.
 pub async fn open(
     pool: &Pool,
     run_id: Uuid,
@@ -130,11 +158,8 @@ pub async fn open(
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     tx.execute(
-        "UPDATE run_requests SET status = 'FAILED', finished_at = clock_timestamp(),
-                error = 'expired: the worker never answered'
-         WHERE run_id = $1 AND status = 'PENDING'
-           AND created_at < clock_timestamp() - make_interval(secs => $2)",
-        &[&run_id, &REVIEW_EXPIRY_S],
+        EXPIRE_ABANDONED,
+        &[&run_id, &REVIEW_EXPIRY_S, &WORKER_SILENT_S],
     )
     .await?;
     let inserted = tx

@@ -244,3 +244,48 @@ async fn with_no_worker_connected_a_review_is_503_and_later_succeeds_elsewhere()
     ));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_whose_worker_stopped_before_answering_is_closed_and_blocks_nothing() {
+    let mut s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
+    let id = s.submit("Fix the answer").await;
+    let run = s.wait(&id, &ENDED).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    // An approval the worker received but never answered: it stops.
+    let run_id: uuid::Uuid = id.parse().expect("run id");
+    let request_id = uuid::Uuid::new_v4();
+    let gone = s.worker.id.clone();
+    s.env
+        .pool
+        .get()
+        .await
+        .expect("db")
+        .execute(
+            "INSERT INTO run_requests (id, run_id, kind, worker_id, params)
+             VALUES ($1, $2, 'APPROVE', $3, '{\"target\": {\"keep\": true}}')",
+            &[&request_id, &run_id, &gone],
+        )
+        .await
+        .expect("insert");
+    let (other, _other_disk) = second_worker(&s.env, &s.llm.base_url).await;
+    std::mem::replace(&mut s.worker, other).stop().await;
+
+    let (status, request) = s
+        .api
+        .get(&format!("/v1/runs/{id}/requests/{request_id}"))
+        .await;
+    assert_eq!(status, 200, "{request}");
+    assert_eq!(request["status"], "FAILED", "{request}");
+    let error = request["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&gone) && error.contains("stopped before it answered"),
+        "{error}"
+    );
+    let (status, run) = s
+        .api
+        .post(&format!("/v1/runs/{id}/approve"), json!({}))
+        .await;
+    assert_eq!(status, 200, "the abandoned review blocks nothing: {run}");
+    assert_eq!(run["status"], "COMPLETED");
+    s.stop().await;
+}

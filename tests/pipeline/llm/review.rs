@@ -173,8 +173,11 @@ async fn only_one_review_of_a_run_is_open_at_a_time_and_messages_wait_for_it() {
     let id = api
         .submit_body(json!({"project_id": project, "goal": "g", "agent": "llm"}))
         .await;
-    // Pose as a run a worker left awaiting approval.
+    // Pose as a run a (live) worker left awaiting approval.
     let run_id: uuid::Uuid = id.parse().expect("uuid");
+    agent_runner_store::workers::register(&env.pool, "w-elsewhere", "elsewhere", 1)
+        .await
+        .expect("register");
     env.sql(
         "UPDATE runs SET status = 'AWAITING_APPROVAL', worker_id = 'w-elsewhere', attempt = 1 WHERE id = $1",
         &[&run_id],

@@ -47,6 +47,8 @@ pub struct Sut {
     pub database_url: String,
     /// `http://127.0.0.1:<port>`.
     pub base: String,
+    /// The api's address (a restarted api listens there again).
+    addr: SocketAddr,
     /// Admin token.
     pub token: String,
     /// The project runs go to.
@@ -119,6 +121,7 @@ impl Sut {
             name: name.to_owned(),
             database_url,
             base: format!("http://{addr}"),
+            addr,
             token,
             project: Uuid::nil(),
             http: reqwest::Client::builder()
@@ -233,6 +236,35 @@ impl Sut {
         }
         self.replaced += dead as u32;
         Ok(dead as u32)
+    }
+
+    /// Stops the api — SIGTERM and a wait for its exit (at most `limit`),
+    /// or SIGKILL when `crash` — waits `down_for`, starts a new api on the
+    /// same address and waits until it is ready. Returns how the old one
+    /// exited: `None` when it ignored SIGTERM past `limit` (then killed).
+    pub async fn restart_api(
+        &mut self,
+        crash: bool,
+        limit: Duration,
+        down_for: Duration,
+    ) -> anyhow::Result<Option<std::process::ExitStatus>> {
+        let mut api = self.api.take().context("no api is running")?;
+        let exited = if crash {
+            Some(api.kill().await?)
+        } else {
+            api.terminate().await?;
+            match api.wait_for_exit(limit).await {
+                Some(status) => Some(status),
+                None => {
+                    let _killed = api.kill().await;
+                    None
+                }
+            }
+        };
+        tokio::time::sleep(down_for).await;
+        self.api = Some(self.launcher.spawn_api(self.addr)?);
+        self.wait_healthy().await?;
+        Ok(exited)
     }
 
     /// Whether the api process still runs.

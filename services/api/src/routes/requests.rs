@@ -14,7 +14,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-/// Shows one request.
+/// Shows one request. A PENDING request whose worker stopped or went silent
+/// is closed FAILED first, so a client polling it gets an answer.
 #[utoipa::path(get, path = "/v1/runs/{id}/requests/{request_id}", tag = "review", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Run id"), ("request_id" = Uuid, Path, description = "Request id")),
     responses(
@@ -28,6 +29,8 @@ pub async fn show(
 ) -> Result<Json<RunRequest>, ApiError> {
     let id = parse_id(&id, "run")?;
     let request_id = parse_id(&request_id, "request")?;
+    // A request whose worker died after receiving it ends here, FAILED.
+    requests::expire_abandoned(&state.pool, id).await?;
     requests::get(&state.pool, id, request_id)
         .await?
         .map(Json)

@@ -1,4 +1,4 @@
-//! The seven scenarios and what they share: a fresh system under test, the
+//! The eight scenarios and what they share: a fresh system under test, the
 //! load running while the fault is injected, waiting until every accepted
 //! run is terminal (replacing dead workers, as a deployment would), the
 //! verdict, and the recovery time measured from the database.
@@ -9,7 +9,9 @@
 //! - [`shutdown`]: SIGTERM every worker mid-load, then start new ones.
 //! - [`cancel`]: cancel 50 running runs.
 //! - [`poison`]: a run that crashes every worker that takes it.
+//! - [`api`]: restart the api mid-load (SIGTERM, then SIGKILL).
 
+mod api;
 mod cancel;
 mod kill;
 mod outage;
@@ -52,7 +54,7 @@ pub struct Infra {
 }
 
 /// A scenario's name, in the order they run.
-pub const ALL: [&str; 7] = [
+pub const ALL: [&str; 8] = [
     "worker-kill",
     "rabbitmq-restart",
     "postgres-restart",
@@ -60,6 +62,7 @@ pub const ALL: [&str; 7] = [
     "submit-while-rabbitmq-down",
     "cancel-running",
     "poison-message",
+    "api-restart",
 ];
 
 /// What one scenario produced.
@@ -85,6 +88,7 @@ pub async fn run(infra: &mut Infra, name: &'static str, system: &str) -> anyhow:
         "submit-while-rabbitmq-down" => outage::submit_while_rabbitmq_down(infra, system).await,
         "cancel-running" => cancel::run(infra, system).await,
         "poison-message" => poison::run(infra, system).await,
+        "api-restart" => api::run(infra, system).await,
         other => bail!("unknown scenario `{other}`; known: {}", ALL.join(", ")),
     };
     infra.ensure_up().await?;
