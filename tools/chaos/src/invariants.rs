@@ -7,8 +7,10 @@
 //! - event `seq` dense from 1 and equal to `runs.last_seq`;
 //! - no two attempts of a run overlapping in time (every event of attempt n
 //!   before the first event of any later attempt);
-//! - nothing QUEUED, RUNNING or RETRYING left in the database;
-//! - no 5xx but 503, and 503 only inside an outage window.
+//! - nothing QUEUED, RUNNING or RETRYING left in the database, and no run
+//!   that no client was given (a retried submission doubled);
+//! - no 5xx but 503, and 503 only inside an outage window; every request
+//!   answered, except while the api process itself was down.
 
 use crate::load::Answer;
 use std::collections::HashMap;
@@ -64,6 +66,7 @@ pub async fn check(
     expected: &HashMap<Uuid, Expect>,
     answers: &[Answer],
     outages: &[(f64, f64)],
+    api_down: &[(f64, f64)],
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally {
         runs: expected.len(),
@@ -169,12 +172,29 @@ pub async fn check(
         .get(0);
     push_if(&mut tally, open, "runs left QUEUED, RUNNING or RETRYING");
 
+    // Clients retry with the same Idempotency-Key: a retried submission
+    // must give back the run it created, never a second one.
+    let unknown: i64 = db
+        .query_one(
+            "SELECT count(*) FROM runs WHERE NOT (id = ANY($1))",
+            &[&ids],
+        )
+        .await?
+        .get(0);
+    push_if(
+        &mut tally,
+        unknown,
+        "runs exist that no client was given (a submission doubled)",
+    );
+
     let inside = |at: f64| outages.iter().any(|(from, to)| at >= *from && at <= *to);
+    let api_was_down = |at: f64| api_down.iter().any(|(from, to)| at >= *from && at <= *to);
     let mut errors: HashMap<u16, usize> = HashMap::new();
     for answer in answers {
         match answer.status {
             503 if inside(answer.at) => tally.unavailable += 1,
             503 => *errors.entry(503).or_default() += 1,
+            0 if api_was_down(answer.at) => {}
             0 => *errors.entry(0).or_default() += 1,
             s if s >= 500 => *errors.entry(s).or_default() += 1,
             _ => {}

@@ -9,7 +9,7 @@
 //! - [`private_pg`], [`private_mq`]: the private services;
 //! - [`system`]: one system under test (database, api, workers);
 //! - [`load`]: the submitting client, the reader and the answers they got;
-//! - [`scenarios`]: the seven faults;
+//! - [`scenarios`]: the eight faults;
 //! - [`invariants`]: the verdict; [`report`]: the table.
 
 mod invariants;

@@ -6,7 +6,7 @@
 //! nor doubled.
 //! Recovery: from the second api's start until the first run completed.
 
-use super::{Infra, Outcome, Run};
+use super::{Infra, OUTAGE_SLACK_S, Outcome, Run};
 use crate::invariants::Expect;
 use crate::load;
 use crate::system::Shape;
@@ -24,18 +24,22 @@ pub async fn run(infra: &mut Infra, system: &str) -> anyhow::Result<Outcome> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let terminated_at = load::now();
     let terminated = run.sut.restart_api(false, EXIT_LIMIT, DOWN_FOR).await?;
+    run.api_down
+        .push((terminated_at, load::now() + OUTAGE_SLACK_S));
     run.outage_until_ready(terminated_at).await;
 
     tokio::time::sleep(Duration::from_secs(2)).await;
     let killed_at = load::now();
     run.sut.restart_api(true, EXIT_LIMIT, DOWN_FOR).await?;
     let back = load::now();
+    run.api_down.push((killed_at, back + OUTAGE_SLACK_S));
     run.outage_until_ready(killed_at).await;
 
     let ids = load.await?;
     run.expect(ids, Expect::Completed);
     run.settle().await?;
     let recovery = run.first_completion_after(back).await?;
+    let refused = run.refused();
     let mut tally = run.verdict().await?;
     if !terminated.is_some_and(|status| status.success()) {
         tally.violations.push(format!(
@@ -47,7 +51,8 @@ pub async fn run(infra: &mut Infra, system: &str) -> anyhow::Result<Outcome> {
         tally,
         recovery_s: recovery,
         note: format!(
-            "api SIGTERMed (drained, exit 0) then SIGKILLed, each down {:.0} s",
+            "api SIGTERMed (drained, exit 0) then SIGKILLed, each down {:.0} s; \
+             {refused} requests refused meanwhile, retried by the clients",
             DOWN_FOR.as_secs_f64()
         ),
     })

@@ -35,7 +35,7 @@ use uuid::Uuid;
 /// How long accepted runs get to finish once the fault is over.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(180);
 /// Requests sent during an outage may be answered a little after it.
-const OUTAGE_SLACK_S: f64 = 2.0;
+pub const OUTAGE_SLACK_S: f64 = 2.0;
 
 /// The private services and the suite's settings.
 pub struct Infra {
@@ -121,6 +121,9 @@ pub struct Run {
     pub expected: HashMap<Uuid, Expect>,
     /// Windows in which 503s are expected.
     pub outages: Vec<(f64, f64)>,
+    /// Windows in which the api process was down: refused connections are
+    /// expected.
+    pub api_down: Vec<(f64, f64)>,
     reader: (CancellationToken, JoinHandle<()>),
     keep: bool,
 }
@@ -156,6 +159,7 @@ impl Run {
             client,
             expected: HashMap::new(),
             outages: Vec::new(),
+            api_down: Vec::new(),
             reader,
             keep: infra.keep,
         })
@@ -179,6 +183,16 @@ impl Run {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         load::now()
+    }
+
+    /// Answers that were refused connections (no HTTP answer) so far.
+    pub fn refused(&self) -> usize {
+        self.client
+            .answers
+            .all()
+            .iter()
+            .filter(|a| a.status == 0)
+            .count()
     }
 
     /// Marks an outage from `from` until the api is ready again.
@@ -269,6 +283,7 @@ impl Run {
             &self.expected,
             &self.client.answers.all(),
             &self.outages,
+            &self.api_down,
         )
         .await;
         drop(db);
