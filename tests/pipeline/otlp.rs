@@ -1,7 +1,8 @@
 //! With `OTEL_EXPORTER_OTLP_ENDPOINT` set, the api's request span and the
 //! worker's delivery span — or its control span, for an exec or a review —
 //! are exported over OTLP/HTTP in the caller's trace; the `llm` agent's
-//! model and tool calls are spans of their own.
+//! model and tool calls are spans of their own, and so is each job the
+//! outbox relay publishes.
 //!
 //! The subscriber is process-global: this test installs it for its own
 //! process (nextest runs each test in a process of its own).
@@ -178,5 +179,73 @@ async fn an_exec_request_is_carried_out_in_the_callers_trace() {
     assert!(
         contains(&everything, "tool.call") && contains(&everything, "str_replace"),
         "tool calls are spans naming the tool"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_the_outbox_relay_publishes_has_a_relay_span_in_the_stored_trace() {
+    const RELAY_TRACE_ID: &str = "5af7651916cd43dd8448eb211c80319d";
+    let collector = Collector::default();
+    let endpoint = collector.start().await;
+    let telemetry = agent_runner_telemetry::init(&TelemetryConfig {
+        service_name: "agent-runner-test".into(),
+        otlp_endpoint: Some(endpoint),
+    })
+    .expect("exporter");
+    assert!(telemetry.exporting(), "another subscriber came first");
+
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[("RELAY_INTERVAL_MS", "100")]).await;
+    let project = api.project().await;
+    let id = api.submit(&project, json!({"step_delay_ms": 0})).await;
+    // A row left to the relay (as after a crash between commit and publish).
+    env.sql(
+        "INSERT INTO outbox (run_id, attempt, traceparent, created_at)
+         VALUES ($1::text::uuid, 1, $2, clock_timestamp() - interval '1 minute')",
+        &[&id, &format!("00-{RELAY_TRACE_ID}-{}-01", "2".repeat(16))],
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let client = env.pool.get().await.expect("db");
+        let unsent: i64 = client
+            .query_one(
+                "SELECT count(*) FROM outbox WHERE run_id = $1::text::uuid AND sent_at IS NULL",
+                &[&id],
+            )
+            .await
+            .expect("query")
+            .get(0);
+        if unsent == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay did not publish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let worker = WorkerHandle::spawn(&env, &[]).await;
+    api.wait_for(&id, &["COMPLETED"], Duration::from_secs(20))
+        .await;
+    // The relayed copy is a duplicate delivery: give the worker time to take it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    worker.stop().await;
+    api.stop().await;
+
+    let trace_id: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&RELAY_TRACE_ID[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .expect("flush");
+    let all: Vec<u8> = collector.bodies_with_trace(&trace_id).concat();
+    assert!(
+        contains(&all, "outbox.relay"),
+        "the relay's span is in the stored trace"
+    );
+    assert!(
+        contains(&all, "delivery"),
+        "the worker's delivery of the relayed job is in the same trace"
     );
 }

@@ -96,7 +96,7 @@ async fn the_job_message_carries_the_submit_requests_trace_or_a_new_one() {
     );
     assert_ne!(new_trace, "0".repeat(32));
 
-    // A row left to the outbox relay is published with the trace it stored.
+    // A row left to the outbox relay is published in the trace it stored.
     let relayed = format!("00-{TRACE_ID}-{}-01", "1".repeat(16));
     env.sql(
         "INSERT INTO outbox (run_id, attempt, traceparent, created_at)
@@ -117,7 +117,20 @@ async fn the_job_message_carries_the_submit_requests_trace_or_a_new_one() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(republished.message_id.as_deref(), Some(traced.as_str()));
-    assert_eq!(republished.traceparent.as_deref(), Some(relayed.as_str()));
+    let hop = republished
+        .traceparent
+        .expect("the relayed job carries a trace");
+    let parts: Vec<&str> = hop.split('-').collect();
+    assert_eq!(parts.len(), 4, "{hop}");
+    assert_eq!(
+        parts[1], TRACE_ID,
+        "the relayed job stays in the stored trace"
+    );
+    assert_ne!(
+        parts[2],
+        "1".repeat(16),
+        "the relay's own hop is the job's parent"
+    );
 
     api.stop().await;
 }

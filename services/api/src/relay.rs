@@ -2,16 +2,20 @@
 //! (broker down, api crashed between commit and publish) and retry hand-offs
 //! whose delayed publish was lost. Woken at once when a fast-path publish
 //! fails, and otherwise polls every `RELAY_INTERVAL_MS`. Rows are claimed with
-//! `FOR UPDATE SKIP LOCKED`, so api replicas share the work.
+//! `FOR UPDATE SKIP LOCKED`, so api replicas share the work. Each relayed row
+//! gets an `outbox.relay` span in the trace the row stored, and the job
+//! carries that span's context.
 
 use crate::broker::Broker;
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::JobProperties;
 use agent_runner_store::{Pool, outbox};
+use agent_runner_telemetry::{TraceParent, spans};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Rows newer than this are left to the request that wrote them.
 const FAST_PATH_GRACE_MS: i64 = 2000;
@@ -54,6 +58,14 @@ pub async fn run(
             let published = outbox::relay_batch(&pool, BATCH, FAST_PATH_GRACE_MS, |pending| {
                 let broker = broker.clone();
                 async move {
+                    // One span per relayed row, in the trace the row stored.
+                    let span = tracing::info_span!(
+                        "outbox.relay",
+                        run.id = %pending.run_id,
+                        attempt = pending.attempt,
+                    );
+                    let stored = pending.traceparent.as_deref().and_then(TraceParent::parse);
+                    let trace = spans::continue_trace(&span, stored.as_ref());
                     let msg = JobMessage::ExecuteRun {
                         run_id: pending.run_id,
                     };
@@ -61,9 +73,9 @@ pub async fn run(
                         attempt: pending.attempt,
                         project_id: Some(pending.project_id),
                         reason: None,
-                        traceparent: pending.traceparent,
+                        traceparent: Some(trace.to_header()),
                     };
-                    broker.publish_job(&msg, &props).await
+                    broker.publish_job(&msg, &props).instrument(span).await
                 }
             })
             .await;
