@@ -18,7 +18,10 @@ async fn worker_metrics_count_started_completed_and_retried_attempts() {
     let env = TestEnv::new().await;
     let api = ApiHandle::spawn(&env, &[]).await;
     let worker = WorkerHandle::spawn(&env, &[]).await;
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
     let scrape = || async {
         http.get(format!("{}/metrics", worker.probe_url))
             .send()

@@ -50,7 +50,10 @@ impl Rabbit {
         let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
         let rabbit = Self {
             vhost: vhost.to_owned(),
-            http: reqwest::Client::new(),
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("http client"),
             base: format!("{scheme}://{host}"),
             user: user.to_owned(),
             password: password.to_owned(),

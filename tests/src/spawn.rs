@@ -58,7 +58,11 @@ impl ApiHandle {
         let api = Self {
             base_url,
             token: env.token.clone(),
-            http: reqwest::Client::new(),
+            // A stalled answer fails the test instead of hanging it.
+            http: reqwest::Client::builder()
+                .read_timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
             stop,
             join: Some(join),
         };
@@ -85,7 +89,11 @@ impl ApiHandle {
     pub async fn stop(mut self) {
         self.stop.cancel();
         if let Some(join) = self.join.take() {
-            join.await.expect("api task").expect("api stopped cleanly");
+            tokio::time::timeout(Duration::from_secs(60), join)
+                .await
+                .expect("the api stopped within 60 s")
+                .expect("api task")
+                .expect("api stopped cleanly");
         }
     }
 
@@ -285,7 +293,9 @@ impl WorkerHandle {
     pub async fn stop(mut self) {
         self.stop.cancel();
         if let Some(join) = self.join.take() {
-            join.await
+            tokio::time::timeout(Duration::from_secs(60), join)
+                .await
+                .expect("the worker stopped within 60 s")
                 .expect("worker task")
                 .expect("worker stopped cleanly");
         }

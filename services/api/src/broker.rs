@@ -119,7 +119,10 @@ async fn supervise(broker: Broker, settings: BrokerSettings, shutdown: Cancellat
                     tokio::select! {
                         () = shutdown.cancelled() => {
                             broker.set(None);
-                            let _closing = connection.close(200, "shutdown".into()).await;
+                            let closing = connection.close(200, "shutdown".into());
+                            if tokio::time::timeout(Duration::from_secs(5), closing).await.is_err() {
+                                tracing::warn!("closing the rabbitmq connection timed out");
+                            }
                             return;
                         }
                         () = tokio::time::sleep(Duration::from_millis(250)) => {}

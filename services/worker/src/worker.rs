@@ -22,6 +22,11 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// Longest wait for each shutdown step after the in-flight runs: stopping
+/// the consumer, deregistering, the background tasks, closing the broker
+/// connection. A stuck step never keeps the process from exiting.
+const STOP_STEP: Duration = Duration::from_secs(5);
+
 /// A built, not yet running, worker.
 pub struct Worker {
     config: WorkerConfig,
@@ -148,7 +153,13 @@ impl Worker {
         shutdown.await;
         tracing::info!(worker.id = %worker_id, in_flight = inflight.len(), "shutting down: no new runs");
         stop_consuming.cancel();
-        let connection = consuming.await.ok().flatten();
+        let connection = match tokio::time::timeout(STOP_STEP, consuming).await {
+            Ok(joined) => joined.ok().flatten(),
+            Err(_) => {
+                tracing::warn!("the consumer did not stop in time; carrying on");
+                None
+            }
+        };
         tasks.close();
         if tokio::time::timeout(config.shutdown_grace, tasks.wait())
             .await
@@ -162,15 +173,23 @@ impl Worker {
             hard_stop.cancel();
             let _drained = tokio::time::timeout(Duration::from_secs(10), tasks.wait()).await;
         }
-        if let Err(err) = workers::deregister(&self.pool, &worker_id).await {
-            tracing::warn!(error = %err, "cannot deregister the worker");
+        match tokio::time::timeout(STOP_STEP, workers::deregister(&self.pool, &worker_id)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, "cannot deregister the worker"),
+            Err(_) => tracing::warn!("deregistering the worker timed out"),
         }
         background.cancel();
-        for handle in handles {
-            let _joined = handle.await;
+        if tokio::time::timeout(STOP_STEP, futures_util::future::join_all(handles))
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not stop in time; carrying on");
         }
         if let Some(connection) = connection {
-            let _closed = connection.close(200, "worker shutdown".into()).await;
+            let closing = connection.close(200, "worker shutdown".into());
+            if tokio::time::timeout(STOP_STEP, closing).await.is_err() {
+                tracing::warn!("closing the rabbitmq connection timed out");
+            }
         }
         tracing::info!(worker.id = %worker_id, "worker stopped");
         Ok(())
