@@ -2,9 +2,9 @@
 //! simulated agent for submit and watch, the `llm` agent (scripted model,
 //! temporary git repository, see `llm`) for message, exec and approve.
 
-use crate::llm::{ENDED, Setup, fix_the_answer};
+use crate::llm::{ENDED, Setup, changelog_in_two_steps, fix_the_answer};
 use agent_runner_store::tokens;
-use agent_runner_test_fixtures::fake_llm::{FakeLlm, calls, finish};
+use agent_runner_test_fixtures::fake_llm::FakeLlm;
 use agent_runner_test_fixtures::git_repo::git;
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle, binary};
 use serde_json::json;
@@ -146,20 +146,7 @@ async fn a_wrong_token_exits_4_with_the_api_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn message_watch_exits_0_once_the_follow_up_completes_and_the_model_got_the_message() {
-    let s = Setup::new(
-        vec![
-            calls(&[("a1", "write_file", json!({"path": "CHANGELOG.md", "content": "- first\n"}))]),
-            finish("a2", "Started a changelog."),
-            calls(&[(
-                "b1",
-                "str_replace",
-                json!({"path": "CHANGELOG.md", "old_str": "- first\n", "new_str": "- first\n- second\n"}),
-            )]),
-            finish("b2", "Added a second entry."),
-        ],
-        json!({}),
-    )
-    .await;
+    let s = Setup::new(changelog_in_two_steps(), json!({})).await;
     let id = s.submit("Start a changelog").await;
     let first = s.wait(&id, &ENDED).await;
     assert_eq!(first["status"], "COMPLETED", "{first}");

@@ -8,7 +8,7 @@
 //! process (nextest runs each test in a process of its own).
 
 use crate::llm::{ENDED, Setup, fix_the_answer};
-use agent_runner_telemetry::TelemetryConfig;
+use agent_runner_telemetry::{Telemetry, TelemetryConfig};
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -52,14 +52,8 @@ async fn receive(State(collector): State<Collector>, body: Bytes) -> &'static st
     ""
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_trace() {
+/// Installs the exporter towards a fresh collector.
+async fn export_to_collector() -> (Collector, Telemetry) {
     let collector = Collector::default();
     let endpoint = collector.start().await;
     let telemetry = agent_runner_telemetry::init(&TelemetryConfig {
@@ -71,6 +65,30 @@ async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_
         telemetry.exporting(),
         "another subscriber was installed first in this process"
     );
+    (collector, telemetry)
+}
+
+/// Flushes every span, then returns the bodies in trace `hex` (32 hex
+/// digits), concatenated.
+async fn flushed_trace(collector: &Collector, telemetry: Telemetry, hex: &str) -> Vec<u8> {
+    let trace_id: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .expect("flush");
+    collector.bodies_with_trace(&trace_id).concat()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_trace() {
+    let (collector, telemetry) = export_to_collector().await;
 
     let env = TestEnv::new().await;
     let api = ApiHandle::spawn(&env, &[]).await;
@@ -93,18 +111,11 @@ async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_
     worker.stop().await;
     api.stop().await;
 
-    let trace_id: Vec<u8> = (0..16)
-        .map(|i| u8::from_str_radix(&TRACE_ID[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect();
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .expect("flush");
-    let bodies = collector.bodies_with_trace(&trace_id);
+    let all = flushed_trace(&collector, telemetry, TRACE_ID).await;
     assert!(
-        !bodies.is_empty(),
+        !all.is_empty(),
         "no exported span carries the caller's trace id"
     );
-    let all: Vec<u8> = bodies.concat();
     assert!(
         contains(&all, "http.request"),
         "the api's request span is in the trace"
@@ -123,14 +134,7 @@ async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_exec_request_is_carried_out_in_the_callers_trace() {
     const EXEC_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let collector = Collector::default();
-    let endpoint = collector.start().await;
-    let telemetry = agent_runner_telemetry::init(&TelemetryConfig {
-        service_name: "agent-runner-test".into(),
-        otlp_endpoint: Some(endpoint),
-    })
-    .expect("exporter");
-    assert!(telemetry.exporting(), "another subscriber came first");
+    let (collector, telemetry) = export_to_collector().await;
 
     let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
     let id = s.submit("Fix the answer").await;
@@ -154,13 +158,7 @@ async fn an_exec_request_is_carried_out_in_the_callers_trace() {
     let request_id = answer["request_id"].as_str().unwrap_or_default().to_owned();
     s.stop().await;
 
-    let trace_id: Vec<u8> = (0..16)
-        .map(|i| u8::from_str_radix(&EXEC_TRACE_ID[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect();
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .expect("flush");
-    let all: Vec<u8> = collector.bodies_with_trace(&trace_id).concat();
+    let all = flushed_trace(&collector, telemetry, EXEC_TRACE_ID).await;
     assert!(
         contains(&all, "http.request"),
         "the api's request span is in the trace"
@@ -185,14 +183,7 @@ async fn an_exec_request_is_carried_out_in_the_callers_trace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_job_the_outbox_relay_publishes_has_a_relay_span_in_the_stored_trace() {
     const RELAY_TRACE_ID: &str = "5af7651916cd43dd8448eb211c80319d";
-    let collector = Collector::default();
-    let endpoint = collector.start().await;
-    let telemetry = agent_runner_telemetry::init(&TelemetryConfig {
-        service_name: "agent-runner-test".into(),
-        otlp_endpoint: Some(endpoint),
-    })
-    .expect("exporter");
-    assert!(telemetry.exporting(), "another subscriber came first");
+    let (collector, telemetry) = export_to_collector().await;
 
     let env = TestEnv::new().await;
     let api = ApiHandle::spawn(&env, &[("RELAY_INTERVAL_MS", "100")]).await;
@@ -233,13 +224,7 @@ async fn a_job_the_outbox_relay_publishes_has_a_relay_span_in_the_stored_trace()
     worker.stop().await;
     api.stop().await;
 
-    let trace_id: Vec<u8> = (0..16)
-        .map(|i| u8::from_str_radix(&RELAY_TRACE_ID[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect();
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .expect("flush");
-    let all: Vec<u8> = collector.bodies_with_trace(&trace_id).concat();
+    let all = flushed_trace(&collector, telemetry, RELAY_TRACE_ID).await;
     assert!(
         contains(&all, "outbox.relay"),
         "the relay's span is in the stored trace"

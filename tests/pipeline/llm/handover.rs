@@ -2,8 +2,8 @@
 //! with each ending, so a follow-up, an exec or a review carried out by
 //! another worker — with a disk of its own — continues from the same commits.
 
-use super::{ENDED, Setup, fix_the_answer};
-use agent_runner_test_fixtures::fake_llm::{calls, finish};
+use super::{ENDED, Setup, changelog_in_two_steps, fix_the_answer};
+
 use agent_runner_test_fixtures::git_repo::{git, ref_exists};
 use agent_runner_tests::{TestEnv, WorkerHandle};
 use serde_json::{Value, json};
@@ -50,20 +50,7 @@ async fn snapshot_head(s: &Setup, id: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_follow_up_on_another_worker_continues_from_the_stored_branch() {
-    let mut s = Setup::new(
-        vec![
-            calls(&[("a1", "write_file", json!({"path": "CHANGELOG.md", "content": "- first\n"}))]),
-            finish("a2", "Started a changelog."),
-            calls(&[(
-                "b1",
-                "str_replace",
-                json!({"path": "CHANGELOG.md", "old_str": "- first\n", "new_str": "- first\n- second\n"}),
-            )]),
-            finish("b2", "Added a second entry."),
-        ],
-        json!({}),
-    )
-    .await;
+    let mut s = Setup::new(changelog_in_two_steps(), json!({})).await;
     let id = s.submit("Start a changelog").await;
     let first = s.wait(&id, &ENDED).await;
     assert_eq!(first["status"], "COMPLETED", "{first}");

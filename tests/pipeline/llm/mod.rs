@@ -115,6 +115,24 @@ pub(crate) fn fix_the_answer() -> Vec<Scripted> {
     ]
 }
 
+/// A run that starts a changelog, then a follow-up that adds a second entry.
+pub(crate) fn changelog_in_two_steps() -> Vec<Scripted> {
+    vec![
+        calls(&[(
+            "a1",
+            "write_file",
+            json!({"path": "CHANGELOG.md", "content": "- first\n"}),
+        )]),
+        finish("a2", "Started a changelog."),
+        calls(&[(
+            "b1",
+            "str_replace",
+            json!({"path": "CHANGELOG.md", "old_str": "- first\n", "new_str": "- first\n- second\n"}),
+        )]),
+        finish("b2", "Added a second entry."),
+    ]
+}
+
 pub(crate) const ENDED: [&str; 5] = [
     "COMPLETED",
     "FAILED",

@@ -1,8 +1,8 @@
 //! `llm` runs that edit and finish, fail fast without a model, and continue
 //! with follow-up messages.
 
-use super::{ENDED, Setup, fix_the_answer};
-use agent_runner_test_fixtures::fake_llm::{FakeLlm, calls, finish};
+use super::{ENDED, Setup, changelog_in_two_steps, fix_the_answer};
+use agent_runner_test_fixtures::fake_llm::FakeLlm;
 use agent_runner_test_fixtures::git_repo::git;
 use serde_json::json;
 use std::time::Duration;
@@ -55,20 +55,7 @@ async fn an_llm_run_edits_a_file_completes_and_serves_its_diff_and_branch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_follow_up_message_continues_the_run_on_its_branch_with_the_conversation() {
-    let s = Setup::new(
-        vec![
-            calls(&[("a1", "write_file", json!({"path": "CHANGELOG.md", "content": "- first\n"}))]),
-            finish("a2", "Started a changelog."),
-            calls(&[(
-                "b1",
-                "str_replace",
-                json!({"path": "CHANGELOG.md", "old_str": "- first\n", "new_str": "- first\n- second\n"}),
-            )]),
-            finish("b2", "Added a second entry."),
-        ],
-        json!({}),
-    )
-    .await;
+    let s = Setup::new(changelog_in_two_steps(), json!({})).await;
     let id = s.submit("Start a changelog").await;
     let first = s.wait(&id, &ENDED).await;
     assert_eq!(first["status"], "COMPLETED", "{first}");
