@@ -191,10 +191,7 @@ async fn message_watch_exits_0_once_the_follow_up_completes_and_the_model_got_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exec_prints_the_command_output_exits_with_its_code_and_refuses_a_non_admin_token() {
-    let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
-    let id = s.submit("Fix the answer").await;
-    let run = s.wait(&id, &ENDED).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let (s, id, _) = Setup::awaiting_approval().await;
 
     let out = cli(&s.api, &["exec", &id, "sh", "-c", "echo hi; exit 3"]).await;
     assert_eq!(out.status.code(), Some(3), "{}", shown(&out));

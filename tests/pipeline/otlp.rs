@@ -7,7 +7,7 @@
 //! The subscriber is process-global: this test installs it for its own
 //! process (nextest runs each test in a process of its own).
 
-use crate::llm::{ENDED, Setup, fix_the_answer};
+use crate::llm::Setup;
 use agent_runner_telemetry::{Telemetry, TelemetryConfig};
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use axum::body::Bytes;
@@ -136,10 +136,7 @@ async fn an_exec_request_is_carried_out_in_the_callers_trace() {
     const EXEC_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     let (collector, telemetry) = export_to_collector().await;
 
-    let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
-    let id = s.submit("Fix the answer").await;
-    let run = s.wait(&id, &ENDED).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let (s, id, _) = Setup::awaiting_approval().await;
     let response = s
         .api
         .http

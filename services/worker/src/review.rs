@@ -102,7 +102,9 @@ impl Reviewer {
                 run.status
             )));
         }
-        let (project, recorded) = match self.workspace_of(&run).await? {
+        // A rejection only deletes the branch: it needs no snapshot.
+        let with_snapshot = request.kind == RequestKind::Approve;
+        let (project, recorded) = match self.workspace_of(&run, with_snapshot).await? {
             Ok(found) => found,
             Err(why) => return Ok(Err(why)),
         };
@@ -169,7 +171,7 @@ impl Reviewer {
         let Some(run) = with_db_retry(|| runs::get(&self.pool, request.run_id)).await? else {
             return Ok(Err("the run no longer exists".to_owned()));
         };
-        let (project, recorded) = match self.workspace_of(&run).await? {
+        let (project, recorded) = match self.workspace_of(&run, true).await? {
             Ok(found) => found,
             Err(why) => return Ok(Err(why)),
         };
@@ -205,17 +207,23 @@ impl Reviewer {
         }))))
     }
 
-    /// The run's project and what its result and snapshot say about its
-    /// branch; `Ok(Err(_))` names what is missing.
+    /// The run's project and what its result (and, `with_snapshot`, its
+    /// stored snapshot) say about its branch; `Ok(Err(_))` names what is
+    /// missing.
     async fn workspace_of(
         &self,
         run: &Run,
+        with_snapshot: bool,
     ) -> Result<Result<(ProjectSpec, RunBranch), String>, StoreError> {
         let Some(project) = with_db_retry(|| projects::get(&self.pool, run.project_id)).await?
         else {
             return Ok(Err("the run's project no longer exists".to_owned()));
         };
-        let snapshot = with_db_retry(|| branches::get(&self.pool, run.id)).await?;
+        let snapshot = if with_snapshot {
+            with_db_retry(|| branches::get(&self.pool, run.id)).await?
+        } else {
+            None
+        };
         let recorded = RunBranch::from_result(run.result.as_ref(), snapshot);
         if recorded.branch.is_none() {
             return Ok(Err("the run's result names no branch".to_owned()));

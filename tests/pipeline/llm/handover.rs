@@ -2,7 +2,7 @@
 //! with each ending, so a follow-up, an exec or a review carried out by
 //! another worker — with a disk of its own — continues from the same commits.
 
-use super::{ENDED, Setup, changelog_in_two_steps, fix_the_answer};
+use super::{ENDED, Setup, changelog_in_two_steps};
 
 use agent_runner_test_fixtures::git_repo::{git, ref_exists};
 use agent_runner_tests::{TestEnv, WorkerHandle};
@@ -124,10 +124,7 @@ async fn a_follow_up_on_another_worker_continues_from_the_stored_branch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn exec_and_approve_go_to_another_worker_when_the_runs_worker_is_gone() {
-    let mut s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
-    let id = s.submit("Fix the answer").await;
-    let run = s.wait(&id, &ENDED).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let (mut s, id, run) = Setup::awaiting_approval().await;
     let gone = s.worker.id.clone();
     assert_eq!(run["worker_id"], gone);
 
@@ -176,10 +173,7 @@ async fn exec_and_approve_go_to_another_worker_when_the_runs_worker_is_gone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn with_no_worker_connected_a_review_is_503_and_later_succeeds_elsewhere() {
-    let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
-    let id = s.submit("Fix the answer").await;
-    let run = s.wait(&id, &ENDED).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let (s, id, run) = Setup::awaiting_approval().await;
     let branch = run["result"]["branch"].as_str().expect("branch").to_owned();
     let gone = s.worker.id.clone();
     let Setup {
@@ -234,10 +228,7 @@ async fn with_no_worker_connected_a_review_is_503_and_later_succeeds_elsewhere()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_request_whose_worker_stopped_before_answering_is_closed_and_blocks_nothing() {
-    let mut s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
-    let id = s.submit("Fix the answer").await;
-    let run = s.wait(&id, &ENDED).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let (mut s, id, _) = Setup::awaiting_approval().await;
     // An approval the worker received but never answered: it stops.
     let run_id: uuid::Uuid = id.parse().expect("run id");
     let request_id = uuid::Uuid::new_v4();

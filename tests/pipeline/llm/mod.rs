@@ -78,6 +78,16 @@ impl Setup {
         }
     }
 
+    /// A project with `require_approval` and a run of [`fix_the_answer`]
+    /// that ended AWAITING_APPROVAL: the setup, the run's id and the run.
+    pub(crate) async fn awaiting_approval() -> (Self, String, Value) {
+        let s = Self::new(fix_the_answer(), json!({"require_approval": true})).await;
+        let id = s.submit("Fix the answer").await;
+        let run = s.wait(&id, &ENDED).await;
+        assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+        (s, id, run)
+    }
+
     pub(crate) async fn submit(&self, goal: &str) -> String {
         self.api
             .submit_body(json!({"project_id": self.project, "goal": goal, "agent": "llm"}))

@@ -11,10 +11,7 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn approving_merges_the_branch_into_the_default_branch_and_exec_needs_an_admin() {
-    let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
-    let id = s.submit("Fix the answer").await;
-    let run = s.wait(&id, &ENDED).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let (s, id, run) = Setup::awaiting_approval().await;
     assert_eq!(run["worker_id"], s.worker.id);
 
     let (status, out) = s
@@ -84,10 +81,7 @@ async fn approving_merges_the_branch_into_the_default_branch_and_exec_needs_an_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rejecting_deletes_the_branch_and_a_rejected_run_takes_no_messages() {
-    let s = Setup::new(fix_the_answer(), json!({"require_approval": true})).await;
-    let id = s.submit("Fix the answer").await;
-    let run = s.wait(&id, &ENDED).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let (s, id, run) = Setup::awaiting_approval().await;
     let branch = run["result"]["branch"].as_str().expect("branch").to_owned();
     assert!(ref_exists(&s.mirror(), &format!("refs/heads/{branch}")));
 
