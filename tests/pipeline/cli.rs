@@ -5,7 +5,7 @@
 use crate::llm::{ENDED, Setup, changelog_in_two_steps, fix_the_answer};
 use agent_runner_store::tokens;
 use agent_runner_test_fixtures::fake_llm::FakeLlm;
-use agent_runner_test_fixtures::git_repo::git;
+use agent_runner_test_fixtures::git_repo::{git, ref_exists};
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle, binary};
 use serde_json::json;
 use std::process::Output;
@@ -321,5 +321,33 @@ async fn approve_merge_into_merges_into_that_branch_and_requests_the_api_hands_o
         "pub fn answer() -> u32 {\n    41\n}",
         "the default branch is left alone"
     );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approve_keep_no_push_keeps_the_branch_out_of_the_projects_repository() {
+    let (s, id, run) = Setup::awaiting_approval().await;
+    let branch = run["result"]["branch"].as_str().expect("branch").to_owned();
+
+    let alone = cli(&s.api, &["approve", &id, "--no-push"]).await;
+    assert_eq!(alone.status.code(), Some(2), "{}", shown(&alone));
+    assert!(stderr(&alone).contains("--keep"), "{}", shown(&alone));
+
+    let out = cli(&s.api, &["approve", &id, "--keep", "--no-push"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", shown(&out));
+    assert!(
+        stdout(&out).contains(&format!("{branch} kept, not merged")),
+        "{}",
+        shown(&out)
+    );
+    assert!(!stdout(&out).contains("pushed"), "{}", shown(&out));
+    let (_, run) = s.api.get(&format!("/v1/runs/{id}")).await;
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["result"]["review"]["pushed_to_origin"], false);
+    assert!(!ref_exists(
+        s.origin.path(),
+        &format!("refs/heads/{branch}")
+    ));
+    assert!(ref_exists(&s.mirror(), &format!("refs/heads/{branch}")));
     s.stop().await;
 }

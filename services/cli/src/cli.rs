@@ -170,6 +170,10 @@ pub struct ApproveArgs {
     /// Keep the run's branch as it is and merge nothing.
     #[arg(long)]
     pub keep: bool,
+    /// With --keep: do not push the branch to the project's repository
+    /// (for a repository that takes no pushes).
+    #[arg(long, requires = "keep")]
+    pub no_push: bool,
 }
 
 /// Arguments of `message`.

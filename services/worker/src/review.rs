@@ -115,11 +115,13 @@ impl Reviewer {
                 Some(into) => ApproveTarget::Merge {
                     into: into.to_owned(),
                 },
-                None => ApproveTarget::Keep,
+                None => ApproveTarget::Keep {
+                    push: request.params["target"]["push"].as_bool().unwrap_or(true),
+                },
             };
             let merged_into = match &target {
                 ApproveTarget::Merge { into } => Some(into.clone()),
-                ApproveTarget::Keep => None,
+                ApproveTarget::Keep { .. } => None,
             };
             match approve(root, &project, run.id, &recorded, target).await {
                 Ok(outcome) => (

@@ -3,8 +3,12 @@
 //! a command in its worktree. The worker calls these when the api asks.
 //!
 //! Merges happen in the bare mirror without a checkout (`git merge-tree
-//! --write-tree`, git 2.38 or newer). When the project's repository is a
-//! directory on this machine, the branch and the merge are pushed back to it.
+//! --write-tree`, git 2.38 or newer); the branch and the merge are then
+//! pushed to the project's repository, with whatever credentials git finds
+//! (in the URL, a credential helper, an SSH key). A push that fails fails
+//! the approval and takes the merge back out of the mirror, so that the run
+//! can be approved again. A project without a repository keeps both in the
+//! mirror, which is then its only copy.
 //!
 //! Any worker can do these: a branch this worker's mirror lacks is put back
 //! from the run's stored snapshot, and a missing worktree is made again.
@@ -12,6 +16,7 @@
 use crate::tools::ExecOutput;
 use crate::tools::command::{self, ExecEnd};
 use crate::workspace::mirror::{local_repo, lock_project, resolve_commit, sync};
+use crate::workspace::redact_url;
 use crate::workspace::snapshot::ensure_branch;
 use crate::workspace::{
     RunBranch, WorkspaceError, is_agent_branch, mirror_path, run_git, run_git_output, worktree,
@@ -32,7 +37,11 @@ pub enum ApproveTarget {
         into: String,
     },
     /// Leave it as it is.
-    Keep,
+    Keep {
+        /// Push the branch to the project's repository (`false`: it stays
+        /// in the workers' mirrors and the run's snapshot).
+        push: bool,
+    },
 }
 
 /// What approving did.
@@ -40,7 +49,7 @@ pub enum ApproveTarget {
 pub struct ApproveOutcome {
     /// The target branch's commit after the merge (`None` for `Keep`).
     pub merged_commit: Option<String>,
-    /// Whether the project's local repository received the branch (and the
+    /// Whether the project's repository received the branch (and the
     /// merge).
     pub pushed_to_origin: bool,
 }
@@ -65,6 +74,18 @@ pub enum ReviewError {
     /// The run's result names no branch.
     #[error("run {0} has no branch")]
     NoBranch(Uuid),
+    /// The project's repository did not take the push; nothing changed
+    /// there, and the mirror's target branch is as it was.
+    #[error(
+        "pushing to {remote} failed, so nothing was approved (approve again once it takes \
+         pushes, or keep the branch without pushing): {reason}"
+    )]
+    PushFailed {
+        /// The repository, credentials hidden.
+        remote: String,
+        /// What git said.
+        reason: String,
+    },
     /// The cancellation token fired during the command.
     #[error("cancelled")]
     Cancelled,
@@ -74,8 +95,9 @@ pub enum ReviewError {
 }
 
 /// Approves a run: merges its branch into the target (or keeps it), pushes
-/// to a local origin, and removes the run's worktree (the branch stays).
-/// Approving twice is harmless: an already merged branch is not merged again.
+/// to the project's repository, and removes the run's worktree (the branch
+/// stays). Approving twice is harmless: an already merged branch is not
+/// merged again.
 pub async fn approve(
     workspace_root: &Path,
     project: &ProjectSpec,
@@ -85,7 +107,7 @@ pub async fn approve(
 ) -> Result<ApproveOutcome, ReviewError> {
     let branch = agent_branch(run_id, recorded)?;
     let _lock = lock_project(workspace_root, project.id).await?;
-    // Merge onto the newest target, so that the push back is a fast-forward.
+    // Merge onto the newest target, so that the push is a fast-forward.
     let mirror = sync(workspace_root, project).await?.path;
     ensure_branch(workspace_root, &mirror, branch, recorded).await?;
     let Some(branch_tip) = resolve_commit(&mirror, &format!("refs/heads/{branch}")).await? else {
@@ -93,27 +115,80 @@ pub async fn approve(
     };
     let mut outcome = ApproveOutcome::default();
     let mut refspecs = vec![format!("refs/heads/{branch}:refs/heads/{branch}")];
-    if let ApproveTarget::Merge { into } = &target {
-        let merged = merge(&mirror, branch, &branch_tip, into, run_id).await?;
-        outcome.merged_commit = Some(merged);
-        refspecs.push(format!("refs/heads/{into}:refs/heads/{into}"));
-    }
-    if let Some(origin) = project.repo_url.as_deref().and_then(local_repo) {
-        let origin = origin.to_string_lossy().into_owned();
-        let mut args = vec![
-            "push",
-            "--quiet",
-            // A checked-out target branch of a non-bare repository is updated
-            // together with its (clean) working tree.
-            "--receive-pack=git -c receive.denyCurrentBranch=updateInstead receive-pack",
-            &origin,
-        ];
-        args.extend(refspecs.iter().map(String::as_str));
-        run_git(&mirror, &args).await?;
+    let mut merged = None;
+    let push = match &target {
+        ApproveTarget::Merge { into } => {
+            let merge = merge(&mirror, branch, &branch_tip, into, run_id).await?;
+            outcome.merged_commit = Some(merge.commit.clone());
+            refspecs.push(format!("refs/heads/{into}:refs/heads/{into}"));
+            merged = Some((into.as_str(), merge));
+            true
+        }
+        ApproveTarget::Keep { push } => *push,
+    };
+    if let Some(url) = project.repo_url.as_deref().filter(|_| push) {
+        if let Err(reason) = push_to(&mirror, url, &refspecs).await {
+            if let Some((into, merge)) = merged {
+                undo_merge(&mirror, into, &merge).await;
+            }
+            return Err(ReviewError::PushFailed {
+                remote: redact_url(url),
+                reason,
+            });
+        }
         outcome.pushed_to_origin = true;
     }
     worktree::remove(&mirror, &worktree_path(workspace_root, run_id)).await?;
     Ok(outcome)
+}
+
+/// Pushes `refspecs` from the mirror to the repository at `url`; `Err` is
+/// what git said.
+async fn push_to(mirror: &Path, url: &str, refspecs: &[String]) -> Result<(), String> {
+    let local = local_repo(url).map(|path| path.to_string_lossy().into_owned());
+    let mut args = vec!["push", "--quiet", "--porcelain"];
+    if local.is_some() {
+        // A checked-out target branch of a non-bare repository on this
+        // machine is updated together with its (clean) working tree.
+        args.push("--receive-pack=git -c receive.denyCurrentBranch=updateInstead receive-pack");
+    }
+    args.push(local.as_deref().unwrap_or(url));
+    args.extend(refspecs.iter().map(String::as_str));
+    let out = run_git_output(mirror, &args)
+        .await
+        .map_err(|e| e.to_string())?;
+    if out.success {
+        return Ok(());
+    }
+    // `--porcelain` lists each refused ref with its reason on stdout.
+    let refused: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with('!'))
+        .collect();
+    let said = [out.stderr.trim(), &refused.join("; ")]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(redact_url(&said))
+}
+
+/// Puts the target branch back where it was before a merge whose push failed.
+async fn undo_merge(mirror: &Path, into: &str, merge: &Merged) {
+    let Some(previous) = &merge.previous else {
+        return;
+    };
+    let target_ref = format!("refs/heads/{into}");
+    // Guarded by the merge commit: a ref that moved since is left alone.
+    if let Err(e) = run_git(
+        mirror,
+        &["update-ref", &target_ref, previous, &merge.commit],
+    )
+    .await
+    {
+        tracing::warn!(error = %e, branch = into, "could not take an unpushed merge back out of the mirror");
+    }
 }
 
 /// The run's branch, if it is one of the agent's.
@@ -129,13 +204,21 @@ fn agent_branch(run_id: Uuid, recorded: &RunBranch) -> Result<&str, ReviewError>
     }
 }
 
+/// A merge into the target branch.
+struct Merged {
+    /// The target's commit after it.
+    commit: String,
+    /// The target's commit before it; `None` when the branch was already merged.
+    previous: Option<String>,
+}
+
 async fn merge(
     mirror: &Path,
     branch: &str,
     branch_tip: &str,
     into: &str,
     run_id: Uuid,
-) -> Result<String, ReviewError> {
+) -> Result<Merged, ReviewError> {
     let target_ref = format!("refs/heads/{into}");
     let Some(target_tip) = resolve_commit(mirror, &target_ref).await? else {
         return Err(ReviewError::BranchNotFound(into.to_owned()));
@@ -146,7 +229,10 @@ async fn merge(
     )
     .await?;
     if already.success {
-        return Ok(target_tip);
+        return Ok(Merged {
+            commit: target_tip,
+            previous: None,
+        });
     }
     let tree = run_git_output(
         mirror,
@@ -184,7 +270,10 @@ async fn merge(
     let commit = commit.trim().to_owned();
     // Guarded by the old value: a concurrent change makes this fail, not lose work.
     run_git(mirror, &["update-ref", &target_ref, &commit, &target_tip]).await?;
-    Ok(commit)
+    Ok(Merged {
+        commit,
+        previous: Some(target_tip),
+    })
 }
 
 /// Rejects a run: removes its worktree and deletes its branch. Rejecting

@@ -4,6 +4,9 @@
 //! - [`fake_llm`]: a scripted OpenAI-compatible chat-completions server on
 //!   `127.0.0.1:0`, speaking the real wire format and recording requests.
 //! - [`git_repo`]: temporary git repositories and small git helpers.
+//! - [`git_daemon`]: a `git://` remote on 127.0.0.1 that accepts or refuses
+//!   pushes.
 
 pub mod fake_llm;
+pub mod git_daemon;
 pub mod git_repo;

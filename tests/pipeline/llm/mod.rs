@@ -57,16 +57,7 @@ impl Setup {
         )
         .await;
         let origin = origin_repo();
-        let (status, body) = api
-            .post(
-                "/v1/projects",
-                json!({"name": format!("demo-{}", uuid::Uuid::new_v4()),
-                       "repo_url": origin.path().to_string_lossy(),
-                       "default_branch": "main", "settings": settings}),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        let project = body["id"].as_str().expect("project id").to_owned();
+        let project = add_project(&api, &origin.path().to_string_lossy(), settings).await;
         Self {
             env,
             api,
@@ -86,6 +77,12 @@ impl Setup {
         let run = s.wait(&id, &ENDED).await;
         assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
         (s, id, run)
+    }
+
+    /// Adds another project on `repo_url` and makes it the one runs are
+    /// submitted to.
+    pub(crate) async fn use_project_on(&mut self, repo_url: &str, settings: Value) {
+        self.project = add_project(&self.api, repo_url, settings).await;
     }
 
     pub(crate) async fn submit(&self, goal: &str) -> String {
@@ -112,6 +109,19 @@ impl Setup {
         self.api.stop().await;
         drop(self.env);
     }
+}
+
+/// Adds a project on `repo_url` (default branch `main`); its id.
+async fn add_project(api: &ApiHandle, repo_url: &str, settings: Value) -> String {
+    let (status, body) = api
+        .post(
+            "/v1/projects",
+            json!({"name": format!("demo-{}", uuid::Uuid::new_v4()),
+                   "repo_url": repo_url, "default_branch": "main", "settings": settings}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["id"].as_str().expect("project id").to_owned()
 }
 
 pub(crate) fn fix_the_answer() -> Vec<Scripted> {

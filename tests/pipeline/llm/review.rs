@@ -4,7 +4,8 @@
 use super::{ENDED, Setup, fix_the_answer};
 use agent_runner_store::tokens;
 use agent_runner_test_fixtures::fake_llm::FakeLlm;
-use agent_runner_test_fixtures::git_repo::{git, ref_exists};
+use agent_runner_test_fixtures::git_daemon::GitDaemon;
+use agent_runner_test_fixtures::git_repo::{git, origin_repo, ref_exists};
 use agent_runner_tests::{ApiHandle, TestEnv};
 use serde_json::json;
 use std::time::Duration;
@@ -76,6 +77,65 @@ async fn approving_merges_the_branch_into_the_default_branch_and_exec_needs_an_a
     assert_eq!(status, 409, "approving twice: {body}");
     assert_eq!(git(s.origin.path(), &["rev-parse", "main"]), merged);
     assert_eq!(s.api.kinds(&id).await.len(), kinds.len());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_repository_that_refuses_pushes_fails_the_approval_until_the_branch_is_kept_unpushed() {
+    let remote = GitDaemon::serve(origin_repo().path(), false).await;
+    let mut s = Setup::new(fix_the_answer(), json!({})).await;
+    let settings = json!({"require_approval": true});
+    s.use_project_on(&remote.url(), settings).await;
+    let id = s.submit("Fix the answer").await;
+    let run = s.wait(&id, &ENDED).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let remote_main = git(&remote.repo(), &["rev-parse", "main"]);
+
+    let (status, body) = s
+        .api
+        .post(&format!("/v1/runs/{id}/approve"), json!({}))
+        .await;
+    assert_eq!(status, 409, "{body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(
+        message.contains(&format!("pushing to {} failed", remote.url())),
+        "{message}"
+    );
+    let (_, run) = s.api.get(&format!("/v1/runs/{id}")).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL");
+    assert_eq!(git(&remote.repo(), &["rev-parse", "main"]), remote_main);
+
+    let (status, body) = s
+        .api
+        .post(
+            &format!("/v1/runs/{id}/approve"),
+            json!({"merge_into": "main", "push": false}),
+        )
+        .await;
+    assert_eq!(status, 422, "a merge that is not pushed: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("keep with push false")),
+        "{body}"
+    );
+
+    let (status, run) = s
+        .api
+        .post(
+            &format!("/v1/runs/{id}/approve"),
+            json!({"keep": true, "push": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(run["status"], "COMPLETED");
+    let review = &run["result"]["review"];
+    assert_eq!(review["decision"], "approved");
+    assert_eq!(review["merged_into"], serde_json::Value::Null);
+    assert_eq!(review["pushed_to_origin"], false);
+    let branch = review["branch"].as_str().expect("branch");
+    assert!(ref_exists(&s.mirror(), &format!("refs/heads/{branch}")));
+    assert!(!ref_exists(&remote.repo(), &format!("refs/heads/{branch}")));
     s.stop().await;
 }
 

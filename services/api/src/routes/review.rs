@@ -25,7 +25,9 @@ use uuid::Uuid;
 
 /// Body of an approve: merge into a branch, or keep the branch as it is.
 /// Neither: the project's `settings.merge_into` (a branch, or `false` to
-/// keep), else its default branch.
+/// keep), else its default branch. The branch (and the merge) are pushed to
+/// the project's repository; `push: false` keeps a branch without pushing it
+/// (for a repository that takes no pushes), and can not go with a merge.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
@@ -33,18 +35,20 @@ pub struct ApproveBody {
     merge_into: Option<String>,
     #[serde(default)]
     keep: bool,
+    #[serde(default)]
+    push: Option<bool>,
 }
 
 /// Approves a run that awaits approval: 200 with the run (COMPLETED), or
 /// 202 with a URL to poll when the worker takes longer than `REQUEST_WAIT_MS`.
 #[utoipa::path(post, path = "/v1/runs/{id}/approve", tag = "review", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Run id")),
-    request_body(content = Option<ApproveBody>, description = "`merge_into` a branch, or `keep`; neither: the project's `settings.merge_into`, else its default branch"),
+    request_body(content = Option<ApproveBody>, description = "`merge_into` a branch, or `keep`; neither: the project's `settings.merge_into`, else its default branch. `push: false` (with keep only) does not push the branch to the project's repository"),
     responses(
         (status = 200, description = "Approved: the run (COMPLETED) with the request", body = Run),
         (status = 202, description = "Handed to the worker holding the worktree; poll the URL given", body = serde_json::Value),
-        (status = 409, description = "Not AWAITING_APPROVAL, a review already open, or a merge conflict", body = ErrorBody),
-        (status = 422, description = "Both merge_into and keep, or a bad branch name", body = ErrorBody),
+        (status = 409, description = "Not AWAITING_APPROVAL, a review already open, a merge conflict, or the project's repository refused the push", body = ErrorBody),
+        (status = 422, description = "Both merge_into and keep, a bad branch name, or push false with a merge", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
         (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]
@@ -63,11 +67,20 @@ pub async fn approve(
     if let Some(branch) = &body.merge_into {
         check_branch_name(branch)?;
     }
-    let target = match (body.keep, body.merge_into) {
+    let mut target = match (body.keep, body.merge_into) {
         (true, _) => json!({"keep": true}),
         (false, Some(into)) => json!({"merge_into": into}),
         (false, None) => default_target(&state, id).await?,
     };
+    if body.push == Some(false) {
+        if let Some(into) = target.get("merge_into") {
+            return Err(ApiError::Validation(format!(
+                "a merge into {into} is only kept by pushing it to the project's repository; \
+                 to approve without pushing, give keep with push false"
+            )));
+        }
+        target["push"] = json!(false);
+    }
     let params = json!({"target": target});
     review(&state, id, RequestKind::Approve, params, &trace.0).await
 }

@@ -19,10 +19,11 @@ use uuid::Uuid;
 /// keeps a review open before taking it as lost.
 const REVIEW_WAIT: Duration = Duration::from_secs(600);
 
-/// `approve ID [--merge-into BRANCH | --keep]`.
+/// `approve ID [--merge-into BRANCH | --keep [--no-push]]`.
 pub async fn approve(ctx: &Ctx, args: ApproveArgs) -> Result<Exit, CliError> {
     let body = match (args.merge_into, args.keep) {
         (Some(branch), _) => json!({"merge_into": branch}),
+        (None, true) if args.no_push => json!({"keep": true, "push": false}),
         (None, true) => json!({"keep": true}),
         // Neither: the api picks the project's default target.
         (None, false) => json!({}),
@@ -42,6 +43,9 @@ pub async fn approve(ctx: &Ctx, args: ApproveArgs) -> Result<Exit, CliError> {
                     ""
                 };
                 format!("{branch} merged into {into} at {short}{pushed}")
+            }
+            None if review["pushed_to_origin"] == true => {
+                format!("{branch} kept, not merged, pushed to origin")
             }
             None => format!("{branch} kept, not merged"),
         };

@@ -90,16 +90,28 @@ fn shown_args(args: &[&str]) -> String {
         .join(" ")
 }
 
-/// `scheme://user:secret@host/…` → `scheme://***@host/…`.
+/// Every `scheme://user:secret@host/…` in `text` → `scheme://***@host/…`.
 pub(crate) fn redact_url(text: &str) -> String {
-    if let Some(scheme_end) = text.find("://") {
-        let rest = &text[scheme_end + 3..];
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        if let Some(at) = rest[..authority_end].rfind('@') {
-            return format!("{}://***@{}", &text[..scheme_end], &rest[at + 1..]);
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c == '/' || c == '\'' || c == '"' || c.is_whitespace())
+            .unwrap_or(tail.len());
+        let authority = &tail[..end];
+        match authority.rfind('@') {
+            Some(user_end) => {
+                out.push_str("***@");
+                out.push_str(&authority[user_end + 1..]);
+            }
+            None => out.push_str(authority),
         }
+        rest = &tail[end..];
     }
-    text.to_owned()
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -114,5 +126,9 @@ mod tests {
         );
         assert_eq!(redact_url("https://host/r.git"), "https://host/r.git");
         assert_eq!(redact_url("/srv/repo"), "/srv/repo");
+        assert_eq!(
+            redact_url("fatal: 'git://a:b@h/x' and https://t@k/y refused"),
+            "fatal: 'git://***@h/x' and https://***@k/y refused"
+        );
     }
 }

@@ -1,16 +1,25 @@
-//! The approval gate: approve merges, reject discards; commands in a kept
-//! worktree.
+//! The approval gate: approve merges and pushes, reject discards; commands
+//! in a kept worktree.
 
 use crate::fake_llm::{calls, finish};
-use crate::helpers::{Harness, git, ref_exists};
+use crate::helpers::{Harness, git, origin_repo, ref_exists};
 use agent_runner_coding_agent::{
-    ApproveTarget, ExecCommand, RunBranch, approve, exec_in_worktree, reject,
+    ApproveTarget, ExecCommand, ReviewError, RunBranch, approve, exec_in_worktree, reject,
 };
+use agent_runner_test_fixtures::git_daemon::GitDaemon;
 use serde_json::json;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 async fn run_awaiting_approval() -> (Harness, agent_runner_agent::RunSpec, serde_json::Value) {
+    run_awaiting_approval_on(None).await
+}
+
+/// A run awaiting approval on a project whose repository is `repo_url`
+/// (`None`: a directory on this machine).
+async fn run_awaiting_approval_on(
+    repo_url: Option<String>,
+) -> (Harness, agent_runner_agent::RunSpec, serde_json::Value) {
     let mut h = Harness::new(
         vec![
             calls(&[(
@@ -24,6 +33,9 @@ async fn run_awaiting_approval() -> (Harness, agent_runner_agent::RunSpec, serde
     )
     .await;
     h.project.settings = json!({"require_approval": true});
+    if repo_url.is_some() {
+        h.project.repo_url = repo_url;
+    }
     let run = h.run("Fix the answer");
     let (result, _) = h.execute(&run).await;
     let outcome = result.expect("the run succeeds");
@@ -92,6 +104,106 @@ async fn approving_merges_the_branch_into_the_target_and_pushes_it_to_a_local_or
         Some(merged.as_str()),
         "approving twice is harmless"
     );
+}
+
+fn merge_into_main() -> ApproveTarget {
+    ApproveTarget::Merge {
+        into: "main".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn approving_pushes_the_branch_and_the_merge_to_a_remote_repository() {
+    let daemon = GitDaemon::serve(origin_repo().path(), true).await;
+    let (h, run, result) = run_awaiting_approval_on(Some(daemon.url())).await;
+    let branch = result["branch"].as_str().expect("branch");
+    let recorded = RunBranch::from_result(Some(&result), None);
+    let before = git(&daemon.repo(), &["rev-parse", "main"]);
+
+    let outcome = approve(
+        h.workspace.path(),
+        &h.project,
+        run.id,
+        &recorded,
+        merge_into_main(),
+    )
+    .await
+    .expect("approve");
+    let merged = outcome.merged_commit.expect("a merge commit");
+    assert!(outcome.pushed_to_origin);
+    let remote = daemon.repo();
+    assert_eq!(git(&remote, &["rev-parse", "main"]), merged);
+    assert_eq!(git(&remote, &["rev-parse", "main^1"]), before);
+    assert_eq!(
+        git(&remote, &["show", "main:src/lib.rs"]),
+        "pub fn answer() -> u32 {\n    42\n}"
+    );
+    assert_eq!(
+        git(&remote, &["rev-parse", &format!("refs/heads/{branch}")]),
+        git(&h.mirror(), &["rev-parse", &format!("refs/heads/{branch}")])
+    );
+    // The next fetch finds the merge upstream: it stays in the mirror.
+    let again = approve(
+        h.workspace.path(),
+        &h.project,
+        run.id,
+        &recorded,
+        merge_into_main(),
+    )
+    .await
+    .expect("approve again");
+    assert_eq!(again.merged_commit.as_deref(), Some(merged.as_str()));
+    assert_eq!(git(&h.mirror(), &["rev-parse", "main"]), merged);
+}
+
+#[tokio::test]
+async fn a_remote_that_refuses_the_push_fails_the_approval_and_changes_nothing() {
+    let daemon = GitDaemon::serve(origin_repo().path(), false).await;
+    let (h, run, result) = run_awaiting_approval_on(Some(daemon.url())).await;
+    let branch = result["branch"].as_str().expect("branch");
+    let recorded = RunBranch::from_result(Some(&result), None);
+    let remote_main = git(&daemon.repo(), &["rev-parse", "main"]);
+    let mirror_main = git(&h.mirror(), &["rev-parse", "main"]);
+
+    let err = approve(
+        h.workspace.path(),
+        &h.project,
+        run.id,
+        &recorded,
+        merge_into_main(),
+    )
+    .await
+    .expect_err("the push is refused");
+    assert!(
+        matches!(&err, ReviewError::PushFailed { remote, .. } if *remote == daemon.url()),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(text.contains("pushing to git://127.0.0.1"), "{text}");
+    assert_eq!(git(&daemon.repo(), &["rev-parse", "main"]), remote_main);
+    assert!(!ref_exists(&daemon.repo(), &format!("refs/heads/{branch}")));
+    assert_eq!(
+        git(&h.mirror(), &["rev-parse", "main"]),
+        mirror_main,
+        "the unpushed merge is taken back out of the mirror"
+    );
+    assert!(
+        h.worktree(&run).join("src/lib.rs").exists(),
+        "the worktree stays for another try"
+    );
+
+    let kept = approve(
+        h.workspace.path(),
+        &h.project,
+        run.id,
+        &recorded,
+        ApproveTarget::Keep { push: false },
+    )
+    .await
+    .expect("keeping without a push");
+    assert_eq!(kept, Default::default());
+    assert!(ref_exists(&h.mirror(), &format!("refs/heads/{branch}")));
+    assert!(!ref_exists(&daemon.repo(), &format!("refs/heads/{branch}")));
 }
 
 #[tokio::test]

@@ -1,0 +1,104 @@
+//! A `git daemon` on 127.0.0.1 serving one bare repository over `git://`:
+//! a project repository that is a remote, not a directory on the worker's
+//! machine, that accepts pushes or refuses them.
+
+use crate::git_repo::git;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+
+/// How long the daemon may take to listen.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running `git daemon`, killed (and reaped) when dropped.
+pub struct GitDaemon {
+    child: Child,
+    base: TempDir,
+    port: u16,
+}
+
+impl GitDaemon {
+    /// Serves a bare clone of `source` as `repo.git`; pushes are accepted
+    /// only when `accept_pushes`.
+    pub async fn serve(source: &Path, accept_pushes: bool) -> Self {
+        let base = tempfile::tempdir().expect("tempdir");
+        let source = source.to_string_lossy();
+        git(
+            base.path(),
+            &["clone", "--bare", "--quiet", &source, "repo.git"],
+        );
+        // git daemon can not be told to take port 0 and report it: take a
+        // free port, release it, and try again should another process win it.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut command = Command::new("git");
+            command
+                .arg("daemon")
+                .arg("--reuseaddr")
+                .arg("--export-all")
+                .arg("--listen=127.0.0.1")
+                .arg(format!("--port={port}"))
+                .arg(format!("--base-path={}", base.path().display()));
+            if accept_pushes {
+                command.arg("--enable=receive-pack");
+            }
+            // No pipes: the daemon's connection processes hold nothing of
+            // the test's.
+            let mut child = command
+                .arg(base.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start git daemon");
+            if listening(&mut child, port).await {
+                return Self { child, base, port };
+            }
+            stop(&mut child);
+        }
+        panic!("git daemon did not start");
+    }
+
+    /// `git://127.0.0.1:<port>/repo.git`.
+    pub fn url(&self) -> String {
+        format!("git://127.0.0.1:{}/repo.git", self.port)
+    }
+
+    /// The served bare repository, to look into.
+    pub fn repo(&self) -> PathBuf {
+        self.base.path().join("repo.git")
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// Whether the daemon accepts connections before it exits or times out.
+async fn listening(child: &mut Child, port: u16) -> bool {
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    while tokio::time::Instant::now() < deadline {
+        if child.try_wait().expect("git daemon status").is_some() {
+            return false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
