@@ -327,6 +327,8 @@ def check_compose_files(root: Path, compose: dict, report: Report) -> None:
 OTEL_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 #: Service name on the exported spans; the api's and the worker's must differ.
 OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
+#: Headers (a collector's credentials) sent with every export.
+OTEL_HEADERS = "OTEL_EXPORTER_OTLP_HEADERS"
 
 
 def otlp_endpoint_problem(value: str) -> str | None:
@@ -355,8 +357,16 @@ def check_otel_settings(envs: dict[str, dict[str, str | None]], where: Callable[
     """envs: the api's and the worker's environment (None: a value from valueFrom).
 
     Both must receive OTEL_EXPORTER_OTLP_ENDPOINT (possibly empty, so export is
-    turned on in one place), the same one, and each its own OTEL_SERVICE_NAME."""
+    turned on in one place), the same one, and each its own OTEL_SERVICE_NAME;
+    and OTEL_EXPORTER_OTLP_HEADERS, from a Secret or the shell (None or empty
+    here), never a credential written into the deploy files."""
     for name, env in envs.items():
+        if OTEL_HEADERS not in env:
+            report.fail(where(name), f"{OTEL_HEADERS} is not passed; pass it from the Secret (or the shell) "
+                                     "so a collector that wants a key gets it from both")
+        elif env[OTEL_HEADERS]:
+            report.fail(where(name), f"{OTEL_HEADERS} is written into the deploy files; it holds credentials: "
+                                     "take it from a Secret (or the shell)")
         if OTEL_ENDPOINT not in env:
             report.fail(where(name), f"{OTEL_ENDPOINT} is not passed; set it (empty exports nothing) so "
                                      "span export is turned on in one place")
@@ -378,12 +388,14 @@ def check_compose_otel(compose: dict, report: Report) -> None:
     envs: dict[str, dict[str, str | None]] = {}
     for name in ("api", "worker"):
         env = compose_env(services.get(name) or {})
-        envs[name] = {key: env[key] for key in (OTEL_ENDPOINT, OTEL_SERVICE_NAME) if key in env}
-        if OTEL_ENDPOINT in envs[name]:
-            # Compare and check the value the container gets with nothing set in the shell.
-            envs[name][OTEL_ENDPOINT] = compose_default(env[OTEL_ENDPOINT])
+        envs[name] = {key: env[key] for key in (OTEL_ENDPOINT, OTEL_SERVICE_NAME, OTEL_HEADERS) if key in env}
+        for key in (OTEL_ENDPOINT, OTEL_HEADERS):
+            if key in envs[name]:
+                # Compare and check the value the container gets with nothing set in the shell.
+                envs[name][key] = compose_default(env[key])
     check_otel_settings(envs, lambda name: f"{COMPOSE_FILE}: services.{name}.environment", report)
-    report.ran(f"compose: api and worker receive {OTEL_ENDPOINT} (one collector) and their own {OTEL_SERVICE_NAME}")
+    report.ran(f"compose: api and worker receive {OTEL_ENDPOINT} (one collector), {OTEL_HEADERS} from the "
+               f"shell and their own {OTEL_SERVICE_NAME}")
 
 
 def check_compose(root: Path, report: Report) -> None:
@@ -1346,8 +1358,8 @@ def check_otel(rendered: Rendered, report: Report) -> None:
         return f"{rendered.where(objects[name])} spec.template.spec.containers[{name}]"
 
     check_otel_settings(envs, where, report)
-    report.ran(f"{rendered.target.name}: api and worker receive {OTEL_ENDPOINT} (one collector) and their own "
-               f"{OTEL_SERVICE_NAME}")
+    report.ran(f"{rendered.target.name}: api and worker receive {OTEL_ENDPOINT} (one collector), {OTEL_HEADERS} "
+               f"from a Secret and their own {OTEL_SERVICE_NAME}")
 
 
 K8S_CHECKS: tuple[Callable[[Rendered, Report], None], ...] = (
@@ -1524,6 +1536,10 @@ MUTATIONS = (
     Mutation("compose: worker loses OTEL_EXPORTER_OTLP_ENDPOINT", "compose",
              edit_compose(lambda s: s["worker"]["environment"].pop("OTEL_EXPORTER_OTLP_ENDPOINT")),
              "services.worker.environment: OTEL_EXPORTER_OTLP_ENDPOINT is not passed"),
+    Mutation("compose: collector key written into the file", "compose",
+             edit_compose(lambda s: set_key(s["api"]["environment"], "OTEL_EXPORTER_OTLP_HEADERS",
+                                            "authorization=Bearer%20abc")),
+             "services.api.environment: OTEL_EXPORTER_OTLP_HEADERS is written into the deploy files"),
     Mutation("compose: worker spans named as the api's", "compose",
              edit_compose(lambda s: set_key(s["worker"]["environment"], "OTEL_SERVICE_NAME", "agent-runner-api")),
              "'agent-runner-api' is the api's too"),
@@ -1569,6 +1585,10 @@ MUTATIONS = (
     Mutation("k8s: ConfigMap loses OTEL_EXPORTER_OTLP_ENDPOINT", "k8s",
              remove_regex("k8s/base/configmap.yaml", r'^  OTEL_EXPORTER_OTLP_ENDPOINT: ""\n'),
              "containers[api]: OTEL_EXPORTER_OTLP_ENDPOINT is not passed"),
+    Mutation("k8s: worker loses OTEL_EXPORTER_OTLP_HEADERS", "k8s",
+             remove_regex("k8s/base/worker-deployment.yaml",
+                          r"^            - name: OTEL_EXPORTER_OTLP_HEADERS\n(              .*\n)+"),
+             "containers[worker]: OTEL_EXPORTER_OTLP_HEADERS is not passed"),
     Mutation("k8s: worker loses OTEL_SERVICE_NAME", "k8s",
              remove_regex("k8s/base/worker-deployment.yaml",
                           r"^            - name: OTEL_SERVICE_NAME\n              value: .*\n"),

@@ -4,14 +4,18 @@
 //! model and tool calls are spans of their own, and so is each job the
 //! outbox relay publishes.
 //!
+//! Every export carries the headers of `OTEL_EXPORTER_OTLP_HEADERS` (the
+//! collector's credentials).
+//!
 //! The subscriber is process-global: this test installs it for its own
 //! process (nextest runs each test in a process of its own).
 
 use crate::llm::Setup;
-use agent_runner_telemetry::{Telemetry, TelemetryConfig};
+use agent_runner_telemetry::{OtlpHeaders, Telemetry, TelemetryConfig};
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::routing::post;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -19,9 +23,20 @@ use std::time::Duration;
 
 const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
 
-/// A fake OTLP/HTTP collector keeping the raw protobuf bodies it receives.
+/// The key the collector wants, percent-encoded as in
+/// `OTEL_EXPORTER_OTLP_HEADERS`, and as it arrives.
+const COLLECTOR_KEY: (&str, &str) = ("Bearer%20collector-key", "Bearer collector-key");
+
+/// A fake OTLP/HTTP collector keeping the raw protobuf bodies it receives,
+/// with each request's `authorization` header.
 #[derive(Clone, Default)]
-struct Collector(Arc<Mutex<Vec<Bytes>>>);
+struct Collector(Arc<Mutex<Vec<Export>>>);
+
+/// One export request the collector received.
+struct Export {
+    authorization: Option<String>,
+    body: Bytes,
+}
 
 impl Collector {
     async fn start(&self) -> String {
@@ -41,14 +56,45 @@ impl Collector {
         let bodies = self.0.lock().expect("collector lock");
         bodies
             .iter()
+            .map(|export| &export.body)
             .filter(|body| body.windows(trace_id.len()).any(|w| w == trace_id))
             .cloned()
             .collect()
     }
+
+    /// Every body so far, concatenated.
+    fn everything(&self) -> Vec<u8> {
+        let bodies = self.0.lock().expect("collector lock");
+        bodies
+            .iter()
+            .flat_map(|export| export.body.iter().copied())
+            .collect()
+    }
+
+    /// The `authorization` header of each request so far.
+    fn authorizations(&self) -> Vec<Option<String>> {
+        let bodies = self.0.lock().expect("collector lock");
+        bodies
+            .iter()
+            .map(|export| export.authorization.clone())
+            .collect()
+    }
 }
 
-async fn receive(State(collector): State<Collector>, body: Bytes) -> &'static str {
-    collector.0.lock().expect("collector lock").push(body);
+async fn receive(
+    State(collector): State<Collector>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> &'static str {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let export = Export {
+        authorization,
+        body,
+    };
+    collector.0.lock().expect("collector lock").push(export);
     ""
 }
 
@@ -59,6 +105,7 @@ async fn export_to_collector() -> (Collector, Telemetry) {
     let telemetry = agent_runner_telemetry::init(&TelemetryConfig {
         service_name: "agent-runner-test".into(),
         otlp_endpoint: Some(endpoint),
+        otlp_headers: OtlpHeaders::new([("authorization".to_owned(), COLLECTOR_KEY.0.to_owned())]),
     })
     .expect("exporter");
     assert!(
@@ -116,6 +163,13 @@ async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_
         !all.is_empty(),
         "no exported span carries the caller's trace id"
     );
+    let authorizations = collector.authorizations();
+    assert!(
+        authorizations
+            .iter()
+            .all(|auth| auth.as_deref() == Some(COLLECTOR_KEY.1)),
+        "every export carries the configured header, decoded: {authorizations:?}"
+    );
     assert!(
         contains(&all, "http.request"),
         "the api's request span is in the trace"
@@ -169,7 +223,7 @@ async fn an_exec_request_is_carried_out_in_the_callers_trace() {
         "the control span names the request {request_id}: {answer}"
     );
     // The attempt before it: its model calls and tool calls are spans too.
-    let everything: Vec<u8> = collector.0.lock().expect("collector lock").concat();
+    let everything: Vec<u8> = collector.everything();
     assert!(contains(&everything, "llm.chat"), "model calls are spans");
     assert!(
         contains(&everything, "tool.call") && contains(&everything, "str_replace"),
@@ -230,4 +284,25 @@ async fn a_job_the_outbox_relay_publishes_has_a_relay_span_in_the_stored_trace()
         contains(&all, "delivery"),
         "the worker's delivery of the relayed job is in the same trace"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_collector_headers_stop_both_binaries_naming_the_entry_not_the_secret() {
+    for name in ["agent-runner-api", "agent-runner-worker"] {
+        let out = tokio::process::Command::new(agent_runner_tests::binary(name))
+            .arg("healthcheck")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+            .env("OTEL_EXPORTER_OTLP_HEADERS", "x-tenant=eu,s3cret-key")
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("run the binary");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains("OTEL_EXPORTER_OTLP_HEADERS: entry 2 has no `=`"),
+            "{name}: {stderr}"
+        );
+        assert!(!stderr.contains("s3cret"), "{name}: {stderr}");
+    }
 }

@@ -4,15 +4,14 @@
 use agent_runner_api::cli::{self, Cli, Command};
 use agent_runner_api::{ApiConfig, Application};
 use agent_runner_config::Env;
-use agent_runner_telemetry::TelemetryConfig;
 use clap::Parser;
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let telemetry_config = TelemetryConfig::from_env(&Env::process(), "agent-runner-api");
-    let telemetry = match agent_runner_telemetry::init(&telemetry_config) {
+    let telemetry = match agent_runner_telemetry::init_from_env(&Env::process(), "agent-runner-api")
+    {
         Ok(telemetry) => telemetry,
         Err(err) => {
             eprintln!("configuration error: {err}");

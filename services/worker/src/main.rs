@@ -2,7 +2,6 @@
 //! register the agents and hand over to the library.
 
 use agent_runner_config::Env;
-use agent_runner_telemetry::TelemetryConfig;
 use agent_runner_worker::{Worker, WorkerConfig, agents};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -26,14 +25,14 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let telemetry_config = TelemetryConfig::from_env(&Env::process(), "agent-runner-worker");
-    let telemetry = match agent_runner_telemetry::init(&telemetry_config) {
-        Ok(telemetry) => telemetry,
-        Err(err) => {
-            eprintln!("configuration error: {err}");
-            return ExitCode::from(2);
-        }
-    };
+    let telemetry =
+        match agent_runner_telemetry::init_from_env(&Env::process(), "agent-runner-worker") {
+            Ok(telemetry) => telemetry,
+            Err(err) => {
+                eprintln!("configuration error: {err}");
+                return ExitCode::from(2);
+            }
+        };
     let config = match WorkerConfig::from_env(&Env::process()) {
         Ok(config) => config,
         Err(err) => {

@@ -16,6 +16,6 @@ pub mod spans;
 mod subscriber;
 pub mod trace_context;
 
-pub use export::TelemetryConfig;
-pub use subscriber::{Telemetry, init};
+pub use export::{OtlpHeaders, TelemetryConfig};
+pub use subscriber::{Telemetry, TelemetryError, init, init_from_env};
 pub use trace_context::{TRACEPARENT, TraceParent};

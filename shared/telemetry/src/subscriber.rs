@@ -2,6 +2,7 @@
 //! layer on stderr, and the OpenTelemetry layer when export is configured.
 
 use crate::export::{self, ExportError, TelemetryConfig};
+use agent_runner_config::{ConfigError, Env};
 use opentelemetry::trace::TracerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::layer::SubscriberExt;
@@ -40,13 +41,31 @@ impl Telemetry {
     }
 }
 
+/// Why telemetry could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    /// A variable is malformed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The exporter could not be built.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+}
+
+/// Reads [`TelemetryConfig`] from `env` (`service_name`: the default
+/// service name) and installs the subscriber with it.
+pub fn init_from_env(env: &Env, service_name: &str) -> Result<Telemetry, TelemetryError> {
+    let config = TelemetryConfig::from_env(env, service_name)?;
+    Ok(init(&config)?)
+}
+
 /// Installs the global subscriber. Later calls (tests) leave the first one
 /// in place and export nothing.
 pub fn init(config: &TelemetryConfig) -> Result<Telemetry, ExportError> {
     let provider = config
         .otlp_endpoint
         .as_deref()
-        .map(|endpoint| export::provider(&config.service_name, endpoint))
+        .map(|endpoint| export::provider(&config.service_name, endpoint, &config.otlp_headers))
         .transpose()?;
     let otel = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer().with_tracer(provider.tracer("agent-runner"))
