@@ -4,8 +4,9 @@
 
 use crate::inflight::{InFlight, StopReason};
 use crate::sink::FencedSink;
-use agent_runner_agent::{AgentContext, AgentError, AgentRegistry, ProjectSpec, RunSpec};
-use agent_runner_domain::BranchSnapshot;
+use agent_runner_agent::{
+    AgentContext, AgentError, AgentRegistry, ProjectSpec, RunSpec, StoredBranch,
+};
 use agent_runner_queue::RetryTiers;
 use agent_runner_store::claim::{self, Ending};
 use agent_runner_store::projects::Project;
@@ -120,13 +121,14 @@ impl Executor {
     }
 
     /// The run's follow-up messages and, when an earlier attempt left a
-    /// result, its branch snapshot.
-    async fn inputs(&self, run: &Run) -> Result<(Vec<String>, Option<BranchSnapshot>), StoreError> {
+    /// result, where its branch snapshot is stored (read if the agent needs
+    /// it).
+    async fn inputs(&self, run: &Run) -> Result<(Vec<String>, StoredBranch), StoreError> {
         let messages = with_db_retry(|| messages::list(&self.pool, run.id)).await?;
         let branch = if run.result.is_some() {
-            with_db_retry(|| branches::get(&self.pool, run.id)).await?
+            stored_branch(&self.pool, run.id)
         } else {
-            None
+            StoredBranch::none()
         };
         Ok((messages, branch))
     }
@@ -314,12 +316,7 @@ where
     }
 }
 
-fn run_spec(
-    run: &Run,
-    deadline: Instant,
-    messages: Vec<String>,
-    branch: Option<BranchSnapshot>,
-) -> RunSpec {
+fn run_spec(run: &Run, deadline: Instant, messages: Vec<String>, branch: StoredBranch) -> RunSpec {
     RunSpec {
         id: run.id,
         goal: run.goal.clone(),
@@ -332,6 +329,19 @@ fn run_spec(
         previous_result: run.result.clone(),
         branch,
     }
+}
+
+/// The run's branch snapshot in `run_branches`, read when asked for.
+pub(crate) fn stored_branch(pool: &Pool, run_id: uuid::Uuid) -> StoredBranch {
+    let pool = pool.clone();
+    StoredBranch::lazy(move || {
+        let pool = pool.clone();
+        Box::pin(async move {
+            with_db_retry(|| branches::get(&pool, run_id))
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
 }
 
 fn project_spec(project: &Project) -> ProjectSpec {

@@ -9,7 +9,7 @@
 //! in Postgres. Nothing here changes a run except through
 //! [`requests::close_review`], which is guarded by AWAITING_APPROVAL.
 
-use crate::execution::with_db_retry;
+use crate::execution::{stored_branch, with_db_retry};
 use agent_runner_agent::ProjectSpec;
 use agent_runner_coding_agent::{
     ApproveTarget, CodingAgentConfig, ExecCommand, RunBranch, approve, exec_in_worktree, reject,
@@ -17,7 +17,7 @@ use agent_runner_coding_agent::{
 use agent_runner_domain::RunStatus;
 use agent_runner_store::requests::{self, RequestKind, RunRequest, Verdict};
 use agent_runner_store::runs::Run;
-use agent_runner_store::{Pool, StoreError, branches, projects, runs};
+use agent_runner_store::{Pool, StoreError, projects, runs};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -102,9 +102,7 @@ impl Reviewer {
                 run.status
             )));
         }
-        // A rejection only deletes the branch: it needs no snapshot.
-        let with_snapshot = request.kind == RequestKind::Approve;
-        let (project, recorded) = match self.workspace_of(&run, with_snapshot).await? {
+        let (project, recorded) = match self.workspace_of(&run).await? {
             Ok(found) => found,
             Err(why) => return Ok(Err(why)),
         };
@@ -173,7 +171,7 @@ impl Reviewer {
         let Some(run) = with_db_retry(|| runs::get(&self.pool, request.run_id)).await? else {
             return Ok(Err("the run no longer exists".to_owned()));
         };
-        let (project, recorded) = match self.workspace_of(&run, true).await? {
+        let (project, recorded) = match self.workspace_of(&run).await? {
             Ok(found) => found,
             Err(why) => return Ok(Err(why)),
         };
@@ -209,23 +207,18 @@ impl Reviewer {
         }))))
     }
 
-    /// The run's project and what its result (and, `with_snapshot`, its
-    /// stored snapshot) say about its branch; `Ok(Err(_))` names what is
-    /// missing.
+    /// The run's project and what its result (and its stored snapshot, read
+    /// only when this worker's mirror lacks the branch's head) say about its
+    /// branch; `Ok(Err(_))` names what is missing.
     async fn workspace_of(
         &self,
         run: &Run,
-        with_snapshot: bool,
     ) -> Result<Result<(ProjectSpec, RunBranch), String>, StoreError> {
         let Some(project) = with_db_retry(|| projects::get(&self.pool, run.project_id)).await?
         else {
             return Ok(Err("the run's project no longer exists".to_owned()));
         };
-        let snapshot = if with_snapshot {
-            with_db_retry(|| branches::get(&self.pool, run.id)).await?
-        } else {
-            None
-        };
+        let snapshot = stored_branch(&self.pool, run.id);
         let recorded = RunBranch::from_result(run.result.as_ref(), snapshot);
         if recorded.branch.is_none() {
             return Ok(Err("the run's result names no branch".to_owned()));

@@ -1,7 +1,8 @@
 //! What an agent attempt is given: the run, its project, a fenced event sink
 //! and a cancellation token.
 
-use agent_runner_domain::{BranchSnapshot, EventKind};
+use crate::StoredBranch;
+use agent_runner_domain::EventKind;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -30,8 +31,8 @@ pub struct RunSpec {
     /// What earlier attempts left behind (`runs.result`), if anything.
     pub previous_result: Option<Value>,
     /// The run's branch as the last successful attempt left it, if one
-    /// stored a snapshot (read only when `previous_result` is set).
-    pub branch: Option<BranchSnapshot>,
+    /// stored a snapshot: read only when the agent needs it.
+    pub branch: StoredBranch,
 }
 
 /// The project a run belongs to.

@@ -5,6 +5,7 @@
 //! - [`AgentContext`]: what an attempt gets — the run, its project, an
 //!   [`EventSink`] for the timeline (writes are fenced by attempt) and a
 //!   cancellation token.
+//! - [`StoredBranch`]: the run's branch snapshot, read only when needed.
 //! - [`simulated`]: the lifecycle of the original design, with configurable
 //!   step delays and failure injection for tests and smoke checks.
 //!
@@ -14,9 +15,11 @@
 mod context;
 mod registry;
 pub mod simulated;
+mod stored_branch;
 
 pub use context::{AgentContext, EmitError, EventSink, ProjectSpec, RunSpec};
 pub use registry::AgentRegistry;
+pub use stored_branch::{SnapshotLoad, StoredBranch};
 
 use agent_runner_domain::BranchSnapshot;
 use futures_util::future::BoxFuture;

@@ -83,7 +83,10 @@ impl CodingAgent {
             biased;
             () = stop.cancelled() => return Err(interrupted(deadline)),
             prepared = workspace::prepare(root, ctx.project, ctx.run.id, &ctx.run.goal, &previous.continuation) => {
-                prepared.map_err(|e| AgentError::Fatal(format!("workspace: {e}")))?
+                prepared.map_err(|e| match e {
+                    workspace::WorkspaceError::Unavailable(_) => AgentError::Transient(format!("workspace: {e}")),
+                    e => AgentError::Fatal(format!("workspace: {e}")),
+                })?
             }
         };
         let result = self.work(&ctx, &settings, &stop, &prepared, previous).await;
@@ -263,7 +266,7 @@ struct Previous {
 }
 
 impl Previous {
-    fn read(result: Option<&Value>, snapshot: Option<agent_runner_domain::BranchSnapshot>) -> Self {
+    fn read(result: Option<&Value>, snapshot: agent_runner_agent::StoredBranch) -> Self {
         let conversation = result
             .and_then(|r| r.get("conversation"))
             .and_then(|c| serde_json::from_value::<Vec<Message>>(c.clone()).ok())

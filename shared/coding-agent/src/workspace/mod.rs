@@ -53,6 +53,10 @@ pub enum WorkspaceError {
     /// The request can not be carried out as asked.
     #[error("{0}")]
     Invalid(String),
+    /// The run's stored branch snapshot could not be read (worth another
+    /// try).
+    #[error("could not read the run's stored branch snapshot: {0}")]
+    Unavailable(String),
 }
 
 impl WorkspaceError {

@@ -3,7 +3,8 @@
 //! ([`capture`]); the worker stores the bundle in Postgres with the
 //! attempt's ending. Whichever worker continues the run (a follow-up) or
 //! reviews it (approve, exec) puts the branch back in its own mirror from
-//! that bundle ([`ensure_branch`]).
+//! that bundle ([`ensure_branch`]), reading it only when its mirror lacks
+//! the recorded head.
 //!
 //! The stored head is authoritative: a mirror whose copy of the branch
 //! differs (an older attempt ran here, or an attempt whose ending was never
@@ -12,6 +13,7 @@
 use super::WorkspaceError;
 use super::git::git;
 use super::mirror::resolve_commit;
+use agent_runner_agent::StoredBranch;
 use agent_runner_domain::BranchSnapshot;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
@@ -25,17 +27,14 @@ pub struct RunBranch {
     pub start_commit: Option<String>,
     /// The branch's tip after the last successful attempt.
     pub head_commit: Option<String>,
-    /// The stored bundle of `start..head`, if any.
-    pub snapshot: Option<BranchSnapshot>,
+    /// The stored bundle of `start..head`, read when needed.
+    pub snapshot: StoredBranch,
 }
 
 impl RunBranch {
     /// Reads `branch`, `start_commit` and `head_commit` from a run's result
-    /// (`runs.result`), with the run's stored snapshot.
-    pub fn from_result(
-        result: Option<&serde_json::Value>,
-        snapshot: Option<BranchSnapshot>,
-    ) -> Self {
+    /// (`runs.result`), with where the run's snapshot is stored.
+    pub fn from_result(result: Option<&serde_json::Value>, snapshot: StoredBranch) -> Self {
         let text = |key: &str| {
             result
                 .and_then(|r| r.get(key))
@@ -151,9 +150,17 @@ pub(crate) async fn ensure_branch(
     if local.as_deref() == Some(head) {
         return Ok(BranchSource::Local);
     }
+    let start = recorded.start_commit.as_deref();
+    if start == Some(head) && resolve_commit(mirror, head).await?.is_some() {
+        // No commits of its own: nothing was stored, nothing to read.
+        git(mirror, &["update-ref", &branch_ref, head]).await?;
+        return Ok(BranchSource::Recreated);
+    }
     let snapshot = recorded
         .snapshot
-        .as_ref()
+        .load()
+        .await
+        .map_err(WorkspaceError::Unavailable)?
         .filter(|s| s.branch == branch && s.head_commit == head);
     if let Some(snapshot) = snapshot {
         if resolve_commit(mirror, head).await?.is_none() {
@@ -172,11 +179,6 @@ pub(crate) async fn ensure_branch(
         }
         git(mirror, &["update-ref", &branch_ref, head]).await?;
         return Ok(BranchSource::Snapshot);
-    }
-    let start = recorded.start_commit.as_deref();
-    if start == Some(head) && resolve_commit(mirror, head).await?.is_some() {
-        git(mirror, &["update-ref", &branch_ref, head]).await?;
-        return Ok(BranchSource::Recreated);
     }
     if local.is_some() {
         // Whatever this mirror has is the best there is.

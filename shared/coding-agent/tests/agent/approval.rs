@@ -3,6 +3,7 @@
 
 use crate::fake_llm::{calls, finish};
 use crate::helpers::{Harness, git, origin_repo, ref_exists};
+use agent_runner_agent::StoredBranch;
 use agent_runner_coding_agent::{
     ApproveTarget, ExecCommand, ReviewError, RunBranch, approve, exec_in_worktree, reject,
 };
@@ -51,7 +52,7 @@ async fn run_awaiting_approval_on(
 async fn approving_merges_the_branch_into_the_target_and_pushes_it_to_a_local_origin() {
     let (h, run, result) = run_awaiting_approval().await;
     let branch = result["branch"].as_str().expect("branch");
-    let recorded = RunBranch::from_result(Some(&result), None);
+    let recorded = RunBranch::from_result(Some(&result), StoredBranch::none());
 
     let out = exec_in_worktree(
         h.workspace.path(),
@@ -117,7 +118,7 @@ async fn approving_pushes_the_branch_and_the_merge_to_a_remote_repository() {
     let daemon = GitDaemon::serve(origin_repo().path(), true).await;
     let (h, run, result) = run_awaiting_approval_on(Some(daemon.url())).await;
     let branch = result["branch"].as_str().expect("branch");
-    let recorded = RunBranch::from_result(Some(&result), None);
+    let recorded = RunBranch::from_result(Some(&result), StoredBranch::none());
     let before = git(&daemon.repo(), &["rev-parse", "main"]);
 
     let outcome = approve(
@@ -161,7 +162,7 @@ async fn a_remote_that_refuses_the_push_fails_the_approval_and_changes_nothing()
     let daemon = GitDaemon::serve(origin_repo().path(), false).await;
     let (h, run, result) = run_awaiting_approval_on(Some(daemon.url())).await;
     let branch = result["branch"].as_str().expect("branch");
-    let recorded = RunBranch::from_result(Some(&result), None);
+    let recorded = RunBranch::from_result(Some(&result), StoredBranch::none());
     let remote_main = git(&daemon.repo(), &["rev-parse", "main"]);
     let mirror_main = git(&h.mirror(), &["rev-parse", "main"]);
 
@@ -210,7 +211,7 @@ async fn a_remote_that_refuses_the_push_fails_the_approval_and_changes_nothing()
 async fn rejecting_deletes_the_branch_and_the_worktree() {
     let (h, run, result) = run_awaiting_approval().await;
     let branch = result["branch"].as_str().expect("branch");
-    let recorded = RunBranch::from_result(Some(&result), None);
+    let recorded = RunBranch::from_result(Some(&result), StoredBranch::none());
     let mirror = h.mirror();
     assert!(ref_exists(&mirror, &format!("refs/heads/{branch}")));
 

@@ -4,6 +4,7 @@
 use crate::fake_llm::{FakeLlm, Scripted};
 use agent_runner_agent::{
     Agent, AgentContext, AgentError, AgentOutcome, EmitError, EventSink, ProjectSpec, RunSpec,
+    StoredBranch,
 };
 use agent_runner_coding_agent::{CodingAgent, CodingAgentConfig, RetryConfig};
 use agent_runner_domain::EventKind;
@@ -118,7 +119,7 @@ impl Harness {
             deadline: tokio::time::Instant::now() + Duration::from_secs(60),
             messages: Vec::new(),
             previous_result: None,
-            branch: None,
+            branch: StoredBranch::none(),
         }
     }
 

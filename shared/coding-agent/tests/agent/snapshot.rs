@@ -1,12 +1,15 @@
 //! Branch snapshots: an attempt's ending carries a bundle of its branch, and
 //! an attempt on another workspace root (another worker's disk) continues
-//! from it.
+//! from it; an attempt on the same disk never reads it.
 
 use crate::fake_llm::{Scripted, calls, finish};
 use crate::helpers::{Harness, RecordingEvents, fatal_reason, git};
-use agent_runner_domain::EventKind;
+use agent_runner_agent::{AgentError, StoredBranch};
+use agent_runner_domain::{BranchSnapshot, EventKind};
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +41,18 @@ fn mirror_in(root: &TempDir, h: &Harness) -> PathBuf {
     root.path()
         .join("mirrors")
         .join(format!("{}.git", h.project.id))
+}
+
+/// A stored snapshot that counts how often it is read.
+fn counted(snapshot: Option<BranchSnapshot>) -> (StoredBranch, Arc<AtomicUsize>) {
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&reads);
+    let stored = StoredBranch::lazy(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        let snapshot = snapshot.clone();
+        Box::pin(async move { Ok(snapshot) })
+    });
+    (stored, reads)
 }
 
 fn ready_payload(events: &RecordingEvents) -> Value {
@@ -76,10 +91,12 @@ async fn a_follow_up_on_another_disk_continues_from_the_snapshot() {
     run.attempt = 2;
     run.messages = vec!["Add a second entry".to_owned()];
     run.previous_result = Some(first.result.clone());
-    run.branch = Some(snapshot);
+    let (stored, reads) = counted(Some(snapshot));
+    run.branch = stored;
     let (second, events) = h.execute(&run).await;
     let second = second.expect("the follow-up succeeds");
     assert_eq!(ready_payload(&events)["branch_source"], "snapshot");
+    assert_eq!(reads.load(Ordering::SeqCst), 1);
 
     let mirror = mirror_in(&other, &h);
     let head = second.result["head_commit"].as_str().expect("head");
@@ -103,6 +120,47 @@ async fn a_follow_up_on_another_disk_continues_from_the_snapshot() {
 }
 
 #[tokio::test]
+async fn a_follow_up_on_the_same_disk_reads_no_snapshot() {
+    let h = Harness::new(two_entries(), None).await;
+    let mut run = h.run("Start a changelog");
+    let (first, _) = h.execute(&run).await;
+    let first = first.expect("the first run succeeds");
+
+    run.attempt = 2;
+    run.messages = vec!["Add a second entry".to_owned()];
+    run.previous_result = Some(first.result.clone());
+    let (stored, reads) = counted(first.branch);
+    run.branch = stored;
+    let (second, events) = h.execute(&run).await;
+    second.expect("the follow-up succeeds");
+    assert_eq!(ready_payload(&events)["branch_source"], "local");
+    assert_eq!(reads.load(Ordering::SeqCst), 0, "the mirror has the head");
+}
+
+#[tokio::test]
+async fn a_snapshot_that_can_not_be_read_is_a_transient_failure() {
+    let mut h = Harness::new(two_entries(), None).await;
+    let mut run = h.run("Start a changelog");
+    let (first, _) = h.execute(&run).await;
+    let first = first.expect("the first run succeeds");
+
+    let _other = move_to_another_disk(&mut h);
+    run.attempt = 2;
+    run.messages = vec!["Add a second entry".to_owned()];
+    run.previous_result = Some(first.result);
+    run.branch = StoredBranch::lazy(|| Box::pin(async { Err("database down".to_owned()) }));
+    let (result, _) = h.execute(&run).await;
+    match result {
+        Err(AgentError::Transient(reason)) => assert!(
+            reason.contains("could not read the run's stored branch snapshot: database down"),
+            "{reason}"
+        ),
+        other => panic!("expected a transient failure, got {other:?}"),
+    }
+    assert_eq!(h.llm.bodies().len(), 2, "the model is not asked again");
+}
+
+#[tokio::test]
 async fn without_a_snapshot_a_branch_on_no_disk_ends_the_attempt_with_a_clear_reason() {
     let mut h = Harness::new(two_entries(), None).await;
     let mut run = h.run("Start a changelog");
@@ -113,7 +171,7 @@ async fn without_a_snapshot_a_branch_on_no_disk_ends_the_attempt_with_a_clear_re
     run.attempt = 2;
     run.messages = vec!["Add a second entry".to_owned()];
     run.previous_result = Some(first.result);
-    run.branch = None;
+    run.branch = StoredBranch::none();
     let events = RecordingEvents::default();
     let result = h
         .execute_with(&run, &events, CancellationToken::new())
@@ -135,7 +193,7 @@ async fn a_project_without_a_repository_continues_on_another_disk() {
     run.attempt = 2;
     run.messages = vec!["Add a second entry".to_owned()];
     run.previous_result = Some(first.result.clone());
-    run.branch = first.branch;
+    run.branch = StoredBranch::known(first.branch);
     let (second, events) = h.execute(&run).await;
     let second = second.expect("the follow-up succeeds");
     assert_eq!(ready_payload(&events)["branch_source"], "snapshot");
