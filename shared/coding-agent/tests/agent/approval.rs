@@ -3,16 +3,18 @@
 
 use crate::fake_llm::{calls, finish};
 use crate::helpers::{Harness, git, origin_repo, ref_exists};
+use agent_runner_agent::RunSpec;
 use agent_runner_agent::StoredBranch;
 use agent_runner_coding_agent::{
-    ApproveTarget, ExecCommand, ReviewError, RunBranch, approve, exec_in_worktree, reject,
+    ApproveOutcome, ApproveTarget, ExecCommand, ReviewError, RunBranch, approve, exec_in_worktree,
+    reject,
 };
 use agent_runner_test_fixtures::git_daemon::GitDaemon;
 use serde_json::json;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-async fn run_awaiting_approval() -> (Harness, agent_runner_agent::RunSpec, serde_json::Value) {
+async fn run_awaiting_approval() -> (Harness, RunSpec, serde_json::Value) {
     run_awaiting_approval_on(None).await
 }
 
@@ -20,7 +22,7 @@ async fn run_awaiting_approval() -> (Harness, agent_runner_agent::RunSpec, serde
 /// (`None`: a directory on this machine).
 async fn run_awaiting_approval_on(
     repo_url: Option<String>,
-) -> (Harness, agent_runner_agent::RunSpec, serde_json::Value) {
+) -> (Harness, RunSpec, serde_json::Value) {
     let mut h = Harness::new(
         vec![
             calls(&[(
@@ -107,29 +109,38 @@ async fn approving_merges_the_branch_into_the_target_and_pushes_it_to_a_local_or
     );
 }
 
-fn merge_into_main() -> ApproveTarget {
-    ApproveTarget::Merge {
+/// A run awaiting approval on a project served by a `git daemon` that
+/// accepts pushes or not; with the run's branch name and what it recorded.
+async fn remote_run_awaiting_approval(
+    accept_pushes: bool,
+) -> (GitDaemon, Harness, RunSpec, String, RunBranch) {
+    let daemon = GitDaemon::serve(origin_repo().path(), accept_pushes).await;
+    let (h, run, result) = run_awaiting_approval_on(Some(daemon.url())).await;
+    let branch = result["branch"].as_str().expect("branch").to_owned();
+    let recorded = RunBranch::from_result(Some(&result), StoredBranch::none());
+    (daemon, h, run, branch, recorded)
+}
+
+/// Approves `run` with a merge into `main`.
+async fn approve_into_main(
+    h: &Harness,
+    run: &RunSpec,
+    recorded: &RunBranch,
+) -> Result<ApproveOutcome, ReviewError> {
+    let target = ApproveTarget::Merge {
         into: "main".to_owned(),
-    }
+    };
+    approve(h.workspace.path(), &h.project, run.id, recorded, target).await
 }
 
 #[tokio::test]
 async fn approving_pushes_the_branch_and_the_merge_to_a_remote_repository() {
-    let daemon = GitDaemon::serve(origin_repo().path(), true).await;
-    let (h, run, result) = run_awaiting_approval_on(Some(daemon.url())).await;
-    let branch = result["branch"].as_str().expect("branch");
-    let recorded = RunBranch::from_result(Some(&result), StoredBranch::none());
+    let (daemon, h, run, branch, recorded) = remote_run_awaiting_approval(true).await;
     let before = git(&daemon.repo(), &["rev-parse", "main"]);
 
-    let outcome = approve(
-        h.workspace.path(),
-        &h.project,
-        run.id,
-        &recorded,
-        merge_into_main(),
-    )
-    .await
-    .expect("approve");
+    let outcome = approve_into_main(&h, &run, &recorded)
+        .await
+        .expect("approve");
     let merged = outcome.merged_commit.expect("a merge commit");
     assert!(outcome.pushed_to_origin);
     let remote = daemon.repo();
@@ -144,37 +155,22 @@ async fn approving_pushes_the_branch_and_the_merge_to_a_remote_repository() {
         git(&h.mirror(), &["rev-parse", &format!("refs/heads/{branch}")])
     );
     // The next fetch finds the merge upstream: it stays in the mirror.
-    let again = approve(
-        h.workspace.path(),
-        &h.project,
-        run.id,
-        &recorded,
-        merge_into_main(),
-    )
-    .await
-    .expect("approve again");
+    let again = approve_into_main(&h, &run, &recorded)
+        .await
+        .expect("approve again");
     assert_eq!(again.merged_commit.as_deref(), Some(merged.as_str()));
     assert_eq!(git(&h.mirror(), &["rev-parse", "main"]), merged);
 }
 
 #[tokio::test]
 async fn a_remote_that_refuses_the_push_fails_the_approval_and_changes_nothing() {
-    let daemon = GitDaemon::serve(origin_repo().path(), false).await;
-    let (h, run, result) = run_awaiting_approval_on(Some(daemon.url())).await;
-    let branch = result["branch"].as_str().expect("branch");
-    let recorded = RunBranch::from_result(Some(&result), StoredBranch::none());
+    let (daemon, h, run, branch, recorded) = remote_run_awaiting_approval(false).await;
     let remote_main = git(&daemon.repo(), &["rev-parse", "main"]);
     let mirror_main = git(&h.mirror(), &["rev-parse", "main"]);
 
-    let err = approve(
-        h.workspace.path(),
-        &h.project,
-        run.id,
-        &recorded,
-        merge_into_main(),
-    )
-    .await
-    .expect_err("the push is refused");
+    let err = approve_into_main(&h, &run, &recorded)
+        .await
+        .expect_err("the push is refused");
     assert!(
         matches!(&err, ReviewError::PushFailed { remote, .. } if *remote == daemon.url()),
         "{err:?}"

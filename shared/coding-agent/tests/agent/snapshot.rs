@@ -4,7 +4,7 @@
 
 use crate::fake_llm::{Scripted, calls, finish};
 use crate::helpers::{Harness, RecordingEvents, fatal_reason, git};
-use agent_runner_agent::{AgentError, StoredBranch};
+use agent_runner_agent::{AgentError, AgentOutcome, RunSpec, StoredBranch};
 use agent_runner_domain::{BranchSnapshot, EventKind};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -55,6 +55,19 @@ fn counted(snapshot: Option<BranchSnapshot>) -> (StoredBranch, Arc<AtomicUsize>)
     (stored, reads)
 }
 
+/// Runs "Start a changelog" to its end. Returns its outcome and events, and
+/// the run made ready for its follow-up attempt ("Add a second entry"),
+/// with no stored branch yet.
+async fn first_attempt(h: &Harness) -> (AgentOutcome, RecordingEvents, RunSpec) {
+    let mut run = h.run("Start a changelog");
+    let (first, events) = h.execute(&run).await;
+    let first = first.expect("the first run succeeds");
+    run.attempt = 2;
+    run.messages = vec!["Add a second entry".to_owned()];
+    run.previous_result = Some(first.result.clone());
+    (first, events, run)
+}
+
 fn ready_payload(events: &RecordingEvents) -> Value {
     events
         .events()
@@ -67,9 +80,7 @@ fn ready_payload(events: &RecordingEvents) -> Value {
 #[tokio::test]
 async fn a_follow_up_on_another_disk_continues_from_the_snapshot() {
     let mut h = Harness::new(two_entries(), None).await;
-    let mut run = h.run("Start a changelog");
-    let (first, events) = h.execute(&run).await;
-    let first = first.expect("the first run succeeds");
+    let (first, events, mut run) = first_attempt(&h).await;
     assert_eq!(ready_payload(&events)["branch_source"], "new");
     let snapshot = first.branch.clone().expect("a snapshot");
     assert_eq!(
@@ -88,9 +99,6 @@ async fn a_follow_up_on_another_disk_continues_from_the_snapshot() {
     assert_eq!(first.result["snapshot"]["stored"], true);
 
     let other = move_to_another_disk(&mut h);
-    run.attempt = 2;
-    run.messages = vec!["Add a second entry".to_owned()];
-    run.previous_result = Some(first.result.clone());
     let (stored, reads) = counted(Some(snapshot));
     run.branch = stored;
     let (second, events) = h.execute(&run).await;
@@ -122,13 +130,8 @@ async fn a_follow_up_on_another_disk_continues_from_the_snapshot() {
 #[tokio::test]
 async fn a_follow_up_on_the_same_disk_reads_no_snapshot() {
     let h = Harness::new(two_entries(), None).await;
-    let mut run = h.run("Start a changelog");
-    let (first, _) = h.execute(&run).await;
-    let first = first.expect("the first run succeeds");
+    let (first, _, mut run) = first_attempt(&h).await;
 
-    run.attempt = 2;
-    run.messages = vec!["Add a second entry".to_owned()];
-    run.previous_result = Some(first.result.clone());
     let (stored, reads) = counted(first.branch);
     run.branch = stored;
     let (second, events) = h.execute(&run).await;
@@ -140,14 +143,9 @@ async fn a_follow_up_on_the_same_disk_reads_no_snapshot() {
 #[tokio::test]
 async fn a_snapshot_that_can_not_be_read_is_a_transient_failure() {
     let mut h = Harness::new(two_entries(), None).await;
-    let mut run = h.run("Start a changelog");
-    let (first, _) = h.execute(&run).await;
-    let first = first.expect("the first run succeeds");
+    let (_, _, mut run) = first_attempt(&h).await;
 
     let _other = move_to_another_disk(&mut h);
-    run.attempt = 2;
-    run.messages = vec!["Add a second entry".to_owned()];
-    run.previous_result = Some(first.result);
     run.branch = StoredBranch::lazy(|| Box::pin(async { Err("database down".to_owned()) }));
     let (result, _) = h.execute(&run).await;
     match result {
@@ -163,14 +161,9 @@ async fn a_snapshot_that_can_not_be_read_is_a_transient_failure() {
 #[tokio::test]
 async fn without_a_snapshot_a_branch_on_no_disk_ends_the_attempt_with_a_clear_reason() {
     let mut h = Harness::new(two_entries(), None).await;
-    let mut run = h.run("Start a changelog");
-    let (first, _) = h.execute(&run).await;
-    let first = first.expect("the first run succeeds");
+    let (_, _, mut run) = first_attempt(&h).await;
 
     let _other = move_to_another_disk(&mut h);
-    run.attempt = 2;
-    run.messages = vec!["Add a second entry".to_owned()];
-    run.previous_result = Some(first.result);
     run.branch = StoredBranch::none();
     let events = RecordingEvents::default();
     let result = h
@@ -185,14 +178,9 @@ async fn without_a_snapshot_a_branch_on_no_disk_ends_the_attempt_with_a_clear_re
 async fn a_project_without_a_repository_continues_on_another_disk() {
     let mut h = Harness::new(two_entries(), None).await;
     h.project.repo_url = None;
-    let mut run = h.run("Start a changelog");
-    let (first, _) = h.execute(&run).await;
-    let first = first.expect("the first run succeeds");
+    let (first, _, mut run) = first_attempt(&h).await;
 
     let other = move_to_another_disk(&mut h);
-    run.attempt = 2;
-    run.messages = vec!["Add a second entry".to_owned()];
-    run.previous_result = Some(first.result.clone());
     run.branch = StoredBranch::known(first.branch);
     let (second, events) = h.execute(&run).await;
     let second = second.expect("the follow-up succeeds");
