@@ -15,13 +15,13 @@
 
 use crate::tools::ExecOutput;
 use crate::tools::command::{self, ExecEnd};
-use crate::workspace::mirror::{local_repo, lock_project, resolve_commit, sync};
-use crate::workspace::redact_url;
+use crate::workspace::mirror::{git_timeout, local_repo, lock_project, resolve_commit, sync};
 use crate::workspace::snapshot::ensure_branch;
 use crate::workspace::{
     RunBranch, WorkspaceError, is_agent_branch, mirror_path, run_git, run_git_output, worktree,
     worktree_path,
 };
+use crate::workspace::{git_remote, redact_url};
 use agent_runner_agent::ProjectSpec;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -127,7 +127,7 @@ pub async fn approve(
         ApproveTarget::Keep { push } => *push,
     };
     if let Some(url) = project.repo_url.as_deref().filter(|_| push) {
-        if let Err(reason) = push_to(&mirror, url, &refspecs).await {
+        if let Err(reason) = push_to(&mirror, url, &refspecs, git_timeout(project)?).await {
             if let Some((into, merge)) = merged {
                 undo_merge(&mirror, into, &merge).await;
             }
@@ -142,9 +142,14 @@ pub async fn approve(
     Ok(outcome)
 }
 
-/// Pushes `refspecs` from the mirror to the repository at `url`; `Err` is
-/// what git said.
-async fn push_to(mirror: &Path, url: &str, refspecs: &[String]) -> Result<(), String> {
+/// Pushes `refspecs` from the mirror to the repository at `url`, for at most
+/// `timeout`; `Err` is what git said.
+async fn push_to(
+    mirror: &Path,
+    url: &str,
+    refspecs: &[String],
+    timeout: Duration,
+) -> Result<(), String> {
     let local = local_repo(url).map(|path| path.to_string_lossy().into_owned());
     let mut args = vec!["push", "--quiet", "--porcelain"];
     if local.is_some() {
@@ -154,9 +159,9 @@ async fn push_to(mirror: &Path, url: &str, refspecs: &[String]) -> Result<(), St
     }
     args.push(local.as_deref().unwrap_or(url));
     args.extend(refspecs.iter().map(String::as_str));
-    let out = run_git_output(mirror, &args)
+    let out = git_remote(mirror, &args, timeout)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| redact_url(&e.to_string()))?;
     if out.success {
         return Ok(());
     }

@@ -1,13 +1,15 @@
 //! A `git daemon` on 127.0.0.1 serving one bare repository over `git://`:
 //! a project repository that is a remote, not a directory on the worker's
-//! machine, that accepts pushes or refuses them.
+//! machine, that accepts pushes or refuses them. And [`SilentRemote`]: a
+//! `git://` remote that takes connections and never answers.
 
 use crate::git_repo::git;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tempfile::TempDir;
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 
 /// How long the daemon may take to listen.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -101,4 +103,37 @@ async fn listening(child: &mut Child, port: u16) -> bool {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     false
+}
+
+/// A `git://` address whose server accepts connections and never says a
+/// word; stops when dropped.
+pub struct SilentRemote {
+    port: u16,
+    task: JoinHandle<()>,
+}
+
+impl SilentRemote {
+    /// Listens on 127.0.0.1:0.
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        Self { port, task }
+    }
+
+    /// `git://127.0.0.1:<port>/repo.git`.
+    pub fn url(&self) -> String {
+        format!("git://127.0.0.1:{}/repo.git", self.port)
+    }
+}
+
+impl Drop for SilentRemote {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -1,10 +1,15 @@
 //! Running the `git` CLI for the workspace: never interactive, never
 //! inheriting a `GIT_DIR` from the worker's environment, killed if the run
-//! is dropped half-way.
+//! is dropped half-way. Commands that talk to a remote ([`git_remote`]) are
+//! bounded in time: a remote that stops answering can not hold a project's
+//! lock for ever.
 
 use super::WorkspaceError;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
 use tokio::process::Command;
 
 /// Identity of every commit the harness makes.
@@ -53,7 +58,53 @@ async fn git_output_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Result<GitOutput, WorkspaceError> {
-    let output = Command::new("git")
+    let output = command(dir, args, env)
+        .output()
+        .await
+        .map_err(|e| WorkspaceError::io(format!("could not run git {}", shown_args(args)), e))?;
+    Ok(GitOutput::from(output))
+}
+
+/// Runs `git -C dir args…` that talks to a remote (clone, fetch, push), in a
+/// process group of its own; past `timeout` the whole group (git and the
+/// helpers it started: ssh, git-remote-https) is killed and the command is
+/// an error saying so. Returns the output whatever the exit code.
+pub(crate) async fn git_remote(
+    dir: &Path,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<GitOutput, WorkspaceError> {
+    let child = command(dir, args, &[])
+        .process_group(0)
+        .spawn()
+        .map_err(|e| WorkspaceError::io(format!("could not run git {}", shown_args(args)), e))?;
+    let group = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw);
+    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(output) => Ok(GitOutput::from(output.map_err(|e| {
+            WorkspaceError::io(format!("could not run git {}", shown_args(args)), e)
+        })?)),
+        Err(_) => {
+            if let Some(group) = group {
+                let _ = killpg(group, Signal::SIGKILL);
+            }
+            Err(WorkspaceError::Git {
+                args: shown_args(args),
+                stderr: format!(
+                    "no answer from the remote within {} s (settings.git_timeout_s)",
+                    timeout.as_secs()
+                ),
+            })
+        }
+    }
+}
+
+/// `git -C dir` with the workspace's fixed options and environment.
+fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut command = Command::new("git");
+    command
         .arg("-C")
         .arg(dir)
         .args(["-c", &format!("user.name={AUTHOR_NAME}")])
@@ -71,15 +122,18 @@ async fn git_output_with(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| WorkspaceError::io(format!("could not run git {}", shown_args(args)), e))?;
-    Ok(GitOutput {
-        success: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    })
+        .kill_on_drop(true);
+    command
+}
+
+impl From<std::process::Output> for GitOutput {
+    fn from(output: std::process::Output) -> Self {
+        GitOutput {
+            success: output.status.success(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
 }
 
 /// The arguments for an error message, with credentials in URLs hidden.

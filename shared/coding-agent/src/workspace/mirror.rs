@@ -6,9 +6,12 @@
 //! touches `agent/*` branches, which belong to the mirror. A project without
 //! a repository gets an empty one with a single empty commit (the same on
 //! every worker), so that the agent can start from nothing.
+//!
+//! Clones, fetches and pushes end after the project's `settings.git_timeout_s`
+//! (default 300 s), see [`git_timeout`].
 
 use super::WorkspaceError;
-use super::git::{git, git_output, git_with, redact_url};
+use super::git::{GitOutput, git, git_output, git_remote, git_with, redact_url};
 use agent_runner_agent::ProjectSpec;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -19,6 +22,28 @@ use uuid::Uuid;
 
 /// How often a waiting run retries the project lock.
 const LOCK_POLL: Duration = Duration::from_millis(50);
+/// Default bound on a clone, fetch or push.
+const GIT_TIMEOUT_DEFAULT_S: u64 = 300;
+/// Largest `settings.git_timeout_s` accepted (a day).
+const GIT_TIMEOUT_MAX_S: u64 = 86_400;
+
+/// How long a clone, fetch or push of the project may take: its
+/// `settings.git_timeout_s` (1 to 86400), else 300 s.
+pub(crate) fn git_timeout(project: &ProjectSpec) -> Result<Duration, WorkspaceError> {
+    match project.settings.get("git_timeout_s") {
+        None | Some(serde_json::Value::Null) => Ok(Duration::from_secs(GIT_TIMEOUT_DEFAULT_S)),
+        Some(value) => value
+            .as_u64()
+            .filter(|s| (1..=GIT_TIMEOUT_MAX_S).contains(s))
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                WorkspaceError::Invalid(format!(
+                    "the project's settings.git_timeout_s must be a whole number of seconds \
+                     from 1 to {GIT_TIMEOUT_MAX_S}, not {value}"
+                ))
+            }),
+    }
+}
 
 /// Exclusive hold on a project's mirror, across threads and processes
 /// sharing the workspace root (an `flock`, released when dropped or when the
@@ -77,12 +102,13 @@ pub(crate) struct Mirror {
 /// Creates or updates the project's mirror. Call with the project lock held.
 pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, WorkspaceError> {
     let path = mirror_path(root, project.id);
+    let timeout = git_timeout(project)?;
     if path.join("HEAD").is_file() {
         let mut fetch_error = None;
         if let Some(url) = &project.repo_url {
             // The project's repository may have moved since the clone.
             git(&path, &["remote", "set-url", "origin", url]).await?;
-            let out = git_output(
+            let fetched = git_remote(
                 &path,
                 &[
                     "fetch",
@@ -92,8 +118,18 @@ pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, W
                     "^refs/heads/agent/*",
                     "+refs/tags/*:refs/tags/*",
                 ],
+                timeout,
             )
-            .await?;
+            .await;
+            let out = match fetched {
+                Ok(out) => out,
+                Err(WorkspaceError::Git { stderr, .. }) => GitOutput {
+                    success: false,
+                    stdout: String::new(),
+                    stderr,
+                },
+                Err(e) => return Err(e),
+            };
             if !out.success {
                 let reason = out.stderr.trim().to_owned();
                 tracing::warn!(project.id = %project.id, error = %reason, "mirror fetch failed; using the mirror as it is");
@@ -110,7 +146,7 @@ pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, W
     // half-made mirror behind.
     let staging = parent.join(format!("{}.git.tmp-{}", project.id, Uuid::new_v4()));
     let staged = match &project.repo_url {
-        Some(url) => clone(&parent, url, &staging).await,
+        Some(url) => clone(&parent, url, &staging, timeout).await,
         None => init_empty(&parent, &staging, &project.default_branch).await,
     };
     if let Err(e) = staged {
@@ -129,12 +165,29 @@ pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, W
     })
 }
 
-async fn clone(parent: &Path, url: &str, staging: &Path) -> Result<(), WorkspaceError> {
+async fn clone(
+    parent: &Path,
+    url: &str,
+    staging: &Path,
+    timeout: Duration,
+) -> Result<(), WorkspaceError> {
     let target = staging.to_string_lossy();
-    git(parent, &["clone", "--mirror", "--quiet", url, &target])
-        .await
-        .map(|_| ())
-        .map_err(|e| WorkspaceError::Invalid(format!("could not clone {}: {e}", redact_url(url))))
+    let why = match git_remote(
+        parent,
+        &["clone", "--mirror", "--quiet", url, &target],
+        timeout,
+    )
+    .await
+    {
+        Ok(out) if out.success => return Ok(()),
+        Ok(out) => out.stderr.trim().to_owned(),
+        Err(e) => e.to_string(),
+    };
+    Err(WorkspaceError::Invalid(format!(
+        "could not clone {}: {}",
+        redact_url(url),
+        redact_url(&why)
+    )))
 }
 
 async fn init_empty(parent: &Path, staging: &Path, branch: &str) -> Result<(), WorkspaceError> {

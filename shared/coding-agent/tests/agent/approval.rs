@@ -9,9 +9,9 @@ use agent_runner_coding_agent::{
     ApproveOutcome, ApproveTarget, ExecCommand, ReviewError, RunBranch, approve, exec_in_worktree,
     reject,
 };
-use agent_runner_test_fixtures::git_daemon::GitDaemon;
+use agent_runner_test_fixtures::git_daemon::{GitDaemon, SilentRemote};
 use serde_json::json;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 async fn run_awaiting_approval() -> (Harness, RunSpec, serde_json::Value) {
@@ -201,6 +201,32 @@ async fn a_remote_that_refuses_the_push_fails_the_approval_and_changes_nothing()
     assert_eq!(kept, Default::default());
     assert!(ref_exists(&h.mirror(), &format!("refs/heads/{branch}")));
     assert!(!ref_exists(&daemon.repo(), &format!("refs/heads/{branch}")));
+}
+
+#[tokio::test]
+async fn a_remote_that_stops_answering_fails_the_approval_after_the_git_timeout() {
+    let (_daemon, mut h, run, _, recorded) = remote_run_awaiting_approval(true).await;
+    let silent = SilentRemote::start().await;
+    h.project.repo_url = Some(silent.url());
+    h.project.settings = json!({"require_approval": true, "git_timeout_s": 1});
+    let mirror_main = git(&h.mirror(), &["rev-parse", "main"]);
+
+    let began = Instant::now();
+    let err = approve_into_main(&h, &run, &recorded)
+        .await
+        .expect_err("no answer");
+    let text = err.to_string();
+    assert!(
+        matches!(err, ReviewError::PushFailed { .. })
+            && text.contains("no answer from the remote within 1 s"),
+        "{text}"
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "the fetch and the push were not cut off: {:?}",
+        began.elapsed()
+    );
+    assert_eq!(git(&h.mirror(), &["rev-parse", "main"]), mirror_main);
 }
 
 #[tokio::test]

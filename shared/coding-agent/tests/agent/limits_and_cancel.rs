@@ -1,8 +1,10 @@
-//! Limits (iterations, tokens, deadline), cancellation and fencing.
+//! Limits (iterations, tokens, deadline, the project's git timeout),
+//! cancellation and fencing.
 
 use crate::fake_llm::{Scripted, calls};
 use crate::helpers::{Harness, RecordingEvents, fatal_reason, process_alive};
 use agent_runner_agent::AgentError;
+use agent_runner_test_fixtures::git_daemon::SilentRemote;
 use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -95,4 +97,34 @@ async fn a_fenced_event_write_stops_the_attempt_and_leaves_the_worktree_alone() 
         .await;
     assert_eq!(result, Err(AgentError::Fenced));
     assert!(h.worktree(&run).exists(), "a newer attempt may be using it");
+}
+
+#[tokio::test]
+async fn a_repository_that_never_answers_fails_the_run_after_the_projects_git_timeout() {
+    let silent = SilentRemote::start().await;
+    let mut h = Harness::new(vec![], None).await;
+    h.project.repo_url = Some(silent.url());
+    h.project.settings = json!({"git_timeout_s": 1});
+    let began = Instant::now();
+    let (result, _) = h.execute(&h.run("Fix the answer")).await;
+    let reason = fatal_reason(result);
+    assert!(
+        reason.contains(&format!("could not clone {}", silent.url()))
+            && reason.contains("no answer from the remote within 1 s"),
+        "{reason}"
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "the clone was not cut off: {:?}",
+        began.elapsed()
+    );
+    assert!(h.llm.bodies().is_empty(), "the model is never asked");
+
+    h.project.settings = json!({"git_timeout_s": "soon"});
+    let (result, _) = h.execute(&h.run("Fix the answer")).await;
+    let reason = fatal_reason(result);
+    assert!(
+        reason.contains("settings.git_timeout_s must be a whole number of seconds"),
+        "{reason}"
+    );
 }
