@@ -9,6 +9,7 @@ use agent_runner_test_fixtures::git_repo::{git, ref_exists};
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle, binary};
 use serde_json::json;
 use std::process::Output;
+use std::time::Duration;
 
 /// Runs the CLI against `api` with its admin token.
 async fn cli(api: &ApiHandle, args: &[&str]) -> Output {
@@ -349,5 +350,62 @@ async fn approve_keep_no_push_keeps_the_branch_out_of_the_projects_repository() 
         &format!("refs/heads/{branch}")
     ));
     assert!(ref_exists(&s.mirror(), &format!("refs/heads/{branch}")));
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_that_does_not_answer_within_wait_exits_5_naming_the_request_to_poll() {
+    let llm = FakeLlm::start(fix_the_answer(), None).await;
+    let base_url = llm.base_url.clone();
+    let s = Setup::with_endpoint(
+        llm,
+        &base_url,
+        json!({"require_approval": true}),
+        &[("REQUEST_WAIT_MS", "0")],
+    )
+    .await;
+    let id = s.submit("Fix the answer").await;
+    let run = s.wait(&id, &ENDED).await;
+    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+
+    let out = cli(
+        &s.api,
+        &["exec", &id, "--wait", "1", "sleep 3; echo finally"],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(5), "{}", shown(&out));
+    let said = stderr(&out);
+    assert!(
+        said.contains("has not answered request") && said.contains("it may still do so"),
+        "{}",
+        shown(&out)
+    );
+    let poll = said
+        .split("GET ")
+        .nth(1)
+        .map(str::trim)
+        .expect("the request to poll")
+        .to_owned();
+    assert!(
+        poll.starts_with(&format!("/v1/runs/{id}/requests/")),
+        "{poll}"
+    );
+
+    // The worker does answer, later: the request the CLI named has it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let request = loop {
+        let (status, request) = s.api.get(&poll).await;
+        assert_eq!(status, 200, "{request}");
+        if request["status"] != "PENDING" {
+            break request;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{request}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(request["status"], "DONE", "{request}");
+    assert_eq!(request["result"]["stdout"], "finally\n", "{request}");
+
+    let zero = cli(&s.api, &["approve", &id, "--wait", "0"]).await;
+    assert_eq!(zero.status.code(), Some(2), "{}", shown(&zero));
     s.stop().await;
 }

@@ -103,6 +103,10 @@ pub enum Command {
     Reject {
         /// Run id.
         id: Uuid,
+        /// Seconds to wait for the worker's answer once the api handed the
+        /// request over (default 600); then exit 5, naming the request.
+        #[arg(long = "wait", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        wait_s: Option<u64>,
     },
     /// Continue a finished llm run with a follow-up message, as a new attempt.
     #[command(visible_alias = "messages")]
@@ -174,6 +178,10 @@ pub struct ApproveArgs {
     /// (for a repository that takes no pushes).
     #[arg(long, requires = "keep")]
     pub no_push: bool,
+    /// Seconds to wait for the worker's answer once the api handed the
+    /// request over (default 600); then exit 5, naming the request.
+    #[arg(long = "wait", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub wait_s: Option<u64>,
 }
 
 /// Arguments of `message`.
@@ -197,6 +205,10 @@ pub struct ExecArgs {
     /// Seconds before the worker kills the command (the api's default is 60).
     #[arg(long = "timeout", visible_alias = "timeout-s", value_name = "SECONDS")]
     pub timeout_s: Option<u64>,
+    /// Seconds to wait for the answer once the api handed the request over
+    /// (default: the timeout plus 30); then exit 5, naming the request.
+    #[arg(long = "wait", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub wait_s: Option<u64>,
     /// The command and its arguments.
     #[arg(
         value_name = "CMD",

@@ -22,7 +22,7 @@ const API_DEFAULT_TIMEOUT_S: u64 = 60;
 /// kills the command at its timeout, then has to record the answer.
 const ANSWER_GRACE: Duration = Duration::from_secs(30);
 
-/// `exec ID [--timeout S] CMD…`.
+/// `exec ID [--timeout S] [--wait S] CMD…`.
 pub async fn run(ctx: &Ctx, args: ExecArgs) -> Result<Exit, CliError> {
     let id = args.id;
     let mut body = json!({"cmd": command_line(&args.cmd)});
@@ -38,7 +38,9 @@ pub async fn run(ctx: &Ctx, args: ExecArgs) -> Result<Exit, CliError> {
         let short_id: String = id.to_string().chars().take(8).collect();
         let mut spinner = Spinner::new(ctx.spinner, format!("exec in run {short_id}"));
         let timeout = Duration::from_secs(args.timeout_s.unwrap_or(API_DEFAULT_TIMEOUT_S));
-        let limit = timeout.saturating_add(ANSWER_GRACE);
+        let limit = args
+            .wait_s
+            .map_or(timeout.saturating_add(ANSWER_GRACE), Duration::from_secs);
         let request = worker_request::wait(&ctx.client, &handed, &mut spinner, limit).await?;
         let result = request.get("result").cloned().unwrap_or(Value::Null);
         (Some(request), result)

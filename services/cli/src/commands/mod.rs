@@ -41,7 +41,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit, CliError> {
         Command::Cancel { id } => actions::cancel(ctx, id).await,
         Command::Retry { id } => actions::retry(ctx, id).await,
         Command::Approve(args) => review::approve(ctx, args).await,
-        Command::Reject { id } => review::reject(ctx, id).await,
+        Command::Reject { id, wait_s } => review::reject(ctx, id, wait_s).await,
         Command::Message(args) => message::run(ctx, args).await,
         Command::Exec(args) => exec::run(ctx, args).await,
         Command::Diff { id, stat } => diff::run(ctx, id, stat).await,

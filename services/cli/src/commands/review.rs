@@ -19,7 +19,7 @@ use uuid::Uuid;
 /// keeps a review open before taking it as lost.
 const REVIEW_WAIT: Duration = Duration::from_secs(600);
 
-/// `approve ID [--merge-into BRANCH | --keep [--no-push]]`.
+/// `approve ID [--merge-into BRANCH | --keep [--no-push]] [--wait S]`.
 pub async fn approve(ctx: &Ctx, args: ApproveArgs) -> Result<Exit, CliError> {
     let body = match (args.merge_into, args.keep) {
         (Some(branch), _) => json!({"merge_into": branch}),
@@ -29,7 +29,7 @@ pub async fn approve(ctx: &Ctx, args: ApproveArgs) -> Result<Exit, CliError> {
         (None, false) => json!({}),
     };
     let id = args.id;
-    let run = decide(ctx, id, "approve", &body).await?;
+    let run = decide(ctx, id, "approve", &body, args.wait_s).await?;
     if let Some(run) = run {
         let review = review_of(&run);
         let branch = review["branch"].as_str().unwrap_or("its branch");
@@ -57,9 +57,9 @@ pub async fn approve(ctx: &Ctx, args: ApproveArgs) -> Result<Exit, CliError> {
     Ok(Exit::Success)
 }
 
-/// `reject ID`: the run's worker deletes its branch.
-pub async fn reject(ctx: &Ctx, id: Uuid) -> Result<Exit, CliError> {
-    if let Some(run) = decide(ctx, id, "reject", &json!({})).await? {
+/// `reject ID [--wait S]`: the run's worker deletes its branch.
+pub async fn reject(ctx: &Ctx, id: Uuid, wait_s: Option<u64>) -> Result<Exit, CliError> {
+    if let Some(run) = decide(ctx, id, "reject", &json!({}), wait_s).await? {
         let review = review_of(&run);
         let branch = review["branch"].as_str().unwrap_or("its branch");
         emit(&format!(
@@ -70,10 +70,17 @@ pub async fn reject(ctx: &Ctx, id: Uuid) -> Result<Exit, CliError> {
     Ok(Exit::Success)
 }
 
-/// POSTs the decision and waits for it when the api hands it over (202).
-/// With `--json` prints the run with its `request`, as the api answers when
-/// it does not hand over, and returns `None`; otherwise returns the run.
-async fn decide(ctx: &Ctx, id: Uuid, action: &str, body: &Value) -> Result<Option<Run>, CliError> {
+/// POSTs the decision and waits for it when the api hands it over (202),
+/// for `wait_s` seconds (default [`REVIEW_WAIT`]). With `--json` prints the
+/// run with its `request`, as the api answers when it does not hand over,
+/// and returns `None`; otherwise returns the run.
+async fn decide(
+    ctx: &Ctx,
+    id: Uuid,
+    action: &str,
+    body: &Value,
+    wait_s: Option<u64>,
+) -> Result<Option<Run>, CliError> {
     let reply = ctx
         .client
         .post(&format!("/v1/runs/{id}/{action}"), Some(body), &[])
@@ -82,7 +89,8 @@ async fn decide(ctx: &Ctx, id: Uuid, action: &str, body: &Value) -> Result<Optio
         let handed = Handed::from_body(id, &reply.body)?;
         let short_id: String = id.to_string().chars().take(8).collect();
         let mut spinner = Spinner::new(ctx.spinner, format!("{action} run {short_id}"));
-        let request = worker_request::wait(&ctx.client, &handed, &mut spinner, REVIEW_WAIT).await?;
+        let limit = wait_s.map_or(REVIEW_WAIT, Duration::from_secs);
+        let request = worker_request::wait(&ctx.client, &handed, &mut spinner, limit).await?;
         let mut run = ctx.client.get(&format!("/v1/runs/{id}"), &[]).await?;
         if let Some(fields) = run.as_object_mut() {
             fields.insert("request".into(), request);
