@@ -7,6 +7,7 @@ use crate::conversation;
 use crate::llm::{Message, OpenAiCompatibleClient};
 use crate::params::{RunSettings, resolve};
 use crate::tools::{ToolBox, ToolLimits};
+use crate::workspace::mirror;
 use crate::workspace::snapshot::{self, Captured};
 use crate::workspace::{self, Prepared, RunBranch, diff};
 use agent_runner_agent::{Agent, AgentContext, AgentError, AgentOutcome};
@@ -66,6 +67,8 @@ impl CodingAgent {
     async fn execute_attempt(&self, ctx: AgentContext<'_>) -> Result<AgentOutcome, AgentError> {
         let settings = resolve(&self.config, &ctx.project.settings, &ctx.run.params)
             .map_err(AgentError::Fatal)?;
+        // A setting read only at the end is checked before the work starts.
+        mirror::pushes_branches(ctx.project).map_err(|e| AgentError::Fatal(e.to_string()))?;
         // One token for everything that must stop: a cancel or the deadline.
         let stop = ctx.cancel.child_token();
         let deadline = ctx.run.deadline;
@@ -214,6 +217,21 @@ impl CodingAgent {
                 )
             }
         };
+        let pushed = match mirror::push_run_branch(
+            &self.config.workspace_root,
+            ctx.project,
+            &prepared.branch,
+        )
+        .await
+        {
+            None => Value::Null,
+            Some(Ok(())) => json!({"pushed": true}),
+            Some(Err(reason)) => {
+                tracing::warn!(branch = %prepared.branch, error = %reason,
+                    "could not push the run's branch to the project's repository");
+                json!({"pushed": false, "reason": reason})
+            }
+        };
         tracing::info!(
             branch = %prepared.branch,
             iterations = end.iterations,
@@ -229,6 +247,7 @@ impl CodingAgent {
                     "insertions": changes.insertions,
                     "deletions": changes.deletions,
                     "diffstat": changes.diffstat,
+                    "push": pushed,
                 }),
             )
             .await?;
@@ -250,6 +269,7 @@ impl CodingAgent {
             "conversation": end.messages,
             "messages_handled": messages_handled,
             "snapshot": snapshot_note,
+            "push": pushed,
         });
         Ok(AgentOutcome {
             result,

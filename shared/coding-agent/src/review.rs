@@ -15,13 +15,13 @@
 
 use crate::tools::ExecOutput;
 use crate::tools::command::{self, ExecEnd};
-use crate::workspace::mirror::{git_timeout, local_repo, lock_project, resolve_commit, sync};
+use crate::workspace::mirror::{git_timeout, lock_project, push, resolve_commit, sync};
+use crate::workspace::redact_url;
 use crate::workspace::snapshot::ensure_branch;
 use crate::workspace::{
     RunBranch, WorkspaceError, is_agent_branch, mirror_path, run_git, run_git_output, worktree,
     worktree_path,
 };
-use crate::workspace::{git_remote, redact_url};
 use agent_runner_agent::ProjectSpec;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -116,7 +116,7 @@ pub async fn approve(
     let mut outcome = ApproveOutcome::default();
     let mut refspecs = vec![format!("refs/heads/{branch}:refs/heads/{branch}")];
     let mut merged = None;
-    let push = match &target {
+    let wanted = match &target {
         ApproveTarget::Merge { into } => {
             let merge = merge(&mirror, branch, &branch_tip, into, run_id).await?;
             outcome.merged_commit = Some(merge.commit.clone());
@@ -126,8 +126,8 @@ pub async fn approve(
         }
         ApproveTarget::Keep { push } => *push,
     };
-    if let Some(url) = project.repo_url.as_deref().filter(|_| push) {
-        if let Err(reason) = push_to(&mirror, url, &refspecs, git_timeout(project)?).await {
+    if let Some(url) = project.repo_url.as_deref().filter(|_| wanted) {
+        if let Err(reason) = push(&mirror, url, &refspecs, git_timeout(project)?).await {
             if let Some((into, merge)) = merged {
                 undo_merge(&mirror, into, &merge).await;
             }
@@ -140,43 +140,6 @@ pub async fn approve(
     }
     worktree::remove(&mirror, &worktree_path(workspace_root, run_id)).await?;
     Ok(outcome)
-}
-
-/// Pushes `refspecs` from the mirror to the repository at `url`, for at most
-/// `timeout`; `Err` is what git said.
-async fn push_to(
-    mirror: &Path,
-    url: &str,
-    refspecs: &[String],
-    timeout: Duration,
-) -> Result<(), String> {
-    let local = local_repo(url).map(|path| path.to_string_lossy().into_owned());
-    let mut args = vec!["push", "--quiet", "--porcelain"];
-    if local.is_some() {
-        // A checked-out target branch of a non-bare repository on this
-        // machine is updated together with its (clean) working tree.
-        args.push("--receive-pack=git -c receive.denyCurrentBranch=updateInstead receive-pack");
-    }
-    args.push(local.as_deref().unwrap_or(url));
-    args.extend(refspecs.iter().map(String::as_str));
-    let out = git_remote(mirror, &args, timeout)
-        .await
-        .map_err(|e| redact_url(&e.to_string()))?;
-    if out.success {
-        return Ok(());
-    }
-    // `--porcelain` lists each refused ref with its reason on stdout.
-    let refused: Vec<&str> = out
-        .stdout
-        .lines()
-        .filter(|line| line.starts_with('!'))
-        .collect();
-    let said = [out.stderr.trim(), &refused.join("; ")]
-        .into_iter()
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ");
-    Err(redact_url(&said))
 }
 
 /// Puts the target branch back where it was before a merge whose push failed.

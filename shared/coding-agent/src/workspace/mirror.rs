@@ -8,7 +8,9 @@
 //! every worker), so that the agent can start from nothing.
 //!
 //! Clones, fetches and pushes end after the project's `settings.git_timeout_s`
-//! (default 300 s), see [`git_timeout`].
+//! (default 300 s), see [`git_timeout`]. Pushes go from the mirror to the
+//! project's repository: a run's branch after each attempt when the project
+//! asks for it ([`pushes_branches`]), and an approval's merge.
 
 use super::WorkspaceError;
 use super::git::{GitOutput, git, git_output, git_remote, git_with, redact_url};
@@ -238,6 +240,77 @@ pub(crate) async fn resolve_commit(
     )
     .await?;
     Ok(out.success.then(|| out.stdout.trim().to_owned()))
+}
+
+/// Pushes `refspecs` from the mirror to the repository at `url`, for at most
+/// `timeout`; `Err` is what git said (credentials hidden).
+pub(crate) async fn push(
+    mirror: &Path,
+    url: &str,
+    refspecs: &[String],
+    timeout: Duration,
+) -> Result<(), String> {
+    let local = local_repo(url).map(|path| path.to_string_lossy().into_owned());
+    let mut args = vec!["push", "--quiet", "--porcelain"];
+    if local.is_some() {
+        // A checked-out target branch of a non-bare repository on this
+        // machine is updated together with its (clean) working tree.
+        args.push("--receive-pack=git -c receive.denyCurrentBranch=updateInstead receive-pack");
+    }
+    args.push(local.as_deref().unwrap_or(url));
+    args.extend(refspecs.iter().map(String::as_str));
+    let out = git_remote(mirror, &args, timeout)
+        .await
+        .map_err(|e| redact_url(&e.to_string()))?;
+    if out.success {
+        return Ok(());
+    }
+    // `--porcelain` lists each refused ref with its reason on stdout.
+    let refused: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with('!'))
+        .collect();
+    let said = [out.stderr.trim(), &refused.join("; ")]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(redact_url(&said))
+}
+
+/// Pushes (forced: the branch is the run's) `branch` of the project's mirror
+/// to its repository when the project asks for it; `None` when it does not,
+/// or has no repository.
+pub(crate) async fn push_run_branch(
+    root: &Path,
+    project: &ProjectSpec,
+    branch: &str,
+) -> Option<Result<(), String>> {
+    let url = project.repo_url.as_deref()?;
+    match pushes_branches(project) {
+        Ok(true) => {}
+        Ok(false) => return None,
+        Err(e) => return Some(Err(e.to_string())),
+    }
+    let timeout = match git_timeout(project) {
+        Ok(timeout) => timeout,
+        Err(e) => return Some(Err(e.to_string())),
+    };
+    let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
+    Some(push(&mirror_path(root, project.id), url, &[refspec], timeout).await)
+}
+
+/// Whether the project asks for each run's branch to be pushed to its
+/// repository after every successful attempt (`settings.push_branches`).
+pub(crate) fn pushes_branches(project: &ProjectSpec) -> Result<bool, WorkspaceError> {
+    match project.settings.get("push_branches") {
+        None | Some(serde_json::Value::Null) => Ok(false),
+        Some(serde_json::Value::Bool(push)) => Ok(*push),
+        Some(other) => Err(WorkspaceError::Invalid(format!(
+            "the project's settings.push_branches must be true or false, not {other}"
+        ))),
+    }
 }
 
 /// Whether `repo_url` names a repository on this machine (and so can take

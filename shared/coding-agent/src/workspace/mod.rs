@@ -22,7 +22,7 @@ pub(crate) mod mirror;
 pub(crate) mod snapshot;
 pub(crate) mod worktree;
 
-pub(crate) use git::{git as run_git, git_output as run_git_output, git_remote, redact_url};
+pub(crate) use git::{git as run_git, git_output as run_git_output, redact_url};
 pub use mirror::mirror_path;
 pub use snapshot::RunBranch;
 

@@ -66,9 +66,15 @@ async fn a_run_that_edits_a_file_commits_it_on_its_branch_and_reports_the_diff()
     assert_eq!(r["model"], "test-model");
     assert!(r["conversation"].as_array().expect("conversation").len() >= 8);
 
-    // The branch lives in the mirror, with the harness's commit on top of the start commit.
+    // The branch lives in the mirror, with the harness's commit on top of the start commit;
+    // the project does not ask for it to be pushed.
     let mirror = h.mirror();
     assert!(ref_exists(&mirror, &format!("refs/heads/{branch}")));
+    assert_eq!(r["push"], serde_json::Value::Null);
+    assert!(!ref_exists(
+        h.origin.path(),
+        &format!("refs/heads/{branch}")
+    ));
     let head = r["head_commit"].as_str().expect("head");
     assert_eq!(git(&mirror, &["rev-parse", branch]), head);
     assert_eq!(

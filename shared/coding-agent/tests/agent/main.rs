@@ -6,6 +6,7 @@ use agent_runner_test_fixtures::fake_llm;
 mod helpers;
 
 mod approval;
+mod branch_push;
 mod confinement;
 mod continuation;
 mod happy_path;
