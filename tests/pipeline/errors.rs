@@ -1,5 +1,6 @@
 //! Bad input gets a clear JSON error and loses nothing.
 
+use agent_runner_store::tokens;
 use agent_runner_tests::{ApiHandle, TestEnv};
 use serde_json::{Value, json};
 
@@ -113,6 +114,16 @@ async fn invalid_submissions_get_422_naming_the_problem_and_create_nothing() {
             "invalid params",
         ),
         (
+            json!({"project_id": project, "goal": "g", "agent": "llm",
+                   "params": {"max_iterations": "ten"}}),
+            "params: max_iterations: invalid type",
+        ),
+        (
+            json!({"project_id": project, "goal": "g", "agent": "llm",
+                   "params": {"temperature": 0.2}}),
+            "params: temperature: unknown field",
+        ),
+        (
             json!({"project_id": project, "goal": "g", "max_attempts": 0}),
             "max_attempts",
         ),
@@ -141,6 +152,70 @@ async fn invalid_submissions_get_422_naming_the_problem_and_create_nothing() {
     }
     let (_, listed) = api.get("/v1/runs").await;
     assert_eq!(listed["runs"].as_array().expect("runs").len(), 0);
+    api.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn another_model_endpoint_needs_an_admin_token_and_project_settings_are_checked() {
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[]).await;
+    let project = api.project().await;
+    let elsewhere = json!({"project_id": project, "goal": "g", "agent": "llm",
+                           "params": {"base_url": "http://127.0.0.1:9/v1", "api_key": "k"}});
+    let (reader, _) = tokens::create(&env.pool, "reader", false)
+        .await
+        .expect("token");
+    let (status, body) = api
+        .request_as(
+            &reader,
+            reqwest::Method::POST,
+            "/v1/runs",
+            Some(elsewhere.clone()),
+        )
+        .await;
+    assert_eq!(status, 403, "{body}");
+    assert_error(&body, "forbidden");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("params.base_url")),
+        "{body}"
+    );
+    let (_, listed) = api.get("/v1/runs").await;
+    assert_eq!(listed["runs"].as_array().expect("runs").len(), 0);
+    let (status, body) = api.post("/v1/runs", elsewhere).await;
+    assert_eq!(status, 201, "an admin may: {body}");
+
+    for (settings, expected) in [
+        (json!({"push_branches": "on"}), "settings.push_branches"),
+        (json!({"git_timeout_s": 0}), "settings.git_timeout_s"),
+        (json!({"require_approval": "yes"}), "require_approval"),
+        (json!({"merge_into": "-rf"}), "merge_into `-rf`"),
+        (json!({"merge_into": 7}), "merge_into must be"),
+    ] {
+        let (status, body) = api
+            .post(
+                "/v1/projects",
+                json!({"name": format!("p-{}", uuid::Uuid::new_v4()), "settings": settings}),
+            )
+            .await;
+        assert_eq!(status, 422, "{settings}: {body}");
+        assert_error(&body, "validation_failed");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(expected),
+            "`{message}` should mention `{expected}`"
+        );
+    }
+    let (status, body) = api
+        .post(
+            "/v1/projects",
+            json!({"name": "checked", "settings": {"push_branches": true, "git_timeout_s": 60,
+                   "merge_into": "release", "team": "core"}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["settings"]["team"], "core", "other keys are kept");
     api.stop().await;
 }
 

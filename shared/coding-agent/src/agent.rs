@@ -68,7 +68,8 @@ impl CodingAgent {
         let settings = resolve(&self.config, &ctx.project.settings, &ctx.run.params)
             .map_err(AgentError::Fatal)?;
         // A setting read only at the end is checked before the work starts.
-        mirror::pushes_branches(ctx.project).map_err(|e| AgentError::Fatal(e.to_string()))?;
+        mirror::pushes_branches(&ctx.project.settings)
+            .map_err(|e| AgentError::Fatal(e.to_string()))?;
         // One token for everything that must stop: a cancel or the deadline.
         let stop = ctx.cancel.child_token();
         let deadline = ctx.run.deadline;

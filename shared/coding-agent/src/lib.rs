@@ -39,7 +39,7 @@ pub mod workspace;
 
 pub use agent::CodingAgent;
 pub use config::{CodingAgentConfig, ConfigError, LlmConfig, RetryConfig};
-pub use params::{params_override_endpoint, validate_llm_params};
+pub use params::{params_override_endpoint, validate_llm_params, validate_project_settings};
 pub use review::{
     ApproveOutcome, ApproveTarget, ExecCommand, ReviewError, approve, exec_in_worktree, reject,
 };

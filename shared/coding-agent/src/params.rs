@@ -2,12 +2,14 @@
 //! and the project's `settings`.
 //!
 //! The api calls [`validate_llm_params`] to refuse unknown or ill-typed keys
-//! with 422 before a run is accepted; the worker resolves the effective
+//! with 422 before a run is accepted, and [`validate_project_settings`] for
+//! a new project's settings; the worker resolves the effective
 //! settings of an attempt with [`resolve`]. An endpoint override
 //! (`base_url`, `api_key`) is honoured only when the worker allows it, and a
 //! run pointed elsewhere never receives the configured API key.
 
 use crate::config::{CodingAgentConfig, LlmConfig, MAX_ITERATIONS_LIMIT, check_base_url};
+use crate::workspace::mirror;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -51,7 +53,15 @@ impl LlmParams {
     fn parse(value: &Value) -> Result<Self, String> {
         let params: LlmParams = match value {
             Value::Null => LlmParams::default(),
-            Value::Object(_) => serde_json::from_value(value.clone()).map_err(|e| e.to_string())?,
+            Value::Object(map) => {
+                // Key by key first, so that a wrong type names its key.
+                for (key, item) in map {
+                    let single = Value::Object(Map::from_iter([(key.clone(), item.clone())]));
+                    serde_json::from_value::<LlmParams>(single)
+                        .map_err(|e| format!("{key}: {e}"))?;
+                }
+                serde_json::from_value(value.clone()).map_err(|e| e.to_string())?
+            }
             _ => return Err("params must be a JSON object".to_owned()),
         };
         if params.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
@@ -91,6 +101,33 @@ impl LlmParams {
 /// the offending key.
 pub fn validate_llm_params(params: &Value) -> Result<(), String> {
     LlmParams::parse(params).map(|_| ())
+}
+
+/// Checks the keys of a project's `settings` this agent reads: the
+/// [`LLM_PARAM_KEYS`] a project may set (not the endpoint), `merge_into` (a
+/// branch name or `false`), `push_branches` (bool) and `git_timeout_s`.
+/// Other keys are left alone. The message names the offending key.
+pub fn validate_project_settings(settings: &Value) -> Result<(), String> {
+    let Some(map) = settings.as_object() else {
+        return Err("settings must be a JSON object".to_owned());
+    };
+    let known: Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| PROJECT_SETTING_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    LlmParams::parse(&Value::Object(known))?;
+    match map.get("merge_into") {
+        None | Some(Value::Null | Value::Bool(false) | Value::String(_)) => {}
+        Some(other) => {
+            return Err(format!(
+                "merge_into must be a branch name or false, not {other}"
+            ));
+        }
+    }
+    mirror::pushes_branches(settings).map_err(|e| e.to_string())?;
+    mirror::git_timeout(settings).map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 /// Whether `params` point the run at another endpoint (`base_url`), which
@@ -181,14 +218,30 @@ mod tests {
         let err = validate_llm_params(&json!({"temperature": 1})).expect_err("unknown");
         assert!(err.contains("temperature"), "{err}");
         let err = validate_llm_params(&json!({"max_iterations": "ten"})).expect_err("type");
-        assert!(
-            err.contains("max_iterations") || err.contains("invalid type"),
-            "{err}"
-        );
+        assert!(err.starts_with("max_iterations: invalid type"), "{err}");
         let err = validate_llm_params(&json!({"max_iterations": 0})).expect_err("range");
         assert!(err.contains("max_iterations"), "{err}");
         assert!(validate_llm_params(&json!({"api_key": "k"})).is_err());
         assert!(validate_llm_params(&json!([])).is_err());
+    }
+
+    #[test]
+    fn project_settings_are_checked_by_key_and_other_keys_left_alone() {
+        let good = json!({"model": "m", "require_approval": true, "merge_into": false,
+            "push_branches": true, "git_timeout_s": 60, "team": "core", "base_url": 1});
+        assert_eq!(validate_project_settings(&good), Ok(()));
+        for (bad, key) in [
+            (json!({"require_approval": "yes"}), "require_approval"),
+            (json!({"max_iterations": 0}), "max_iterations"),
+            (json!({"merge_into": 3}), "merge_into"),
+            (json!({"push_branches": "on"}), "push_branches"),
+            (json!({"git_timeout_s": 0}), "git_timeout_s"),
+            (json!({"git_timeout_s": 90000}), "git_timeout_s"),
+        ] {
+            let err = validate_project_settings(&bad).expect_err("refused");
+            assert!(err.contains(key), "{bad}: {err}");
+        }
+        assert!(validate_project_settings(&json!([])).is_err());
     }
 
     #[test]

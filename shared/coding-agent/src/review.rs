@@ -127,7 +127,7 @@ pub async fn approve(
         ApproveTarget::Keep { push } => *push,
     };
     if let Some(url) = project.repo_url.as_deref().filter(|_| wanted) {
-        if let Err(reason) = push(&mirror, url, &refspecs, git_timeout(project)?).await {
+        if let Err(reason) = push(&mirror, url, &refspecs, git_timeout(&project.settings)?).await {
             if let Some((into, merge)) = merged {
                 undo_merge(&mirror, into, &merge).await;
             }

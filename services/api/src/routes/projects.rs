@@ -1,8 +1,10 @@
 //! `/v1/projects`: create, list, show.
 
+use super::review::check_branch_name;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, parse_id};
 use crate::state::AppState;
+use agent_runner_coding_agent::validate_project_settings;
 use agent_runner_store::StoreError;
 use agent_runner_store::projects::{self, NewProject, Project};
 use axum::Json;
@@ -69,6 +71,11 @@ pub async fn create(
             ));
         }
     };
+    validate_project_settings(&settings)
+        .map_err(|e| ApiError::Validation(format!("settings: {e}")))?;
+    if let Some(Value::String(branch)) = settings.get("merge_into") {
+        check_branch_name(branch)?;
+    }
     let repo_url = body
         .repo_url
         .map(|u| u.trim().to_owned())

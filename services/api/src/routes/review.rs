@@ -154,7 +154,7 @@ async fn default_target(state: &AppState, run_id: Uuid) -> Result<Value, ApiErro
 }
 
 /// A branch name git accepts and no option can hide in.
-fn check_branch_name(branch: &str) -> Result<(), ApiError> {
+pub(crate) fn check_branch_name(branch: &str) -> Result<(), ApiError> {
     let valid = !branch.is_empty()
         && branch.len() <= 200
         && !branch.starts_with(['-', '/', '.'])

@@ -5,6 +5,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, parse_id};
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
+use agent_runner_coding_agent::{params_override_endpoint, validate_llm_params};
 use agent_runner_domain::{JobMessage, RunStatus, RunSubmission};
 use agent_runner_queue::JobProperties;
 use agent_runner_store::outbox;
@@ -33,6 +34,7 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
         (status = 201, description = "Accepted: committed, and published now or by the outbox relay", body = Run),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "An llm run's params.base_url from a token without the admin scope", body = ErrorBody),
         (status = 409, description = "The Idempotency-Key was used for a different submission", body = ErrorBody),
         (status = 413, description = "Body over MAX_BODY_BYTES", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
@@ -41,7 +43,7 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
     ))]
 pub async fn create(
     State(state): State<AppState>,
-    Extension(_principal): Extension<Principal>,
+    Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<RunSubmission>,
@@ -49,6 +51,17 @@ pub async fn create(
     let valid = body
         .validate()
         .map_err(|e| ApiError::Validation(e.to_string()))?;
+    if valid.agent == "llm" {
+        validate_llm_params(&valid.params)
+            .map_err(|e| ApiError::Validation(format!("params: {e}")))?;
+        if params_override_endpoint(&valid.params) && !principal.admin {
+            return Err(ApiError::Forbidden(
+                "params.base_url points the run at another model endpoint, which needs a token \
+                 with the admin scope"
+                    .into(),
+            ));
+        }
+    }
     let timeout_s = valid
         .timeout_s
         .unwrap_or(state.config.run_timeout_default_s);

@@ -29,10 +29,10 @@ const GIT_TIMEOUT_DEFAULT_S: u64 = 300;
 /// Largest `settings.git_timeout_s` accepted (a day).
 const GIT_TIMEOUT_MAX_S: u64 = 86_400;
 
-/// How long a clone, fetch or push of the project may take: its
+/// How long a clone, fetch or push of a project may take: its
 /// `settings.git_timeout_s` (1 to 86400), else 300 s.
-pub(crate) fn git_timeout(project: &ProjectSpec) -> Result<Duration, WorkspaceError> {
-    match project.settings.get("git_timeout_s") {
+pub(crate) fn git_timeout(settings: &serde_json::Value) -> Result<Duration, WorkspaceError> {
+    match settings.get("git_timeout_s") {
         None | Some(serde_json::Value::Null) => Ok(Duration::from_secs(GIT_TIMEOUT_DEFAULT_S)),
         Some(value) => value
             .as_u64()
@@ -104,7 +104,7 @@ pub(crate) struct Mirror {
 /// Creates or updates the project's mirror. Call with the project lock held.
 pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, WorkspaceError> {
     let path = mirror_path(root, project.id);
-    let timeout = git_timeout(project)?;
+    let timeout = git_timeout(&project.settings)?;
     if path.join("HEAD").is_file() {
         let mut fetch_error = None;
         if let Some(url) = &project.repo_url {
@@ -288,12 +288,12 @@ pub(crate) async fn push_run_branch(
     branch: &str,
 ) -> Option<Result<(), String>> {
     let url = project.repo_url.as_deref()?;
-    match pushes_branches(project) {
+    match pushes_branches(&project.settings) {
         Ok(true) => {}
         Ok(false) => return None,
         Err(e) => return Some(Err(e.to_string())),
     }
-    let timeout = match git_timeout(project) {
+    let timeout = match git_timeout(&project.settings) {
         Ok(timeout) => timeout,
         Err(e) => return Some(Err(e.to_string())),
     };
@@ -303,8 +303,8 @@ pub(crate) async fn push_run_branch(
 
 /// Whether the project asks for each run's branch to be pushed to its
 /// repository after every successful attempt (`settings.push_branches`).
-pub(crate) fn pushes_branches(project: &ProjectSpec) -> Result<bool, WorkspaceError> {
-    match project.settings.get("push_branches") {
+pub(crate) fn pushes_branches(settings: &serde_json::Value) -> Result<bool, WorkspaceError> {
+    match settings.get("push_branches") {
         None | Some(serde_json::Value::Null) => Ok(false),
         Some(serde_json::Value::Bool(push)) => Ok(*push),
         Some(other) => Err(WorkspaceError::Invalid(format!(
