@@ -409,3 +409,72 @@ async fn a_worker_that_does_not_answer_within_wait_exits_5_naming_the_request_to
     assert_eq!(zero.status.code(), Some(2), "{}", shown(&zero));
     s.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn projects_add_takes_settings_and_update_changes_them_key_by_key() {
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[]).await;
+    let added = cli(
+        &api,
+        &[
+            "projects",
+            "add",
+            "shop",
+            "--repo",
+            "/srv/shop.git",
+            "--setting",
+            "require_approval=true",
+            "--setting",
+            "merge_into=release",
+        ],
+    )
+    .await;
+    assert_eq!(added.status.code(), Some(0), "{}", shown(&added));
+
+    let updated = cli(
+        &api,
+        &[
+            "projects",
+            "update",
+            "shop",
+            "--no-repo",
+            "--setting",
+            "push_branches=true",
+            "--unset",
+            "merge_into",
+        ],
+    )
+    .await;
+    assert_eq!(updated.status.code(), Some(0), "{}", shown(&updated));
+    assert!(
+        stdout(&updated).contains("project shop updated: repo (none)"),
+        "{}",
+        shown(&updated)
+    );
+    let (_, listed) = api.get("/v1/projects").await;
+    let shop = &listed["projects"][0];
+    assert_eq!(shop["repo_url"], serde_json::Value::Null);
+    assert_eq!(
+        shop["settings"],
+        json!({"require_approval": true, "push_branches": true})
+    );
+
+    let refused = cli(
+        &api,
+        &["projects", "update", "shop", "--setting", "git_timeout_s=0"],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(4), "{}", shown(&refused));
+    assert!(
+        stderr(&refused).contains("settings.git_timeout_s"),
+        "{}",
+        shown(&refused)
+    );
+    let both = cli(
+        &api,
+        &["projects", "update", "shop", "--repo", "/x", "--no-repo"],
+    )
+    .await;
+    assert_eq!(both.status.code(), Some(2), "{}", shown(&both));
+    api.stop().await;
+}

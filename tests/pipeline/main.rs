@@ -12,6 +12,7 @@ mod llm;
 mod metrics;
 mod openapi;
 mod otlp;
+mod projects;
 mod reaper;
 mod retries;
 mod shutdown;

@@ -265,10 +265,38 @@ pub enum ProjectsCommand {
         /// Default branch (the api uses `main` when absent).
         #[arg(long, value_name = "BRANCH")]
         branch: Option<String>,
+        /// A setting (require_approval, push_branches, merge_into, model, …);
+        /// repeatable. Numbers and true/false are typed.
+        #[arg(long = "setting", value_name = "KEY=VALUE", value_parser = parse_param)]
+        settings: Vec<(String, Value)>,
     },
+    /// Change a project's repository, default branch or settings.
+    Update(ProjectUpdateArgs),
     /// List projects.
     #[command(visible_alias = "ls")]
     List,
+}
+
+/// Arguments of `projects update`.
+#[derive(Debug, Args)]
+pub struct ProjectUpdateArgs {
+    /// Project id or name.
+    pub project: String,
+    /// New Git repository URL.
+    #[arg(long, value_name = "URL", conflicts_with = "no_repo")]
+    pub repo: Option<String>,
+    /// Leave the project without a repository.
+    #[arg(long)]
+    pub no_repo: bool,
+    /// New default branch.
+    #[arg(long, value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// Set a setting; repeatable. Numbers and true/false are typed.
+    #[arg(long = "setting", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub settings: Vec<(String, Value)>,
+    /// Remove a setting; repeatable.
+    #[arg(long, value_name = "KEY")]
+    pub unset: Vec<String>,
 }
 
 /// Accepts an absolute http(s) URL, returned without a trailing slash.

@@ -81,6 +81,15 @@ impl ApiClient {
         self.send(request).await
     }
 
+    /// `PATCH path` with a JSON body, returning the JSON body.
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, CliError> {
+        let request = self
+            .request(Method::PATCH, path)
+            .timeout(REQUEST_TIMEOUT)
+            .json(body);
+        Ok(self.send(request).await?.body)
+    }
+
     /// Opens an event stream (no overall deadline: it lasts as long as the run).
     /// Returns the 2xx response with its body unread.
     pub async fn open_stream(

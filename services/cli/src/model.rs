@@ -103,6 +103,7 @@ pub struct Project {
     pub name: String,
     pub repo_url: Option<String>,
     pub default_branch: Option<String>,
+    pub settings: Value,
     pub created_at: Option<String>,
 }
 

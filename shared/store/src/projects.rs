@@ -103,3 +103,50 @@ pub async fn list(pool: &Pool, limit: i64) -> Result<Vec<Project>, StoreError> {
         .await?;
     Ok(rows.iter().map(Project::from_row).collect())
 }
+
+/// A project's editable fields, as they are to become.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProjectChange {
+    /// Git repository, if any.
+    pub repo_url: Option<String>,
+    /// Branch runs start from.
+    pub default_branch: String,
+    /// Settings object.
+    pub settings: Value,
+}
+
+/// Changes a project under a row lock: `change` sees the project as it is
+/// and says what it becomes, or why not (then nothing changes). `None`
+/// when there is no such project.
+pub async fn update<E>(
+    pool: &Pool,
+    id: Uuid,
+    change: impl FnOnce(&Project) -> Result<ProjectChange, E>,
+) -> Result<Option<Result<Project, E>>, StoreError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let Some(row) = tx
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM projects WHERE id = $1 FOR UPDATE"),
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let next = match change(&Project::from_row(&row)) {
+        Ok(next) => next,
+        Err(refused) => return Ok(Some(Err(refused))),
+    };
+    let row = tx
+        .query_one(
+            &format!(
+                "UPDATE projects SET repo_url = $2, default_branch = $3, settings = $4
+                 WHERE id = $1 RETURNING {COLUMNS}"
+            ),
+            &[&id, &next.repo_url, &next.default_branch, &next.settings],
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(Some(Ok(Project::from_row(&row))))
+}

@@ -14,6 +14,7 @@ mod health;
 mod messages;
 mod metrics;
 mod openapi;
+mod project_update;
 mod projects;
 mod requests;
 mod review;
@@ -36,7 +37,7 @@ use utoipa_axum::routes;
 fn documented(state: &AppState) -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .routes(routes!(projects::create, projects::list))
-        .routes(routes!(projects::show))
+        .routes(routes!(projects::show, project_update::update))
         .routes(routes!(runs::create, runs::list))
         .routes(routes!(runs::show))
         .routes(routes!(runs::cancel))

@@ -71,21 +71,10 @@ pub async fn create(
             ));
         }
     };
-    validate_project_settings(&settings)
-        .map_err(|e| ApiError::Validation(format!("settings: {e}")))?;
-    if let Some(Value::String(branch)) = settings.get("merge_into") {
-        check_branch_name(branch)?;
-    }
-    let repo_url = body
-        .repo_url
-        .map(|u| u.trim().to_owned())
-        .filter(|u| !u.is_empty());
-    let default_branch = body.default_branch.unwrap_or_else(|| "main".into());
-    if default_branch.trim().is_empty() || default_branch.contains(char::is_whitespace) {
-        return Err(ApiError::Validation(
-            "default_branch must be a branch name".into(),
-        ));
-    }
+    let settings = checked_settings(settings)?;
+    let repo_url = checked_repo_url(body.repo_url);
+    let default_branch =
+        checked_default_branch(body.default_branch.unwrap_or_else(|| "main".into()))?;
     let new = NewProject {
         name,
         repo_url,
@@ -123,4 +112,31 @@ pub async fn show(
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no project with id `{id}`")))
+}
+
+/// The settings if the keys the agent reads are well-typed (422 otherwise).
+pub(super) fn checked_settings(settings: Value) -> Result<Value, ApiError> {
+    validate_project_settings(&settings)
+        .map_err(|e| ApiError::Validation(format!("settings: {e}")))?;
+    if let Some(Value::String(branch)) = settings.get("merge_into") {
+        check_branch_name(branch)?;
+    }
+    Ok(settings)
+}
+
+/// A repository URL trimmed; empty means none.
+pub(super) fn checked_repo_url(repo_url: Option<String>) -> Option<String> {
+    repo_url
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
+}
+
+/// A default branch with no blanks in it (422 otherwise).
+pub(super) fn checked_default_branch(branch: String) -> Result<String, ApiError> {
+    if branch.trim().is_empty() || branch.contains(char::is_whitespace) {
+        return Err(ApiError::Validation(
+            "default_branch must be a branch name".into(),
+        ));
+    }
+    Ok(branch)
 }

@@ -45,9 +45,13 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit, CliError> {
         Command::Message(args) => message::run(ctx, args).await,
         Command::Exec(args) => exec::run(ctx, args).await,
         Command::Diff { id, stat } => diff::run(ctx, id, stat).await,
-        Command::Projects(ProjectsCommand::Add { name, repo, branch }) => {
-            projects::add(ctx, name, repo, branch).await
-        }
+        Command::Projects(ProjectsCommand::Add {
+            name,
+            repo,
+            branch,
+            settings,
+        }) => projects::add(ctx, name, repo, branch, settings).await,
+        Command::Projects(ProjectsCommand::Update(args)) => projects::update(ctx, args).await,
         Command::Projects(ProjectsCommand::List) => projects::list(ctx).await,
         Command::Workers => workers::run(ctx).await,
     }

@@ -1,11 +1,12 @@
-//! `projects add` and `projects list`, and the name-to-id lookup that lets
-//! `--project` take either.
+//! `projects add`, `projects update` and `projects list`, and the
+//! name-to-id lookup that lets `--project` take either.
 
 use super::{Ctx, parse};
+use crate::cli::ProjectUpdateArgs;
 use crate::exit::{CliError, Exit};
 use crate::model::{Project, list_of};
 use crate::render::{emit, emit_json, projects_table};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 /// The id of `project`, given as an id or as a name.
@@ -30,14 +31,18 @@ pub async fn resolve(ctx: &Ctx, project: &str) -> Result<Uuid, CliError> {
     })
 }
 
-/// `projects add NAME [--repo URL] [--branch B]`.
+/// `projects add NAME [--repo URL] [--branch B] [--setting K=V]…`.
 pub async fn add(
     ctx: &Ctx,
     name: String,
     repo: Option<String>,
     branch: Option<String>,
+    settings: Vec<(String, Value)>,
 ) -> Result<Exit, CliError> {
     let mut body = json!({"name": name});
+    if !settings.is_empty() {
+        body["settings"] = Value::Object(settings.into_iter().collect());
+    }
     if let Some(repo) = repo {
         body["repo_url"] = Value::String(repo);
     }
@@ -50,6 +55,43 @@ pub async fn add(
     } else {
         let project: Project = parse(&reply.body, "a project")?;
         emit(&format!("project {} created: {}", project.name, project.id));
+    }
+    Ok(Exit::Success)
+}
+
+/// `projects update PROJECT [--repo URL | --no-repo] [--branch B]
+/// [--setting K=V]… [--unset K]…`: only what is given changes.
+pub async fn update(ctx: &Ctx, args: ProjectUpdateArgs) -> Result<Exit, CliError> {
+    let id = resolve(ctx, &args.project).await?;
+    let mut body = json!({});
+    if let Some(repo) = args.repo {
+        body["repo_url"] = Value::String(repo);
+    } else if args.no_repo {
+        body["repo_url"] = Value::Null;
+    }
+    if let Some(branch) = args.branch {
+        body["default_branch"] = Value::String(branch);
+    }
+    let mut settings: Map<String, Value> = args.settings.into_iter().collect();
+    settings.extend(args.unset.into_iter().map(|key| (key, Value::Null)));
+    if !settings.is_empty() {
+        body["settings"] = Value::Object(settings);
+    }
+    let project = ctx
+        .client
+        .patch(&format!("/v1/projects/{id}"), &body)
+        .await?;
+    if ctx.json {
+        emit_json(&project);
+    } else {
+        let project: Project = parse(&project, "a project")?;
+        emit(&format!(
+            "project {} updated: repo {}, branch {}, settings {}",
+            project.name,
+            project.repo_url.as_deref().unwrap_or("(none)"),
+            project.default_branch.as_deref().unwrap_or("(none)"),
+            project.settings
+        ));
     }
     Ok(Exit::Success)
 }

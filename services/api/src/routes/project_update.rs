@@ -1,0 +1,98 @@
+//! `PATCH /v1/projects/{id}`: change a project's repository, default branch
+//! or settings. Settings are merged key by key (a key set to `null` is
+//! removed), checked as at creation, and written under a row lock, so two
+//! changes at once never lose one another's keys. Runs read the project as
+//! it is when their attempt starts.
+
+use super::projects::{checked_default_branch, checked_repo_url, checked_settings};
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, parse_id};
+use crate::state::AppState;
+use agent_runner_store::projects::{self, Project, ProjectChange};
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+/// Body of `PATCH /v1/projects/{id}`: only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProject {
+    /// A new repository; `null` or `""` leaves the project without one.
+    #[serde(default, deserialize_with = "given")]
+    #[schema(value_type = Option<String>)]
+    repo_url: Option<Option<String>>,
+    /// A new branch runs start from.
+    #[serde(default)]
+    default_branch: Option<String>,
+    /// Keys to set in the settings; a key set to `null` is removed.
+    #[serde(default)]
+    settings: Option<Value>,
+}
+
+/// Tells a field given as `null` (`Some(None)`) from one left out (`None`).
+fn given<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Changes a project: 200 with the project as it now is.
+#[utoipa::path(patch, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Project id")),
+    request_body = UpdateProject,
+    responses(
+        (status = 200, description = "Changed", body = Project),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 404, description = "No such project", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "An unknown field (the name can not change), or a value that is not valid; nothing changed", body = ErrorBody),
+        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<UpdateProject>,
+) -> Result<Json<Project>, ApiError> {
+    let id = parse_id(&id, "project")?;
+    let patch = match body.settings {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(map)) => map,
+        Some(_) => {
+            return Err(ApiError::Validation(
+                "settings must be a JSON object".into(),
+            ));
+        }
+    };
+    let default_branch = body
+        .default_branch
+        .map(checked_default_branch)
+        .transpose()?;
+    let changed = projects::update(&state.pool, id, |current| {
+        let mut settings = current.settings.as_object().cloned().unwrap_or_default();
+        for (key, value) in patch {
+            if value.is_null() {
+                settings.remove(&key);
+            } else {
+                settings.insert(key, value);
+            }
+        }
+        Ok::<_, ApiError>(ProjectChange {
+            repo_url: match body.repo_url {
+                Some(repo_url) => checked_repo_url(repo_url),
+                None => current.repo_url.clone(),
+            },
+            default_branch: default_branch.unwrap_or_else(|| current.default_branch.clone()),
+            settings: checked_settings(Value::Object(settings))?,
+        })
+    })
+    .await?;
+    match changed {
+        Some(Ok(project)) => {
+            tracing::info!(project.id = %project.id, "project changed");
+            Ok(Json(project))
+        }
+        Some(Err(refused)) => Err(refused),
+        None => Err(ApiError::NotFound(format!("no project with id `{id}`"))),
+    }
+}
