@@ -2,14 +2,12 @@
 //! simulated agent for submit and watch, the `llm` agent (scripted model,
 //! temporary git repository, see `llm`) for message, exec and approve.
 
-use crate::llm::{ENDED, Setup, changelog_in_two_steps, fix_the_answer};
+use crate::llm::{ENDED, Setup, changelog_in_two_steps};
 use agent_runner_store::tokens;
-use agent_runner_test_fixtures::fake_llm::FakeLlm;
 use agent_runner_test_fixtures::git_repo::{git, ref_exists};
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle, binary};
 use serde_json::json;
 use std::process::Output;
-use std::time::Duration;
 
 /// Runs the CLI against `api` with its admin token.
 async fn cli(api: &ApiHandle, args: &[&str]) -> Output {
@@ -245,19 +243,8 @@ async fn approve_merge_into_merges_into_that_branch_and_requests_the_api_hands_o
 {
     // REQUEST_WAIT_MS=0: the api hands every exec and review over at once
     // (202), so the CLI has to poll the request for the answer.
-    let llm = FakeLlm::start(fix_the_answer(), None).await;
-    let base_url = llm.base_url.clone();
-    let s = Setup::with_endpoint(
-        llm,
-        &base_url,
-        json!({"require_approval": true}),
-        &[("REQUEST_WAIT_MS", "0")],
-    )
-    .await;
+    let (s, id, _) = Setup::awaiting_approval_with(&[("REQUEST_WAIT_MS", "0")]).await;
     git(s.origin.path(), &["branch", "release"]);
-    let id = s.submit("Fix the answer").await;
-    let run = s.wait(&id, &ENDED).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
 
     let out = cli(
         &s.api,
@@ -355,18 +342,7 @@ async fn approve_keep_no_push_keeps_the_branch_out_of_the_projects_repository() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_worker_that_does_not_answer_within_wait_exits_5_naming_the_request_to_poll() {
-    let llm = FakeLlm::start(fix_the_answer(), None).await;
-    let base_url = llm.base_url.clone();
-    let s = Setup::with_endpoint(
-        llm,
-        &base_url,
-        json!({"require_approval": true}),
-        &[("REQUEST_WAIT_MS", "0")],
-    )
-    .await;
-    let id = s.submit("Fix the answer").await;
-    let run = s.wait(&id, &ENDED).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let (s, id, _) = Setup::awaiting_approval_with(&[("REQUEST_WAIT_MS", "0")]).await;
 
     let out = cli(
         &s.api,
@@ -392,16 +368,7 @@ async fn a_worker_that_does_not_answer_within_wait_exits_5_naming_the_request_to
     );
 
     // The worker does answer, later: the request the CLI named has it.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let request = loop {
-        let (status, request) = s.api.get(&poll).await;
-        assert_eq!(status, 200, "{request}");
-        if request["status"] != "PENDING" {
-            break request;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{request}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let request = s.answered(&poll).await;
     assert_eq!(request["status"], "DONE", "{request}");
     assert_eq!(request["result"]["stdout"], "finally\n", "{request}");
 

@@ -171,3 +171,18 @@ pub fn text(text: &str) -> Scripted {
 pub fn finish(id: &str, summary: &str) -> Scripted {
     calls(&[(id, "finish", json!({"summary": summary}))])
 }
+
+/// A run that changes the answer in [`origin_repo`]'s `src/lib.rs` from 41
+/// to 42 with `str_replace`, then finishes.
+///
+/// [`origin_repo`]: crate::git_repo::origin_repo
+pub fn fix_the_answer() -> Vec<Scripted> {
+    vec![
+        calls(&[(
+            "c1",
+            "str_replace",
+            json!({"path": "src/lib.rs", "old_str": "    41", "new_str": "    42"}),
+        )]),
+        finish("c2", "Fixed the answer."),
+    ]
+}

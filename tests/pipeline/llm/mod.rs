@@ -10,6 +10,7 @@ mod handover;
 mod review;
 mod runs;
 
+pub(crate) use agent_runner_test_fixtures::fake_llm::fix_the_answer;
 use agent_runner_test_fixtures::fake_llm::{FakeLlm, Scripted, calls, finish};
 use agent_runner_test_fixtures::git_repo::origin_repo;
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
@@ -72,7 +73,17 @@ impl Setup {
     /// A project with `require_approval` and a run of [`fix_the_answer`]
     /// that ended AWAITING_APPROVAL: the setup, the run's id and the run.
     pub(crate) async fn awaiting_approval() -> (Self, String, Value) {
-        let s = Self::new(fix_the_answer(), json!({"require_approval": true})).await;
+        Self::awaiting_approval_with(&[]).await
+    }
+
+    /// [`Setup::awaiting_approval`] with an api configured by `api_overrides`.
+    pub(crate) async fn awaiting_approval_with(
+        api_overrides: &[(&str, &str)],
+    ) -> (Self, String, Value) {
+        let llm = FakeLlm::start(fix_the_answer(), None).await;
+        let base_url = llm.base_url.clone();
+        let settings = json!({"require_approval": true});
+        let s = Self::with_endpoint(llm, &base_url, settings, api_overrides).await;
         let id = s.submit("Fix the answer").await;
         let run = s.wait(&id, &ENDED).await;
         assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
@@ -95,6 +106,21 @@ impl Setup {
         self.api
             .wait_for(id, statuses, Duration::from_secs(30))
             .await
+    }
+
+    /// Polls a request handed to a worker (`poll`, as a 202 names it) until
+    /// it is no longer PENDING; the request.
+    pub(crate) async fn answered(&self, poll: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, request) = self.api.get(poll).await;
+            assert_eq!(status, 200, "{request}");
+            if request["status"] != "PENDING" {
+                return request;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{request}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     pub(crate) fn mirror(&self) -> PathBuf {
@@ -122,17 +148,6 @@ async fn add_project(api: &ApiHandle, repo_url: &str, settings: Value) -> String
         .await;
     assert_eq!(status, 201, "{body}");
     body["id"].as_str().expect("project id").to_owned()
-}
-
-pub(crate) fn fix_the_answer() -> Vec<Scripted> {
-    vec![
-        calls(&[(
-            "c1",
-            "str_replace",
-            json!({"path": "src/lib.rs", "old_str": "    41", "new_str": "    42"}),
-        )]),
-        finish("c2", "Fixed the answer."),
-    ]
 }
 
 /// A run that starts a changelog, then a follow-up that adds a second entry.

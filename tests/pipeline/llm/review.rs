@@ -3,12 +3,10 @@
 
 use super::{ENDED, Setup, fix_the_answer};
 use agent_runner_store::tokens;
-use agent_runner_test_fixtures::fake_llm::FakeLlm;
 use agent_runner_test_fixtures::git_daemon::GitDaemon;
 use agent_runner_test_fixtures::git_repo::{git, origin_repo, ref_exists};
 use agent_runner_tests::{ApiHandle, TestEnv};
 use serde_json::json;
-use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn approving_merges_the_branch_into_the_default_branch_and_exec_needs_an_admin() {
@@ -174,18 +172,7 @@ async fn rejecting_deletes_the_branch_and_a_rejected_run_takes_no_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_exec_longer_than_the_wait_answers_202_with_a_request_to_poll() {
-    let llm = FakeLlm::start(fix_the_answer(), None).await;
-    let base_url = llm.base_url.clone();
-    let s = Setup::with_endpoint(
-        llm,
-        &base_url,
-        json!({"require_approval": true}),
-        &[("REQUEST_WAIT_MS", "200")],
-    )
-    .await;
-    let id = s.submit("Fix the answer").await;
-    let run = s.wait(&id, &ENDED).await;
-    assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+    let (s, id, _) = Setup::awaiting_approval_with(&[("REQUEST_WAIT_MS", "200")]).await;
 
     let (status, body) = s
         .api
@@ -197,16 +184,7 @@ async fn an_exec_longer_than_the_wait_answers_202_with_a_request_to_poll() {
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["request"]["status"], "PENDING");
     let poll = body["poll"].as_str().expect("poll url").to_owned();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let request = loop {
-        let (status, request) = s.api.get(&poll).await;
-        assert_eq!(status, 200, "{request}");
-        if request["status"] != "PENDING" {
-            break request;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{request}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let request = s.answered(&poll).await;
     assert_eq!(request["status"], "DONE", "{request}");
     assert_eq!(request["kind"], "EXEC");
     assert_eq!(request["worker_id"], s.worker.id);

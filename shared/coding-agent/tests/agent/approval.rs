@@ -1,7 +1,7 @@
 //! The approval gate: approve merges and pushes, reject discards; commands
 //! in a kept worktree.
 
-use crate::fake_llm::{calls, finish};
+use crate::fake_llm::fix_the_answer;
 use crate::helpers::{Harness, git, origin_repo, ref_exists};
 use agent_runner_agent::RunSpec;
 use agent_runner_agent::StoredBranch;
@@ -23,18 +23,7 @@ async fn run_awaiting_approval() -> (Harness, RunSpec, serde_json::Value) {
 async fn run_awaiting_approval_on(
     repo_url: Option<String>,
 ) -> (Harness, RunSpec, serde_json::Value) {
-    let mut h = Harness::new(
-        vec![
-            calls(&[(
-                "c1",
-                "str_replace",
-                json!({"path": "src/lib.rs", "old_str": "    41", "new_str": "    42"}),
-            )]),
-            finish("c2", "Fixed the answer."),
-        ],
-        None,
-    )
-    .await;
+    let mut h = Harness::new(fix_the_answer(), None).await;
     h.project.settings = json!({"require_approval": true});
     if repo_url.is_some() {
         h.project.repo_url = repo_url;

@@ -2,7 +2,7 @@
 //! the project's repository; a refused push is recorded, and the run still
 //! succeeds.
 
-use crate::fake_llm::{calls, finish};
+use crate::fake_llm::fix_the_answer;
 use crate::helpers::{Harness, RecordingEvents, fatal_reason, git, origin_repo, ref_exists};
 use agent_runner_domain::EventKind;
 use agent_runner_test_fixtures::git_daemon::GitDaemon;
@@ -12,18 +12,7 @@ use serde_json::{Value, json};
 /// not, with `settings`.
 async fn on_remote(accept_pushes: bool, settings: Value) -> (GitDaemon, Harness) {
     let daemon = GitDaemon::serve(origin_repo().path(), accept_pushes).await;
-    let mut h = Harness::new(
-        vec![
-            calls(&[(
-                "c1",
-                "str_replace",
-                json!({"path": "src/lib.rs", "old_str": "    41", "new_str": "    42"}),
-            )]),
-            finish("c2", "Fixed the answer."),
-        ],
-        None,
-    )
-    .await;
+    let mut h = Harness::new(fix_the_answer(), None).await;
     h.project.repo_url = Some(daemon.url());
     h.project.settings = settings;
     (daemon, h)
