@@ -72,6 +72,20 @@ impl GitDaemon {
     pub fn repo(&self) -> PathBuf {
         self.base.path().join("repo.git")
     }
+
+    /// Makes the repository refuse every push to `branch` (an `update` hook,
+    /// which judges each ref on its own), saying `<branch> is protected`.
+    pub fn protect_branch(&self, branch: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let hook = self.repo().join("hooks").join("update");
+        std::fs::create_dir_all(hook.parent().expect("hooks dir")).expect("mkdir hooks");
+        let script = format!(
+            "#!/bin/sh\nif [ \"$1\" = \"refs/heads/{branch}\" ]; then\n  echo \"{branch} is protected\" >&2\n  exit 1\nfi\nexit 0\n"
+        );
+        std::fs::write(&hook, script).expect("write hook");
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod hook");
+    }
 }
 
 impl Drop for GitDaemon {

@@ -243,15 +243,36 @@ pub(crate) async fn resolve_commit(
 }
 
 /// Pushes `refspecs` from the mirror to the repository at `url`, for at most
-/// `timeout`; `Err` is what git said (credentials hidden).
+/// `timeout`; `Err` is what git said (credentials hidden). Several refs go
+/// all or none (`--atomic`) where the server can do that, else as the
+/// server takes them.
 pub(crate) async fn push(
     mirror: &Path,
     url: &str,
     refspecs: &[String],
     timeout: Duration,
 ) -> Result<(), String> {
+    if refspecs.len() > 1 {
+        match push_once(mirror, url, refspecs, timeout, true).await {
+            Err(said) if said.contains("does not support --atomic") => {}
+            done => return done,
+        }
+    }
+    push_once(mirror, url, refspecs, timeout, false).await
+}
+
+async fn push_once(
+    mirror: &Path,
+    url: &str,
+    refspecs: &[String],
+    timeout: Duration,
+    atomic: bool,
+) -> Result<(), String> {
     let local = local_repo(url).map(|path| path.to_string_lossy().into_owned());
     let mut args = vec!["push", "--quiet", "--porcelain"];
+    if atomic {
+        args.push("--atomic");
+    }
     if local.is_some() {
         // A checked-out target branch of a non-bare repository on this
         // machine is updated together with its (clean) working tree.

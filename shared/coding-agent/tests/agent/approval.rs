@@ -193,6 +193,29 @@ async fn a_remote_that_refuses_the_push_fails_the_approval_and_changes_nothing()
 }
 
 #[tokio::test]
+async fn a_remote_that_refuses_the_target_branch_gets_neither_it_nor_the_runs_branch() {
+    let (daemon, h, run, branch, recorded) = remote_run_awaiting_approval(true).await;
+    daemon.protect_branch("main");
+    let remote_main = git(&daemon.repo(), &["rev-parse", "main"]);
+    let mirror_main = git(&h.mirror(), &["rev-parse", "main"]);
+
+    let err = approve_into_main(&h, &run, &recorded)
+        .await
+        .expect_err("main is protected");
+    let text = err.to_string();
+    assert!(
+        matches!(err, ReviewError::PushFailed { .. }) && text.contains("main is protected"),
+        "{text}"
+    );
+    assert_eq!(git(&daemon.repo(), &["rev-parse", "main"]), remote_main);
+    assert!(
+        !ref_exists(&daemon.repo(), &format!("refs/heads/{branch}")),
+        "all or nothing: the run's branch was not pushed alone"
+    );
+    assert_eq!(git(&h.mirror(), &["rev-parse", "main"]), mirror_main);
+}
+
+#[tokio::test]
 async fn a_remote_that_stops_answering_fails_the_approval_after_the_git_timeout() {
     let (_daemon, mut h, run, _, recorded) = remote_run_awaiting_approval(true).await;
     let silent = SilentRemote::start().await;
