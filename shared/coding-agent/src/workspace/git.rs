@@ -66,9 +66,10 @@ async fn git_output_with(
 }
 
 /// Runs `git -C dir args…` that talks to a remote (clone, fetch, push), in a
-/// process group of its own; past `timeout` the whole group (git and the
-/// helpers it started: ssh, git-remote-https) is killed and the command is
-/// an error saying so. Returns the output whatever the exit code.
+/// process group of its own; past `timeout` — or when the caller drops the
+/// future (a cancelled run) — the whole group (git and the helpers it
+/// started: ssh, git-remote-https) is killed; a timeout is an error saying
+/// so. Returns the output whatever the exit code.
 pub(crate) async fn git_remote(
     dir: &Path,
     args: &[&str],
@@ -78,18 +79,22 @@ pub(crate) async fn git_remote(
         .process_group(0)
         .spawn()
         .map_err(|e| WorkspaceError::io(format!("could not run git {}", shown_args(args)), e))?;
-    let group = child
-        .id()
-        .and_then(|id| i32::try_from(id).ok())
-        .map(Pid::from_raw);
+    let mut group = GroupGuard(
+        child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw),
+    );
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(output) => Ok(GitOutput::from(output.map_err(|e| {
-            WorkspaceError::io(format!("could not run git {}", shown_args(args)), e)
-        })?)),
+        Ok(output) => {
+            // Done: the group is gone (or its leftovers are git's business).
+            group.0 = None;
+            Ok(GitOutput::from(output.map_err(|e| {
+                WorkspaceError::io(format!("could not run git {}", shown_args(args)), e)
+            })?))
+        }
         Err(_) => {
-            if let Some(group) = group {
-                let _ = killpg(group, Signal::SIGKILL);
-            }
+            drop(group);
             Err(WorkspaceError::Git {
                 args: shown_args(args),
                 stderr: format!(
@@ -97,6 +102,17 @@ pub(crate) async fn git_remote(
                     timeout.as_secs()
                 ),
             })
+        }
+    }
+}
+
+/// Kills a process group when dropped, unless emptied first.
+struct GroupGuard(Option<Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(group) = self.0 {
+            let _ = killpg(group, Signal::SIGKILL);
         }
     }
 }
