@@ -323,16 +323,20 @@ def check_compose_files(root: Path, compose: dict, report: Report) -> None:
 # OpenTelemetry settings (shared/telemetry reads them in both binaries)
 # --------------------------------------------------------------------------
 
-#: Base URL of the OTLP/HTTP collector; empty exports nothing.
+#: Base URL of the OTLP collector; empty exports nothing.
 OTEL_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
+#: http/protobuf (empty: the default) or grpc.
+OTEL_PROTOCOL = "OTEL_EXPORTER_OTLP_PROTOCOL"
+OTEL_PROTOCOLS = ("", "http/protobuf", "grpc")
 #: Service name on the exported spans; the api's and the worker's must differ.
 OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
 #: Headers (a collector's credentials) sent with every export.
 OTEL_HEADERS = "OTEL_EXPORTER_OTLP_HEADERS"
 
 
-def otlp_endpoint_problem(value: str) -> str | None:
-    """Why an OTEL_EXPORTER_OTLP_ENDPOINT value would not reach a collector; None if it would (or is empty)."""
+def otlp_endpoint_problem(value: str, protocol: str = "") -> str | None:
+    """Why an OTEL_EXPORTER_OTLP_ENDPOINT value would not reach a collector over
+    `protocol` (OTEL_EXPORTER_OTLP_PROTOCOL); None if it would (or is empty)."""
     value = value.strip()
     if not value:
         return None
@@ -341,8 +345,12 @@ def otlp_endpoint_problem(value: str) -> str | None:
         return f"{value!r} must be an http:// or https:// base URL, or empty"
     if (match.group(2) or "").rstrip("/").endswith("/v1/traces"):
         return f"{value!r} must be the collector's base URL: the exporter appends /v1/traces"
-    if match.group(1) == "4317":
-        return f"{value!r} is the OTLP/gRPC port; only OTLP/HTTP (4318) is built in"
+    grpc = protocol.strip() == "grpc"
+    if match.group(1) == "4317" and not grpc:
+        return (f"{value!r} is the OTLP/gRPC port; set {OTEL_PROTOCOL}=grpc, or use the OTLP/HTTP port "
+                "(4318)")
+    if match.group(1) == "4318" and grpc:
+        return f"{value!r} is the OTLP/HTTP port, but {OTEL_PROTOCOL} is grpc (4317)"
     return None
 
 
@@ -367,10 +375,17 @@ def check_otel_settings(envs: dict[str, dict[str, str | None]], where: Callable[
         elif env[OTEL_HEADERS]:
             report.fail(where(name), f"{OTEL_HEADERS} is written into the deploy files; it holds credentials: "
                                      "take it from a Secret (or the shell)")
+        protocol = env.get(OTEL_PROTOCOL) or ""
+        if OTEL_PROTOCOL not in env:
+            report.fail(where(name), f"{OTEL_PROTOCOL} is not passed; set it (empty: http/protobuf) so "
+                                     "the api and the workers speak to the collector alike")
+        elif protocol.strip() not in OTEL_PROTOCOLS:
+            report.fail(where(name), f"{OTEL_PROTOCOL} {protocol!r} is not one of http/protobuf, grpc")
         if OTEL_ENDPOINT not in env:
             report.fail(where(name), f"{OTEL_ENDPOINT} is not passed; set it (empty exports nothing) so "
                                      "span export is turned on in one place")
-        elif env[OTEL_ENDPOINT] is not None and (problem := otlp_endpoint_problem(env[OTEL_ENDPOINT])):
+        elif env[OTEL_ENDPOINT] is not None and (
+                problem := otlp_endpoint_problem(env[OTEL_ENDPOINT], protocol)):
             report.fail(where(name), f"{OTEL_ENDPOINT}: {problem}")
         if OTEL_SERVICE_NAME not in env or env[OTEL_SERVICE_NAME] == "":
             report.fail(where(name), f"{OTEL_SERVICE_NAME} is missing or empty")
@@ -378,6 +393,9 @@ def check_otel_settings(envs: dict[str, dict[str, str | None]], where: Callable[
     if OTEL_ENDPOINT in api and OTEL_ENDPOINT in worker and api[OTEL_ENDPOINT] != worker[OTEL_ENDPOINT]:
         report.fail(where("worker"), f"{OTEL_ENDPOINT} {worker[OTEL_ENDPOINT]!r} differs from the api's "
                                      f"{api[OTEL_ENDPOINT]!r}; one trace spans both")
+    if OTEL_PROTOCOL in api and OTEL_PROTOCOL in worker and api[OTEL_PROTOCOL] != worker[OTEL_PROTOCOL]:
+        report.fail(where("worker"), f"{OTEL_PROTOCOL} {worker[OTEL_PROTOCOL]!r} differs from the api's "
+                                     f"{api[OTEL_PROTOCOL]!r}")
     if api.get(OTEL_SERVICE_NAME) and api.get(OTEL_SERVICE_NAME) == worker.get(OTEL_SERVICE_NAME):
         report.fail(where("worker"), f"{OTEL_SERVICE_NAME} {worker[OTEL_SERVICE_NAME]!r} is the api's too; "
                                      "their spans must be told apart")
@@ -388,8 +406,9 @@ def check_compose_otel(compose: dict, report: Report) -> None:
     envs: dict[str, dict[str, str | None]] = {}
     for name in ("api", "worker"):
         env = compose_env(services.get(name) or {})
-        envs[name] = {key: env[key] for key in (OTEL_ENDPOINT, OTEL_SERVICE_NAME, OTEL_HEADERS) if key in env}
-        for key in (OTEL_ENDPOINT, OTEL_HEADERS):
+        envs[name] = {key: env[key] for key in (OTEL_ENDPOINT, OTEL_PROTOCOL, OTEL_SERVICE_NAME, OTEL_HEADERS)
+                      if key in env}
+        for key in (OTEL_ENDPOINT, OTEL_PROTOCOL, OTEL_HEADERS):
             if key in envs[name]:
                 # Compare and check the value the container gets with nothing set in the shell.
                 envs[name][key] = compose_default(env[key])
@@ -1596,6 +1615,13 @@ MUTATIONS = (
     Mutation("k8s: prod collector on the OTLP/gRPC port", "k8s",
              replace_text("k8s/overlays/prod/config.yaml", "cluster.local:4318", "cluster.local:4317"),
              "OTLP/gRPC port", ("prod",)),
+    Mutation("k8s: gRPC protocol towards the OTLP/HTTP port", "k8s",
+             replace_text("k8s/overlays/prod/config.yaml", 'OTEL_EXPORTER_OTLP_PROTOCOL: ""',
+                          "OTEL_EXPORTER_OTLP_PROTOCOL: grpc"),
+             "OTLP/HTTP port, but OTEL_EXPORTER_OTLP_PROTOCOL is grpc", ("prod",)),
+    Mutation("compose: worker speaks another OTLP protocol", "compose",
+             edit_compose(lambda s: set_key(s["worker"]["environment"], "OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")),
+             "OTEL_EXPORTER_OTLP_PROTOCOL 'grpc' differs from the api's"),
     Mutation("k8s: an HPA in the base", "k8s",
              replace_text("k8s/base/kustomization.yaml", "resources:\n",
                           "components:\n  - ../components/hpa\n\nresources:\n"),

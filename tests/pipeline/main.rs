@@ -12,6 +12,7 @@ mod llm;
 mod metrics;
 mod openapi;
 mod otlp;
+mod otlp_grpc;
 mod projects;
 mod reaper;
 mod retries;

@@ -5,13 +5,14 @@
 //! outbox relay publishes.
 //!
 //! Every export carries the headers of `OTEL_EXPORTER_OTLP_HEADERS` (the
-//! collector's credentials).
+//! collector's credentials). With `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` the
+//! same spans reach a gRPC collector (`grpc` below).
 //!
 //! The subscriber is process-global: this test installs it for its own
 //! process (nextest runs each test in a process of its own).
 
 use crate::llm::Setup;
-use agent_runner_telemetry::{OtlpHeaders, Telemetry, TelemetryConfig};
+use agent_runner_telemetry::{OtlpHeaders, OtlpProtocol, Telemetry, TelemetryConfig};
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use axum::body::Bytes;
 use axum::extract::State;
@@ -105,6 +106,7 @@ async fn export_to_collector() -> (Collector, Telemetry) {
     let telemetry = agent_runner_telemetry::init(&TelemetryConfig {
         service_name: "agent-runner-test".into(),
         otlp_endpoint: Some(endpoint),
+        otlp_protocol: OtlpProtocol::HttpProtobuf,
         otlp_headers: OtlpHeaders::new([("authorization".to_owned(), COLLECTOR_KEY.0.to_owned())]),
     })
     .expect("exporter");

@@ -44,8 +44,9 @@ async fn main() -> ExitCode {
         Command::Run => run(config).await,
         Command::Healthcheck => healthcheck(&config).await,
     };
-    // Export the spans still buffered before the process ends.
-    telemetry.shutdown();
+    // Export the spans still buffered before the process ends, off the
+    // runtime's threads (a gRPC exporter needs them to send).
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -1,32 +1,60 @@
-//! OTLP/HTTP (protobuf) export of spans, off unless
+//! OTLP export of spans — over HTTP (protobuf) or gRPC, as
+//! `OTEL_EXPORTER_OTLP_PROTOCOL` says — off unless
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set to a non-empty value, with the
 //! headers of `OTEL_EXPORTER_OTLP_HEADERS` (a collector's credentials) on
 //! every request. Spans are batched on a background thread;
 //! [`crate::Telemetry::shutdown`] flushes what is left.
 
+use crate::otlp_headers::{HEADERS_VAR, OtlpHeaders};
 use agent_runner_config::{ConfigError, Env};
-use opentelemetry_otlp::{Protocol, SpanExporter, WithExportConfig, WithHttpConfig};
+use opentelemetry_otlp::{
+    Protocol, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
+};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use std::collections::HashMap;
-use std::fmt;
 
 /// Telemetry settings of one process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelemetryConfig {
     /// `OTEL_SERVICE_NAME`, else (unset or empty) the binary's name.
     pub service_name: String,
-    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL of an OTLP/HTTP collector
-    /// (`http://collector:4318`); spans go to `<endpoint>/v1/traces`.
-    /// `None` when unset or empty (the default): nothing is exported, so a
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL of an OTLP collector
+    /// (`http://collector:4318` for HTTP, where spans go to
+    /// `<endpoint>/v1/traces`; `http://collector:4317` for gRPC). `None`
+    /// when unset or empty (the default): nothing is exported, so a
     /// deployment may pass the variable through empty.
     pub otlp_endpoint: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL`: how spans travel.
+    pub otlp_protocol: OtlpProtocol,
     /// `OTEL_EXPORTER_OTLP_HEADERS`: headers sent with every export.
     pub otlp_headers: OtlpHeaders,
 }
 
-/// The variable holding the export's headers.
-const HEADERS_VAR: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+/// How spans travel to the collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OtlpProtocol {
+    /// `http/protobuf` (the default): POSTs to `<endpoint>/v1/traces`.
+    #[default]
+    HttpProtobuf,
+    /// `grpc`: the collector's `TraceService` over HTTP/2.
+    Grpc,
+}
+
+/// The variable choosing the protocol.
+const PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+
+impl OtlpProtocol {
+    fn parse(value: &str) -> Result<Self, ConfigError> {
+        match value.trim() {
+            "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
+            "grpc" => Ok(OtlpProtocol::Grpc),
+            other => Err(ConfigError {
+                var: PROTOCOL_VAR.to_owned(),
+                message: format!("`{other}` is not one of `http/protobuf` (the default), `grpc`"),
+            }),
+        }
+    }
+}
 
 impl TelemetryConfig {
     /// Reads the settings; `service_name` is the default service name.
@@ -39,6 +67,11 @@ impl TelemetryConfig {
             otlp_endpoint: env
                 .raw("OTEL_EXPORTER_OTLP_ENDPOINT")
                 .map(|endpoint| endpoint.trim().to_owned()),
+            otlp_protocol: env
+                .raw(PROTOCOL_VAR)
+                .map(|value| OtlpProtocol::parse(&value))
+                .transpose()?
+                .unwrap_or_default(),
             otlp_headers: env
                 .raw(HEADERS_VAR)
                 .map(|value| OtlpHeaders::parse(&value))
@@ -52,71 +85,9 @@ impl TelemetryConfig {
         Self {
             service_name: service_name.to_owned(),
             otlp_endpoint: None,
+            otlp_protocol: OtlpProtocol::default(),
             otlp_headers: OtlpHeaders::default(),
         }
-    }
-}
-
-/// Headers for the collector, as `OTEL_EXPORTER_OTLP_HEADERS` gives them:
-/// `name=value` pairs separated by commas, values percent-encoded. Their
-/// values (credentials) never show in `Debug`.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct OtlpHeaders(Vec<(String, String)>);
-
-impl OtlpHeaders {
-    /// Headers from `(name, value)` pairs, values as sent.
-    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
-        Self(pairs.into_iter().collect())
-    }
-
-    /// Parses `name=value,name2=value2`; a pair without `=` or with a name
-    /// that is no HTTP header name is an error naming its position (never
-    /// its value).
-    pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let mut pairs = Vec::new();
-        for (index, entry) in text.split(',').enumerate() {
-            if entry.trim().is_empty() {
-                continue;
-            }
-            let problem = |what: &str| ConfigError {
-                var: HEADERS_VAR.to_owned(),
-                message: format!(
-                    "entry {} {what}; expected name=value pairs separated by commas",
-                    index + 1
-                ),
-            };
-            let Some((name, value)) = entry.split_once('=') else {
-                return Err(problem("has no `=`"));
-            };
-            let name = name.trim();
-            let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-            if name.is_empty() || !name.chars().all(token) {
-                return Err(problem("has no valid header name"));
-            }
-            let value = value.trim();
-            if value.chars().any(char::is_control) {
-                return Err(problem("has a control character in its value"));
-            }
-            pairs.push((name.to_owned(), value.to_owned()));
-        }
-        Ok(Self(pairs))
-    }
-
-    /// The header names, in order.
-    pub fn names(&self) -> Vec<&str> {
-        self.0.iter().map(|(name, _)| name.as_str()).collect()
-    }
-
-    fn to_map(&self) -> HashMap<String, String> {
-        self.0.iter().cloned().collect()
-    }
-}
-
-impl fmt::Debug for OtlpHeaders {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map()
-            .entries(self.0.iter().map(|(name, _)| (name, "***")))
-            .finish()
     }
 }
 
@@ -125,30 +96,38 @@ impl fmt::Debug for OtlpHeaders {
 #[error("OTEL_EXPORTER_OTLP_ENDPOINT: cannot build the OTLP exporter: {0}")]
 pub struct ExportError(String);
 
-/// A tracer provider exporting to `endpoint` (with `headers`) through a
-/// batch processor.
-pub fn provider(
-    service_name: &str,
-    endpoint: &str,
-    headers: &OtlpHeaders,
-) -> Result<SdkTracerProvider, ExportError> {
-    let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
-    let exporter = SpanExporter::builder()
-        .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(url)
-        // The exporter percent-decodes the values.
-        .with_headers(headers.to_map())
-        .build()
-        .map_err(|e| ExportError(e.to_string()))?;
-    Ok(SdkTracerProvider::builder()
-        .with_batch_exporter(exporter)
-        .with_resource(
-            Resource::builder()
-                .with_service_name(service_name.to_owned())
-                .build(),
-        )
-        .build())
+/// A tracer provider exporting as `config` says through a batch processor;
+/// `None` when `config` exports nothing. With gRPC, call it inside a Tokio
+/// runtime (the exporter's channel needs one).
+pub fn provider(config: &TelemetryConfig) -> Result<Option<SdkTracerProvider>, ExportError> {
+    let Some(endpoint) = config.otlp_endpoint.as_deref() else {
+        return Ok(None);
+    };
+    let exporter = match config.otlp_protocol {
+        OtlpProtocol::HttpProtobuf => SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
+            // The exporter percent-decodes the values.
+            .with_headers(config.otlp_headers.to_map())
+            .build(),
+        OtlpProtocol::Grpc => SpanExporter::builder()
+            .with_tonic()
+            .with_endpoint(endpoint.trim_end_matches('/'))
+            .with_metadata(config.otlp_headers.to_metadata().map_err(ExportError)?)
+            .build(),
+    }
+    .map_err(|e| ExportError(e.to_string()))?;
+    Ok(Some(
+        SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(
+                Resource::builder()
+                    .with_service_name(config.service_name.clone())
+                    .build(),
+            )
+            .build(),
+    ))
 }
 
 #[cfg(test)]
@@ -192,39 +171,27 @@ mod tests {
     }
 
     #[test]
-    fn headers_are_name_value_pairs_whose_values_never_show() {
-        let env = Env::from_map([(
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            "Authorization=Bearer%20s3cret, x-tenant = eu-1,",
-        )]);
-        let config = TelemetryConfig::from_env(&env, "agent-runner-api").expect("config");
+    fn the_protocol_is_http_protobuf_unless_grpc_is_asked_for() {
+        let with = |value: &str| {
+            TelemetryConfig::from_env(
+                &Env::from_map([("OTEL_EXPORTER_OTLP_PROTOCOL", value)]),
+                "agent-runner-api",
+            )
+        };
         assert_eq!(
-            config.otlp_headers,
-            OtlpHeaders::new([
-                ("Authorization".to_owned(), "Bearer%20s3cret".to_owned()),
-                ("x-tenant".to_owned(), "eu-1".to_owned()),
-            ])
+            with("").expect("unset").otlp_protocol,
+            OtlpProtocol::HttpProtobuf
         );
-        let shown = format!("{config:?}");
-        assert!(
-            shown.contains("Authorization") && !shown.contains("s3cret"),
-            "{shown}"
+        assert_eq!(
+            with("http/protobuf").expect("http").otlp_protocol,
+            OtlpProtocol::HttpProtobuf
         );
-    }
-
-    #[test]
-    fn malformed_headers_name_the_variable_and_the_entry_but_not_the_value() {
-        for (text, problem) in [
-            ("a=1,s3cret", "entry 2 has no `=`"),
-            ("=s3cret", "entry 1 has no valid header name"),
-            ("bad name=s3cret", "entry 1 has no valid header name"),
-            ("a=s3cret\u{7}", "entry 1 has a control character"),
-        ] {
-            let env = Env::from_map([("OTEL_EXPORTER_OTLP_HEADERS", text)]);
-            let err = TelemetryConfig::from_env(&env, "agent-runner-api").expect_err(text);
-            assert_eq!(err.var, "OTEL_EXPORTER_OTLP_HEADERS");
-            assert!(err.message.contains(problem), "{text}: {err}");
-            assert!(!err.to_string().contains("s3cret"), "{err}");
-        }
+        assert_eq!(
+            with(" grpc\n").expect("grpc").otlp_protocol,
+            OtlpProtocol::Grpc
+        );
+        let err = with("http/json").expect_err("not built in");
+        assert_eq!(err.var, "OTEL_EXPORTER_OTLP_PROTOCOL");
+        assert!(err.message.contains("`http/json`"), "{err}");
     }
 }

@@ -1,5 +1,5 @@
 //! Telemetry shared by the binaries: logs, W3C trace context and, when
-//! configured, OpenTelemetry trace export over OTLP/HTTP.
+//! configured, OpenTelemetry trace export over OTLP (HTTP or gRPC).
 //!
 //! - [`init`] installs the global `tracing` subscriber: `RUST_LOG` filters
 //!   (default `info`), `LOG_FORMAT=json` gives one JSON object per line, logs
@@ -9,13 +9,16 @@
 //!   through the outbox and the job message into the worker.
 //! - [`spans`]: attaching a received `traceparent` to a span, and reading the
 //!   one to pass on.
-//! - [`export`]: the OTLP/HTTP exporter (never on unless configured).
+//! - [`export`]: the OTLP exporter (never on unless configured).
+//! - [`otlp_headers`]: the collector's headers, never shown.
 
 pub mod export;
+pub mod otlp_headers;
 pub mod spans;
 mod subscriber;
 pub mod trace_context;
 
-pub use export::{OtlpHeaders, TelemetryConfig};
+pub use export::{OtlpProtocol, TelemetryConfig};
+pub use otlp_headers::OtlpHeaders;
 pub use subscriber::{Telemetry, TelemetryError, init, init_from_env};
 pub use trace_context::{TRACEPARENT, TraceParent};

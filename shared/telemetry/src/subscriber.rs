@@ -62,11 +62,7 @@ pub fn init_from_env(env: &Env, service_name: &str) -> Result<Telemetry, Telemet
 /// Installs the global subscriber. Later calls (tests) leave the first one
 /// in place and export nothing.
 pub fn init(config: &TelemetryConfig) -> Result<Telemetry, ExportError> {
-    let provider = config
-        .otlp_endpoint
-        .as_deref()
-        .map(|endpoint| export::provider(&config.service_name, endpoint, &config.otlp_headers))
-        .transpose()?;
+    let provider = export::provider(config)?;
     let otel = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer().with_tracer(provider.tracer("agent-runner"))
     });

@@ -1,0 +1,146 @@
+//! With `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`, the api's and the worker's spans
+//! reach an OTLP/gRPC collector (the collector's `TraceService`, served here
+//! on 127.0.0.1:0) in the caller's trace, with the headers of
+//! `OTEL_EXPORTER_OTLP_HEADERS` as gRPC metadata.
+//!
+//! The subscriber is process-global: this test installs it for its own
+//! process (nextest runs each test in a process of its own).
+
+use agent_runner_telemetry::{OtlpHeaders, OtlpProtocol, TelemetryConfig};
+use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_stream::wrappers::TcpListenerStream;
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+/// What the collector received: each export's `authorization` metadata and
+/// the spans' trace ids and names.
+#[derive(Clone, Default)]
+struct GrpcCollector(Arc<Mutex<Vec<Export>>>);
+
+struct Export {
+    authorization: Option<String>,
+    spans: Vec<(Vec<u8>, String)>,
+}
+
+#[tonic::async_trait]
+impl TraceService for GrpcCollector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let spans = request
+            .into_inner()
+            .resource_spans
+            .into_iter()
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans)
+            .map(|span| (span.trace_id, span.name))
+            .collect();
+        let export = Export {
+            authorization,
+            spans,
+        };
+        self.0.lock().expect("collector lock").push(export);
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+impl GrpcCollector {
+    /// Serves the collector on 127.0.0.1:0; its base URL.
+    async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind collector");
+        let addr = listener.local_addr().expect("collector addr");
+        let service = TraceServiceServer::new(self.clone());
+        tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(TcpListenerStream::new(listener)),
+        );
+        format!("http://{addr}")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spans_reach_a_grpc_collector_in_the_callers_trace_with_the_headers_as_metadata() {
+    let collector = GrpcCollector::default();
+    let endpoint = collector.start().await;
+    let telemetry = agent_runner_telemetry::init(&TelemetryConfig {
+        service_name: "agent-runner-test".into(),
+        otlp_endpoint: Some(endpoint),
+        otlp_protocol: OtlpProtocol::Grpc,
+        otlp_headers: OtlpHeaders::new([(
+            "Authorization".to_owned(),
+            "Bearer%20grpc-key".to_owned(),
+        )]),
+    })
+    .expect("exporter");
+    assert!(
+        telemetry.exporting(),
+        "another subscriber was installed first"
+    );
+
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[]).await;
+    let worker = WorkerHandle::spawn(&env, &[]).await;
+    let project = api.project().await;
+    let response = api
+        .http
+        .post(format!("{}/v1/runs", api.base_url))
+        .bearer_auth(&api.token)
+        .header("traceparent", format!("00-{TRACE_ID}-00f067aa0ba902b7-01"))
+        .json(&json!({"project_id": project, "goal": "traced", "params": {"step_delay_ms": 0}}))
+        .send()
+        .await
+        .expect("submit");
+    assert_eq!(response.status(), 201);
+    let run: serde_json::Value = response.json().await.expect("run");
+    let run_id = run["id"].as_str().expect("run id").to_owned();
+    api.wait_for(&run_id, &["COMPLETED"], Duration::from_secs(20))
+        .await;
+    worker.stop().await;
+    api.stop().await;
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .expect("flush");
+
+    let trace_id: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&TRACE_ID[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect();
+    let exports = collector.0.lock().expect("collector lock");
+    let names: Vec<&str> = exports
+        .iter()
+        .flat_map(|export| &export.spans)
+        .filter(|(id, _)| *id == trace_id)
+        .map(|(_, name)| name.as_str())
+        .collect();
+    for expected in ["http.request", "delivery"] {
+        assert!(
+            names.iter().any(|name| name.contains(expected)),
+            "no `{expected}` span in the caller's trace: {names:?}"
+        );
+    }
+    assert!(
+        exports
+            .iter()
+            .all(|export| export.authorization.as_deref() == Some("Bearer grpc-key")),
+        "every export carries the header as metadata"
+    );
+}
