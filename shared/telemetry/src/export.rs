@@ -40,6 +40,30 @@ pub enum OtlpProtocol {
     Grpc,
 }
 
+/// The variable naming the collector.
+const ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+
+/// An `http://` base URL: the exporters are built without TLS, so an
+/// `https://` collector would silently get nothing.
+fn checked_endpoint(endpoint: &str) -> Result<String, ConfigError> {
+    let problem = |message: String| ConfigError {
+        var: ENDPOINT_VAR.to_owned(),
+        message,
+    };
+    if endpoint.starts_with("https://") {
+        return Err(problem(format!(
+            "`{endpoint}`: https is not built in; use an http:// collector (e.g. a local agent \
+             that forwards over TLS)"
+        )));
+    }
+    match endpoint.strip_prefix("http://") {
+        Some(rest) if !rest.is_empty() => Ok(endpoint.to_owned()),
+        _ => Err(problem(format!(
+            "`{endpoint}` is not an http:// base URL like http://collector:4318"
+        ))),
+    }
+}
+
 /// The variable choosing the protocol.
 const PROTOCOL_VAR: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
 
@@ -65,8 +89,9 @@ impl TelemetryConfig {
                 .trim()
                 .to_owned(),
             otlp_endpoint: env
-                .raw("OTEL_EXPORTER_OTLP_ENDPOINT")
-                .map(|endpoint| endpoint.trim().to_owned()),
+                .raw(ENDPOINT_VAR)
+                .map(|endpoint| checked_endpoint(endpoint.trim()))
+                .transpose()?,
             otlp_protocol: env
                 .raw(PROTOCOL_VAR)
                 .map(|value| OtlpProtocol::parse(&value))
@@ -193,5 +218,19 @@ mod tests {
         let err = with("http/json").expect_err("not built in");
         assert_eq!(err.var, "OTEL_EXPORTER_OTLP_PROTOCOL");
         assert!(err.message.contains("`http/json`"), "{err}");
+    }
+
+    #[test]
+    fn the_collector_must_be_an_http_url() {
+        for (value, expected) in [
+            ("https://collector:4318", "https is not built in"),
+            ("collector:4318", "not an http:// base URL"),
+            ("http://", "not an http:// base URL"),
+        ] {
+            let env = Env::from_map([("OTEL_EXPORTER_OTLP_ENDPOINT", value)]);
+            let err = TelemetryConfig::from_env(&env, "agent-runner-api").expect_err(value);
+            assert_eq!(err.var, "OTEL_EXPORTER_OTLP_ENDPOINT");
+            assert!(err.message.contains(expected), "{value}: {err}");
+        }
     }
 }
