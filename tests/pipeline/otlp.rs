@@ -120,25 +120,16 @@ async fn export_to_collector() -> (Collector, Telemetry) {
 /// Flushes every span, then returns the bodies in trace `hex` (32 hex
 /// digits), concatenated.
 async fn flushed_trace(collector: &Collector, telemetry: Telemetry, hex: &str) -> Vec<u8> {
-    let trace_id: Vec<u8> = (0..16)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect();
+    let trace_id = trace_id_bytes(hex);
     tokio::task::spawn_blocking(move || telemetry.shutdown())
         .await
         .expect("flush");
     collector.bodies_with_trace(&trace_id).concat()
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_trace() {
-    let (collector, telemetry) = export_to_collector().await;
-
+/// Starts an api and a worker, submits one run with a `traceparent` in
+/// trace `hex`, waits for it to complete and stops both; the run's id.
+pub(crate) async fn run_one_in_trace(hex: &str) -> String {
     let env = TestEnv::new().await;
     let api = ApiHandle::spawn(&env, &[]).await;
     let worker = WorkerHandle::spawn(&env, &[]).await;
@@ -147,7 +138,7 @@ async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_
         .http
         .post(format!("{}/v1/runs", api.base_url))
         .bearer_auth(&api.token)
-        .header("traceparent", format!("00-{TRACE_ID}-b7ad6b7169203331-01"))
+        .header("traceparent", format!("00-{hex}-b7ad6b7169203331-01"))
         .json(&json!({"project_id": project, "goal": "traced", "params": {"step_delay_ms": 0}}))
         .send()
         .await
@@ -159,7 +150,26 @@ async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_
         .await;
     worker.stop().await;
     api.stop().await;
+    run_id
+}
 
+/// The 16 bytes of a trace id given as 32 hex digits.
+pub(crate) fn trace_id_bytes(hex: &str) -> Vec<u8> {
+    (0..16)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spans_of_the_api_and_the_worker_reach_an_otlp_collector_in_the_callers_trace() {
+    let (collector, telemetry) = export_to_collector().await;
+    let run_id = run_one_in_trace(TRACE_ID).await;
     let all = flushed_trace(&collector, telemetry, TRACE_ID).await;
     assert!(
         !all.is_empty(),

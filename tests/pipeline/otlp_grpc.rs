@@ -6,17 +6,15 @@
 //! The subscriber is process-global: this test installs it for its own
 //! process (nextest runs each test in a process of its own).
 
+use crate::otlp::{run_one_in_trace, trace_id_bytes};
 use agent_runner_telemetry::{OtlpHeaders, OtlpProtocol, TelemetryConfig};
-use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
-use serde_json::json;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use tokio_stream::wrappers::TcpListenerStream;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -97,33 +95,12 @@ async fn spans_reach_a_grpc_collector_in_the_callers_trace_with_the_headers_as_m
         "another subscriber was installed first"
     );
 
-    let env = TestEnv::new().await;
-    let api = ApiHandle::spawn(&env, &[]).await;
-    let worker = WorkerHandle::spawn(&env, &[]).await;
-    let project = api.project().await;
-    let response = api
-        .http
-        .post(format!("{}/v1/runs", api.base_url))
-        .bearer_auth(&api.token)
-        .header("traceparent", format!("00-{TRACE_ID}-00f067aa0ba902b7-01"))
-        .json(&json!({"project_id": project, "goal": "traced", "params": {"step_delay_ms": 0}}))
-        .send()
-        .await
-        .expect("submit");
-    assert_eq!(response.status(), 201);
-    let run: serde_json::Value = response.json().await.expect("run");
-    let run_id = run["id"].as_str().expect("run id").to_owned();
-    api.wait_for(&run_id, &["COMPLETED"], Duration::from_secs(20))
-        .await;
-    worker.stop().await;
-    api.stop().await;
+    run_one_in_trace(TRACE_ID).await;
     tokio::task::spawn_blocking(move || telemetry.shutdown())
         .await
         .expect("flush");
 
-    let trace_id: Vec<u8> = (0..16)
-        .map(|i| u8::from_str_radix(&TRACE_ID[2 * i..2 * i + 2], 16).expect("hex"))
-        .collect();
+    let trace_id = trace_id_bytes(TRACE_ID);
     let exports = collector.0.lock().expect("collector lock");
     let names: Vec<&str> = exports
         .iter()

@@ -3,44 +3,21 @@
 
 use agent_runner_api::cli::{self, Cli, Command};
 use agent_runner_api::{ApiConfig, Application};
-use agent_runner_config::Env;
 use clap::Parser;
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let telemetry = match agent_runner_telemetry::init_from_env(&Env::process(), "agent-runner-api")
-    {
-        Ok(telemetry) => telemetry,
-        Err(err) => {
-            eprintln!("configuration error: {err}");
-            return ExitCode::from(2);
+    agent_runner_lifecycle::run_main("agent-runner-api", ApiConfig::from_env, |config| async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => cli::run_migrate(&config).await,
+            Command::Healthcheck => cli::run_healthcheck(&config).await,
+            Command::Token { action } => cli::run_token(&config, action).await,
         }
-    };
-    let config = match ApiConfig::from_env(&Env::process()) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("configuration error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    let outcome = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
-        Command::Migrate => cli::run_migrate(&config).await,
-        Command::Healthcheck => cli::run_healthcheck(&config).await,
-        Command::Token { action } => cli::run_token(&config, action).await,
-    };
-    // Export the spans still buffered before the process ends, off the
-    // runtime's threads (a gRPC exporter needs them to send).
-    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    })
+    .await
 }
 
 async fn serve(config: ApiConfig) -> anyhow::Result<()> {

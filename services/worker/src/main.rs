@@ -25,35 +25,17 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let telemetry =
-        match agent_runner_telemetry::init_from_env(&Env::process(), "agent-runner-worker") {
-            Ok(telemetry) => telemetry,
-            Err(err) => {
-                eprintln!("configuration error: {err}");
-                return ExitCode::from(2);
+    agent_runner_lifecycle::run_main(
+        "agent-runner-worker",
+        WorkerConfig::from_env,
+        |config| async {
+            match cli.command.unwrap_or(Command::Run) {
+                Command::Run => run(config).await,
+                Command::Healthcheck => healthcheck(&config).await,
             }
-        };
-    let config = match WorkerConfig::from_env(&Env::process()) {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("configuration error: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    let outcome = match cli.command.unwrap_or(Command::Run) {
-        Command::Run => run(config).await,
-        Command::Healthcheck => healthcheck(&config).await,
-    };
-    // Export the spans still buffered before the process ends, off the
-    // runtime's threads (a gRPC exporter needs them to send).
-    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
-    match outcome {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+        },
+    )
+    .await
 }
 
 async fn run(config: WorkerConfig) -> anyhow::Result<()> {
