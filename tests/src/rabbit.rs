@@ -1,11 +1,12 @@
 //! RabbitMQ access for tests: the management API (vhosts, queue depths) and
 //! raw AMQP (publishing arbitrary bodies, reading the dead-letter queue).
 
+use agent_runner_queue::connect;
 use agent_runner_queue::lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicPublishOptions, QueueDeclareOptions,
 };
 use agent_runner_queue::lapin::types::{AMQPValue, FieldTable};
-use agent_runner_queue::lapin::{BasicProperties, Connection, ConnectionProperties};
+use agent_runner_queue::lapin::{BasicProperties, Connection};
 use serde_json::Value;
 
 fn management_url() -> String {
@@ -114,7 +115,7 @@ impl Rabbit {
 
     /// Opens an AMQP connection to the vhost.
     pub async fn connect(&self, amqp_url: &str) -> Connection {
-        Connection::connect(amqp_url, ConnectionProperties::default())
+        connect::connect(amqp_url, "tests")
             .await
             .expect("amqp connect")
     }

@@ -6,12 +6,31 @@
 
 use crate::QueueError;
 use lapin::{Connection, ConnectionProperties};
+use std::time::Duration;
+
+/// Longest wait for the AMQP handshake: lapin has no bound of its own, and a
+/// broker that accepts TCP but never answers (a node still booting) would
+/// otherwise hold a supervisor's reconnect loop for ever.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Connects to `amqp_url` (its vhost is honoured) under `connection_name`,
-/// which the management UI shows in its Connections tab.
+/// which the management UI shows in its Connections tab; a handshake not
+/// done within [`CONNECT_TIMEOUT`] is [`QueueError::ConnectTimeout`].
 pub async fn connect(amqp_url: &str, connection_name: &str) -> Result<Connection, QueueError> {
+    connect_within(amqp_url, connection_name, CONNECT_TIMEOUT).await
+}
+
+/// [`connect`] with another bound on the handshake.
+pub async fn connect_within(
+    amqp_url: &str,
+    connection_name: &str,
+    timeout: Duration,
+) -> Result<Connection, QueueError> {
     let props = ConnectionProperties::default().with_connection_name(connection_name.into());
-    Ok(Connection::connect(amqp_url, props).await?)
+    match tokio::time::timeout(timeout, Connection::connect(amqp_url, props)).await {
+        Ok(connected) => Ok(connected?),
+        Err(_) => Err(QueueError::ConnectTimeout(timeout)),
+    }
 }
 
 /// Reconnect delays for supervisors: 100 ms doubling to 5 s, with jitter, forever.
@@ -23,4 +42,33 @@ pub fn reconnect_backoff() -> impl Iterator<Item = std::time::Duration> + Send {
         .with_jitter()
         .without_max_times()
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_broker_that_never_answers_the_handshake_times_out() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        // Takes the connection and says nothing, as a node still booting can.
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f");
+        let timeout = Duration::from_millis(300);
+        let outcome = connect_within(&url, "connect-timeout-test", timeout).await;
+        assert!(
+            matches!(outcome, Err(QueueError::ConnectTimeout(t)) if t == timeout),
+            "{:?}",
+            outcome.err()
+        );
+        silent.abort();
+    }
 }

@@ -12,4 +12,8 @@ pub enum QueueError {
     /// A mandatory publish matched no queue (topology missing).
     #[error("message to {0} was unroutable")]
     Unroutable(String),
+    /// The broker took the TCP connection but did not finish the AMQP
+    /// handshake in time (a node still booting, a half-open network).
+    #[error("rabbitmq did not complete the connection within {0:?}")]
+    ConnectTimeout(std::time::Duration),
 }

@@ -4,7 +4,7 @@
 
 use crate::private_pg::run;
 use agent_runner_fleet::free_local_addr;
-use agent_runner_queue::lapin::{Connection, ConnectionProperties};
+use agent_runner_queue::connect;
 use anyhow::{Context, bail};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -95,8 +95,13 @@ impl PrivateRabbit {
         self.child = Some(child);
         let deadline = tokio::time::Instant::now() + BOOT_TIMEOUT;
         loop {
-            let attempt =
-                Connection::connect(&self.amqp_url(), ConnectionProperties::default()).await;
+            // Bounded: a node still booting may take the connection and not answer.
+            let attempt = connect::connect_within(
+                &self.amqp_url(),
+                "chaos-boot-probe",
+                Duration::from_secs(2),
+            )
+            .await;
             if let Ok(connection) = attempt {
                 let _closed = connection.close(200, "ready".into()).await;
                 return Ok(());
