@@ -172,6 +172,24 @@ pub fn finish(id: &str, summary: &str) -> Scripted {
     calls(&[(id, "finish", json!({"summary": summary}))])
 }
 
+/// A run that starts a changelog, then a follow-up that adds a second entry.
+pub fn changelog_in_two_steps() -> Vec<Scripted> {
+    vec![
+        calls(&[(
+            "a1",
+            "write_file",
+            json!({"path": "CHANGELOG.md", "content": "- first\n"}),
+        )]),
+        finish("a2", "Started a changelog."),
+        calls(&[(
+            "b1",
+            "str_replace",
+            json!({"path": "CHANGELOG.md", "old_str": "- first\n", "new_str": "- first\n- second\n"}),
+        )]),
+        finish("b2", "Added a second entry."),
+    ]
+}
+
 /// A run that changes the answer in [`origin_repo`]'s `src/lib.rs` from 41
 /// to 42 with `str_replace`, then finishes.
 ///

@@ -10,8 +10,8 @@ mod handover;
 mod review;
 mod runs;
 
-pub(crate) use agent_runner_test_fixtures::fake_llm::fix_the_answer;
-use agent_runner_test_fixtures::fake_llm::{FakeLlm, Scripted, calls, finish};
+use agent_runner_test_fixtures::fake_llm::{FakeLlm, Scripted};
+pub(crate) use agent_runner_test_fixtures::fake_llm::{changelog_in_two_steps, fix_the_answer};
 use agent_runner_test_fixtures::git_repo::origin_repo;
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use serde_json::{Value, json};
@@ -148,24 +148,6 @@ async fn add_project(api: &ApiHandle, repo_url: &str, settings: Value) -> String
         .await;
     assert_eq!(status, 201, "{body}");
     body["id"].as_str().expect("project id").to_owned()
-}
-
-/// A run that starts a changelog, then a follow-up that adds a second entry.
-pub(crate) fn changelog_in_two_steps() -> Vec<Scripted> {
-    vec![
-        calls(&[(
-            "a1",
-            "write_file",
-            json!({"path": "CHANGELOG.md", "content": "- first\n"}),
-        )]),
-        finish("a2", "Started a changelog."),
-        calls(&[(
-            "b1",
-            "str_replace",
-            json!({"path": "CHANGELOG.md", "old_str": "- first\n", "new_str": "- first\n- second\n"}),
-        )]),
-        finish("b2", "Added a second entry."),
-    ]
 }
 
 pub(crate) const ENDED: [&str; 5] = [

@@ -2,33 +2,16 @@
 //! an attempt on another workspace root (another worker's disk) continues
 //! from it; an attempt on the same disk never reads it.
 
-use crate::fake_llm::{Scripted, calls, finish};
+use crate::fake_llm::changelog_in_two_steps;
 use crate::helpers::{Harness, RecordingEvents, fatal_reason, git};
 use agent_runner_agent::{AgentError, AgentOutcome, RunSpec, StoredBranch};
 use agent_runner_domain::{BranchSnapshot, EventKind};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
-
-fn two_entries() -> Vec<Scripted> {
-    vec![
-        calls(&[(
-            "a1",
-            "write_file",
-            json!({"path": "CHANGELOG.md", "content": "- first\n"}),
-        )]),
-        finish("a2", "Started a changelog."),
-        calls(&[(
-            "b1",
-            "str_replace",
-            json!({"path": "CHANGELOG.md", "old_str": "- first\n", "new_str": "- first\n- second\n"}),
-        )]),
-        finish("b2", "Added a second entry."),
-    ]
-}
 
 /// Points the harness at a new, empty workspace root.
 fn move_to_another_disk(h: &mut Harness) -> TempDir {
@@ -79,7 +62,7 @@ fn ready_payload(events: &RecordingEvents) -> Value {
 
 #[tokio::test]
 async fn a_follow_up_on_another_disk_continues_from_the_snapshot() {
-    let mut h = Harness::new(two_entries(), None).await;
+    let mut h = Harness::new(changelog_in_two_steps(), None).await;
     let (first, events, mut run) = first_attempt(&h).await;
     assert_eq!(ready_payload(&events)["branch_source"], "new");
     let snapshot = first.branch.clone().expect("a snapshot");
@@ -129,7 +112,7 @@ async fn a_follow_up_on_another_disk_continues_from_the_snapshot() {
 
 #[tokio::test]
 async fn a_follow_up_on_the_same_disk_reads_no_snapshot() {
-    let h = Harness::new(two_entries(), None).await;
+    let h = Harness::new(changelog_in_two_steps(), None).await;
     let (first, _, mut run) = first_attempt(&h).await;
 
     let (stored, reads) = counted(first.branch);
@@ -142,7 +125,7 @@ async fn a_follow_up_on_the_same_disk_reads_no_snapshot() {
 
 #[tokio::test]
 async fn a_snapshot_that_can_not_be_read_is_a_transient_failure() {
-    let mut h = Harness::new(two_entries(), None).await;
+    let mut h = Harness::new(changelog_in_two_steps(), None).await;
     let (_, _, mut run) = first_attempt(&h).await;
 
     let _other = move_to_another_disk(&mut h);
@@ -160,7 +143,7 @@ async fn a_snapshot_that_can_not_be_read_is_a_transient_failure() {
 
 #[tokio::test]
 async fn without_a_snapshot_a_branch_on_no_disk_ends_the_attempt_with_a_clear_reason() {
-    let mut h = Harness::new(two_entries(), None).await;
+    let mut h = Harness::new(changelog_in_two_steps(), None).await;
     let (_, _, mut run) = first_attempt(&h).await;
 
     let _other = move_to_another_disk(&mut h);
@@ -176,7 +159,7 @@ async fn without_a_snapshot_a_branch_on_no_disk_ends_the_attempt_with_a_clear_re
 
 #[tokio::test]
 async fn a_project_without_a_repository_continues_on_another_disk() {
-    let mut h = Harness::new(two_entries(), None).await;
+    let mut h = Harness::new(changelog_in_two_steps(), None).await;
     h.project.repo_url = None;
     let (first, _, mut run) = first_attempt(&h).await;
 
@@ -202,7 +185,7 @@ async fn a_project_without_a_repository_continues_on_another_disk() {
 
 #[tokio::test]
 async fn a_snapshot_over_the_cap_is_not_stored_and_says_why() {
-    let mut h = Harness::new(two_entries(), None).await;
+    let mut h = Harness::new(changelog_in_two_steps(), None).await;
     h.config.snapshot_cap = 16;
     let run = h.run("Start a changelog");
     let (first, _) = h.execute(&run).await;
