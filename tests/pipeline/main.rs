@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod dead_letters;
 mod errors;
+mod event_log;
 mod llm;
 mod metrics;
 mod openapi;

@@ -1,7 +1,8 @@
 //! The reaper: runs that no delivery will bring back are re-enqueued (or
 //! ended) by the api, and runs that finished are left alone.
 
-use agent_runner_store::claim::{self, Claim, Ending};
+use agent_runner_store::attempt::{self, Ending};
+use agent_runner_store::claim::{self, Claim};
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -172,10 +173,11 @@ async fn a_run_that_finished_after_its_lease_expired_is_left_alone() {
     lose_message(&env).await;
     claim_and_vanish(&env, &id, "slow").await;
     let run_id: Uuid = id.parse().expect("run id");
-    let ended = claim::finish(
+    let ended = attempt::finish(
         &env.pool,
         run_id,
         1,
+        &[],
         &Ending::Completed {
             result: json!({"late": true}),
             branch: None,

@@ -192,3 +192,35 @@ async fn two_workers_both_take_runs_and_are_listed_as_live() {
     );
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_request_path_marks_what_it_published_so_the_relay_publishes_nothing_twice() {
+    let env = TestEnv::new().await;
+    // The relay does not poll during the test: only the request path can
+    // mark rows sent.
+    let api = ApiHandle::spawn(&env, &[("RELAY_INTERVAL_MS", "60000")]).await;
+    let project = api.project().await;
+    let submissions = (0..20).map(|_| api.submit(&project, json!({"step_delay_ms": 0})));
+    let ids = futures_util::future::join_all(submissions).await;
+    assert_eq!(ids.len(), 20);
+
+    let mut unsent = i64::MAX;
+    for _ in 0..100 {
+        unsent = env
+            .sql("SELECT count(*) FROM outbox WHERE sent_at IS NULL", &[])
+            .await[0]
+            .get(0);
+        if unsent == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(unsent, 0, "every published row is marked sent");
+    let queue = format!("{}.work", env.prefix);
+    assert_eq!(
+        env.rabbit.ready_count(&env.amqp_url, &queue).await,
+        20,
+        "one message per run"
+    );
+    api.stop().await;
+}

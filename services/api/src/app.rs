@@ -1,6 +1,6 @@
 //! Building and running the api: `Application::build(config)` binds the
 //! listener (port 0 picks a free one) and starts the broker supervisor, the
-//! outbox relay and the reaper; `run_until_stopped(shutdown)` serves until
+//! outbox relay, the sent-marking task and the reaper; `run_until_stopped(shutdown)` serves until
 //! the shutdown future resolves, then drains in-flight requests within the
 //! grace period.
 
@@ -10,6 +10,7 @@ use crate::metrics::ApiMetrics;
 use crate::reaper;
 use crate::relay::{self, RelayWaker};
 use crate::routes;
+use crate::sent_marks::SentMarks;
 use crate::state::AppState;
 use agent_runner_queue::{Names, RetryTiers};
 use agent_runner_store::pool;
@@ -69,11 +70,13 @@ impl Application {
             waker.clone(),
             background.child_token(),
         ));
+        let (sent, sent_task) = SentMarks::start(pool.clone(), background.child_token());
         let grace = Duration::from_secs(config.shutdown_grace_s);
         let state = AppState {
             pool,
             broker,
             relay: waker,
+            sent,
             config: Arc::new(config),
             metrics: ApiMetrics::new(),
         };
@@ -81,7 +84,7 @@ impl Application {
             listener,
             state,
             background,
-            tasks: vec![broker_task, relay_task, reaper_task],
+            tasks: vec![broker_task, relay_task, reaper_task, sent_task],
             grace,
         })
     }

@@ -9,10 +9,10 @@
 //! - [`app`]: [`Application::build`] and [`Application::run_until_stopped`].
 //! - [`broker`]: the RabbitMQ link, reconnected by a supervisor.
 //! - [`relay`]: publishes outbox rows the request path could not.
+//! - [`sent_marks`]: marks the rows the request path published, in batches.
 //! - [`reaper`]: re-enqueues runs that no delivery would bring back.
 //! - [`dispatch`]: review and exec requests sent to the worker holding a
 //!   run's worktree, and the wait for its answer.
-//! - [`routes`]: the HTTP handlers.
 //! - [`routes`]: the HTTP handlers, each registered with its OpenAPI
 //!   documentation; [`openapi`]: the document's frame.
 //! - [`metrics`], [`request_metrics`]: Prometheus metrics on `/metrics`.
@@ -35,6 +35,7 @@ pub mod relay;
 pub mod request_metrics;
 pub mod request_trace;
 pub mod routes;
+pub mod sent_marks;
 pub mod state;
 
 pub use app::Application;

@@ -4,6 +4,7 @@ use crate::broker::Broker;
 use crate::config::ApiConfig;
 use crate::metrics::ApiMetrics;
 use crate::relay::RelayWaker;
+use crate::sent_marks::SentMarks;
 use agent_runner_store::Pool;
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ pub struct AppState {
     pub broker: Broker,
     /// Wakes the outbox relay when a fast-path publish failed.
     pub relay: RelayWaker,
+    /// Marks published outbox rows sent, in batches.
+    pub sent: SentMarks,
     /// Settings.
     pub config: Arc<ApiConfig>,
     /// Prometheus metrics.

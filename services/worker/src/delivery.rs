@@ -10,7 +10,8 @@ use agent_runner_queue::lapin::message::Delivery;
 use agent_runner_queue::lapin::options::{BasicAckOptions, BasicNackOptions};
 use agent_runner_queue::lapin::types::AMQPValue;
 use agent_runner_queue::{JobProperties, Publisher};
-use agent_runner_store::claim::{self, Claim, Ending};
+use agent_runner_store::attempt::{self, Ending};
+use agent_runner_store::claim::{self, Claim};
 use agent_runner_store::outbox;
 use agent_runner_telemetry::{TRACEPARENT, TraceParent, spans};
 use std::time::Duration;
@@ -71,8 +72,12 @@ impl Handler {
             claim::claim(&self.executor.pool, run_id, &self.worker_id, self.lease_s)
         })
         .await;
-        let (run, project) = match claimed {
-            Ok(Claim::Claimed { run, project }) => (run, project),
+        let (run, project, messages) = match claimed {
+            Ok(Claim::Claimed {
+                run,
+                project,
+                messages,
+            }) => (run, project, messages),
             Ok(Claim::Finished) | Ok(Claim::Cancelled) => {
                 tracing::debug!("run already finished; dropping the duplicate delivery");
                 ack(&delivery).await;
@@ -103,16 +108,20 @@ impl Handler {
             let ending = Ending::Failed {
                 error: error.clone(),
             };
-            let _ended =
-                with_db_retry(|| claim::finish(&self.executor.pool, run_id, attempt, &ending))
-                    .await;
+            let _ended = with_db_retry(|| {
+                attempt::finish(&self.executor.pool, run_id, attempt, &[], &ending)
+            })
+            .await;
             self.dead_letter_and_ack(&delivery, Some(run_id), attempt, &error)
                 .await;
             return;
         }
         tracing::Span::current().record("attempt", attempt);
         tracing::info!(run.agent = %run.agent, "run claimed");
-        let disposition = self.executor.execute(&run, &project, &trace).await;
+        let disposition = self
+            .executor
+            .execute(&run, &project, messages, &trace)
+            .await;
         match disposition {
             Disposition::Ack => ack(&delivery).await,
             Disposition::DeadLetter(reason) => {

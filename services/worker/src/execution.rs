@@ -3,16 +3,16 @@
 //! delivery should do next.
 
 use crate::inflight::{InFlight, StopReason};
-use crate::sink::FencedSink;
+use crate::sink::EventLog;
 use agent_runner_agent::{
     AgentContext, AgentError, AgentRegistry, ProjectSpec, RunSpec, StoredBranch,
 };
 use agent_runner_queue::RetryTiers;
-use agent_runner_store::claim::{self, Ending};
+use agent_runner_store::attempt::{self, Ending, Handoff, NewEvent};
+use agent_runner_store::branches;
 use agent_runner_store::projects::Project;
 use agent_runner_store::runs::Run;
 use agent_runner_store::{Pool, StoreError};
-use agent_runner_store::{branches, messages};
 use agent_runner_telemetry::TraceParent;
 use std::future::Future;
 use std::time::Duration;
@@ -55,9 +55,16 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// Executes the claimed attempt and commits its ending; a retry hand-off
-    /// keeps `trace` for the next attempt.
-    pub async fn execute(&self, run: &Run, project: &Project, trace: &TraceParent) -> Disposition {
+    /// Executes the claimed attempt (`messages`: the run's follow-ups) and
+    /// commits its ending; a retry hand-off keeps `trace` for the next
+    /// attempt.
+    pub async fn execute(
+        &self,
+        run: &Run,
+        project: &Project,
+        messages: Vec<String>,
+        trace: &TraceParent,
+    ) -> Disposition {
         let stopper = self.inflight.insert(run.id, run.attempt);
         let agent_label = [run.agent.as_str()];
         self.metrics.started.with_label_values(&agent_label).inc();
@@ -74,43 +81,38 @@ impl Executor {
         let began = Instant::now();
         let deadline =
             Instant::now() + Duration::from_secs(u64::try_from(run.timeout_s).unwrap_or(1));
+        let events = EventLog::new(self.pool.clone(), run.id, run.attempt);
         let outcome = match self.agents.get(&run.agent) {
             None => Err(AgentError::Fatal(format!(
                 "no agent `{}` in this worker",
                 run.agent
             ))),
-            Some(agent) => match self.inputs(run).await {
-                Err(err) => Err(AgentError::Transient(format!(
-                    "cannot read the run's messages or branch: {err}"
-                ))),
-                Ok((messages, branch)) => {
-                    let spec = run_spec(run, deadline, messages, branch);
-                    let project = project_spec(project);
-                    let sink = FencedSink {
-                        pool: self.pool.clone(),
-                        run_id: run.id,
-                        attempt: run.attempt,
-                    };
-                    let ctx = AgentContext {
-                        run: &spec,
-                        project: &project,
-                        events: &sink,
-                        cancel: stopper.token(),
-                    };
-                    let deadline_guard = {
-                        let stopper = stopper.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep_until(deadline).await;
-                            stopper.stop(StopReason::Timeout);
-                        })
-                    };
-                    let result = agent.execute(ctx).await;
-                    deadline_guard.abort();
-                    result
-                }
-            },
+            Some(agent) => {
+                let branch = self.branch(run);
+                let spec = run_spec(run, deadline, messages, branch);
+                let project = project_spec(project);
+                let ctx = AgentContext {
+                    run: &spec,
+                    project: &project,
+                    events: &events,
+                    cancel: stopper.token(),
+                };
+                let deadline_guard = {
+                    let stopper = stopper.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep_until(deadline).await;
+                        stopper.stop(StopReason::Timeout);
+                    })
+                };
+                let result = agent.execute(ctx).await;
+                deadline_guard.abort();
+                result
+            }
         };
-        let disposition = self.commit(run, outcome, stopper.reason(), trace).await;
+        stopper.mark_ending();
+        let stop = stopper.reason();
+        let pending = events.close().await;
+        let disposition = self.commit(run, outcome, stop, &pending, trace).await;
         self.inflight.remove(run.id);
         self.metrics.in_flight.dec();
         self.metrics
@@ -120,17 +122,14 @@ impl Executor {
         disposition
     }
 
-    /// The run's follow-up messages and, when an earlier attempt left a
-    /// result, where its branch snapshot is stored (read if the agent needs
-    /// it).
-    async fn inputs(&self, run: &Run) -> Result<(Vec<String>, StoredBranch), StoreError> {
-        let messages = with_db_retry(|| messages::list(&self.pool, run.id)).await?;
-        let branch = if run.result.is_some() {
+    /// When an earlier attempt left a result, where its branch snapshot is
+    /// stored (read if the agent needs it).
+    fn branch(&self, run: &Run) -> StoredBranch {
+        if run.result.is_some() {
             stored_branch(&self.pool, run.id)
         } else {
             StoredBranch::none()
-        };
-        Ok((messages, branch))
+        }
     }
 
     async fn commit(
@@ -138,6 +137,7 @@ impl Executor {
         run: &Run,
         outcome: Result<agent_runner_agent::AgentOutcome, AgentError>,
         stop: Option<StopReason>,
+        pending: &[NewEvent],
         trace: &TraceParent,
     ) -> Disposition {
         let attempt = run.attempt;
@@ -153,14 +153,16 @@ impl Executor {
                 tracing::warn!(run.id = %run.id, attempt, "attempt was fenced out; dropping it");
                 Disposition::Ack
             }
-            Err(StopReason::CancelRequested) => self.end(run, Ending::Cancelled).await,
+            Err(StopReason::CancelRequested) => self.end(run, pending, Ending::Cancelled).await,
             Err(StopReason::Timeout) => {
                 let ending = Ending::Failed {
                     error: format!("timeout: exceeded {} s", run.timeout_s),
                 };
-                self.end(run, ending).await.into_dead_letter("timeout")
+                self.end(run, pending, ending)
+                    .await
+                    .into_dead_letter("timeout")
             }
-            Err(StopReason::Shutdown) => self.hand_back(run, trace).await,
+            Err(StopReason::Shutdown) => self.hand_back(run, pending, trace).await,
             Ok(Ok(outcome)) => {
                 let ending = if outcome.awaiting_approval {
                     Ending::AwaitingApproval {
@@ -173,40 +175,43 @@ impl Executor {
                         branch: outcome.branch,
                     }
                 };
-                self.end(run, ending).await
+                self.end(run, pending, ending).await
             }
             Ok(Err(AgentError::Transient(error))) if attempt < run.max_attempts => {
-                self.retry(run, &error, trace).await
+                self.retry(run, pending, &error, trace).await
             }
             Ok(Err(AgentError::Transient(error))) => {
                 let ending = Ending::Failed {
                     error: error.clone(),
                 };
                 let reason = format!("failed after {attempt} attempts: {error}");
-                self.end(run, ending).await.into_dead_letter(&reason)
+                self.end(run, pending, ending)
+                    .await
+                    .into_dead_letter(&reason)
             }
             Ok(Err(AgentError::Fatal(error))) => {
                 let ending = Ending::Failed {
                     error: error.clone(),
                 };
-                self.end(run, ending)
+                self.end(run, pending, ending)
                     .await
                     .into_dead_letter(&format!("failed: {error}"))
             }
-            Ok(Err(AgentError::Cancelled)) => self.end(run, Ending::Cancelled).await,
+            Ok(Err(AgentError::Cancelled)) => self.end(run, pending, Ending::Cancelled).await,
         }
     }
 
-    async fn end(&self, run: &Run, ending: Ending) -> Disposition {
+    async fn end(&self, run: &Run, pending: &[NewEvent], ending: Ending) -> Disposition {
         let committed =
-            with_db_retry(|| claim::finish(&self.pool, run.id, run.attempt, &ending)).await;
+            with_db_retry(|| attempt::finish(&self.pool, run.id, run.attempt, pending, &ending))
+                .await;
         match committed {
             Ok(true) => {
                 self.metrics
                     .finished
-                    .with_label_values(&[ending_name(&ending), run.agent.as_str()])
+                    .with_label_values(&[ending.status(), run.agent.as_str()])
                     .inc();
-                tracing::info!(run.id = %run.id, attempt = run.attempt, ending = ?ending_name(&ending), "run ended");
+                tracing::info!(run.id = %run.id, attempt = run.attempt, ending = ending.status(), "run ended");
                 Disposition::Ack
             }
             Ok(false) => {
@@ -220,19 +225,23 @@ impl Executor {
         }
     }
 
-    async fn retry(&self, run: &Run, error: &str, trace: &TraceParent) -> Disposition {
+    async fn retry(
+        &self,
+        run: &Run,
+        pending: &[NewEvent],
+        error: &str,
+        trace: &TraceParent,
+    ) -> Disposition {
         let next_attempt = run.attempt + 1;
         let delay_ms = self.tiers.tier_for_retry(next_attempt);
         let traceparent = trace.to_header();
+        let handoff = Handoff {
+            error,
+            delay_ms: delay_ms as i64,
+            traceparent: Some(&traceparent),
+        };
         let handed = with_db_retry(|| {
-            claim::retry_handoff(
-                &self.pool,
-                run.id,
-                run.attempt,
-                error,
-                delay_ms as i64,
-                Some(&traceparent),
-            )
+            attempt::retry_handoff(&self.pool, run.id, run.attempt, pending, handoff)
         })
         .await;
         match handed {
@@ -256,20 +265,18 @@ impl Executor {
         }
     }
 
-    async fn hand_back(&self, run: &Run, trace: &TraceParent) -> Disposition {
+    async fn hand_back(&self, run: &Run, pending: &[NewEvent], trace: &TraceParent) -> Disposition {
         // Mark it RETRYING (claimable at once by another worker), then
         // requeue the delivery. Should the commit fail, the lease expires and
         // the requeued delivery takes the run over anyway.
         let traceparent = trace.to_header();
+        let handoff = Handoff {
+            error: "worker shut down",
+            delay_ms: 0,
+            traceparent: Some(&traceparent),
+        };
         let _handed = with_db_retry(|| {
-            claim::retry_handoff(
-                &self.pool,
-                run.id,
-                run.attempt,
-                "worker shut down",
-                0,
-                Some(&traceparent),
-            )
+            attempt::retry_handoff(&self.pool, run.id, run.attempt, pending, handoff)
         })
         .await;
         tracing::warn!(run.id = %run.id, attempt = run.attempt, "handed back at shutdown");
@@ -283,15 +290,6 @@ impl Disposition {
             Disposition::Ack => Disposition::DeadLetter(reason.to_owned()),
             other => other,
         }
-    }
-}
-
-fn ending_name(ending: &Ending) -> &'static str {
-    match ending {
-        Ending::Completed { .. } => "COMPLETED",
-        Ending::AwaitingApproval { .. } => "AWAITING_APPROVAL",
-        Ending::Failed { .. } => "FAILED",
-        Ending::Cancelled => "CANCELLED",
     }
 }
 

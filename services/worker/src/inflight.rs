@@ -3,6 +3,7 @@
 
 use agent_runner_store::claim::Held;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -25,6 +26,7 @@ pub enum StopReason {
 pub struct Stopper {
     token: CancellationToken,
     reason: Arc<Mutex<Option<StopReason>>>,
+    ending: Arc<AtomicBool>,
 }
 
 impl Stopper {
@@ -32,7 +34,19 @@ impl Stopper {
         Self {
             token: CancellationToken::new(),
             reason: Arc::new(Mutex::new(None)),
+            ending: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// The agent has returned and the attempt's ending is being committed:
+    /// from now on a lease renewal that misses the run means it has just
+    /// ended, not that it was lost, and there is nothing left to stop.
+    pub fn mark_ending(&self) {
+        self.ending.store(true, Ordering::SeqCst);
+    }
+
+    fn is_ending(&self) -> bool {
+        self.ending.load(Ordering::SeqCst)
     }
 
     /// Stops the attempt; the first reason given wins.
@@ -77,14 +91,20 @@ impl InFlight {
         }
     }
 
-    /// Stops one run, if it is here.
+    /// Stops one run, if it is here and still executing; says whether it did.
     pub fn stop(&self, run_id: Uuid, reason: StopReason) -> bool {
         let stopper = self
             .runs
             .lock()
             .ok()
             .and_then(|runs| runs.get(&run_id).map(|(_, s)| s.clone()));
-        stopper.map(|s| s.stop(reason)).is_some()
+        match stopper {
+            Some(stopper) if !stopper.is_ending() => {
+                stopper.stop(reason);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Stops every run.
@@ -122,5 +142,31 @@ impl InFlight {
     /// True when nothing is executing.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_whose_ending_is_being_committed_is_not_stopped() {
+        let inflight = InFlight::default();
+        let running = Uuid::now_v7();
+        let ending = Uuid::now_v7();
+        let running_stopper = inflight.insert(running, 1);
+        let ending_stopper = inflight.insert(ending, 1);
+        ending_stopper.mark_ending();
+
+        assert!(!inflight.stop(ending, StopReason::Lost));
+        assert_eq!(ending_stopper.reason(), None);
+        assert!(!ending_stopper.token().is_cancelled());
+
+        assert!(inflight.stop(running, StopReason::Lost));
+        assert_eq!(running_stopper.reason(), Some(StopReason::Lost));
+        assert!(
+            !inflight.stop(Uuid::now_v7(), StopReason::Lost),
+            "unknown run"
+        );
     }
 }

@@ -16,7 +16,8 @@
 //! - [`cancel_listener`]: Postgres LISTEN for cancel requests.
 //! - [`control`]: control jobs on the worker's own queue (review, exec).
 //! - [`review`]: approve, reject and exec on the worktrees this worker keeps.
-//! - [`sink`]: the fenced event sink agents write their timeline to.
+//! - [`sink`]: the event log agents write their timeline to: fenced, and
+//!   written behind the agent, a burst per statement.
 //! - [`http`]: `/healthz` for probes and `/metrics`.
 //! - [`metrics`]: the worker's Prometheus metrics.
 

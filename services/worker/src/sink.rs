@@ -1,31 +1,148 @@
-//! The event sink an agent writes to: every event is fenced by the attempt,
-//! so a stale attempt learns at its next write that it lost the run.
+//! The event sink an agent writes to, written behind the agent.
+//!
+//! `emit` queues the event and returns; a flush task started by the first
+//! queued event waits [`LINGER`] and writes everything queued by then in one
+//! fenced statement, so an agent that emits several events in quick
+//! succession costs one transaction, not one each. The attempt's ending
+//! takes whatever is still queued ([`EventLog::close`]) and commits it in the
+//! same statement as the terminal status, so a run is never seen finished
+//! with steps missing from its timeline. A flush that finds the attempt
+//! fenced out, or the database down, makes the next `emit` fail as a direct
+//! write would have; events still queued then go with the ending.
 
 use agent_runner_agent::{EmitError, EventSink};
 use agent_runner_domain::EventKind;
-use agent_runner_store::{Pool, claim};
+use agent_runner_store::Pool;
+use agent_runner_store::attempt::{self, NewEvent};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
+use std::mem;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use uuid::Uuid;
 
-/// Writes events for one attempt of one run.
-pub struct FencedSink {
-    /// Postgres pool.
-    pub pool: Pool,
-    /// The run.
-    pub run_id: Uuid,
-    /// The attempt that owns the writes.
-    pub attempt: i32,
+/// How long a flush waits for more events before writing: short enough
+/// for a live timeline, long enough to gather a burst.
+pub const LINGER: Duration = Duration::from_millis(10);
+
+/// The queued events of one attempt of one run.
+#[derive(Clone)]
+pub struct EventLog {
+    inner: Arc<Inner>,
 }
 
-impl EventSink for FencedSink {
+struct Inner {
+    pool: Pool,
+    run_id: Uuid,
+    attempt: i32,
+    linger: Duration,
+    queue: Mutex<Queue>,
+    /// Held while a batch is written, so batches (and the ending) commit in
+    /// the order their events were emitted.
+    writing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Default)]
+struct Queue {
+    events: Vec<NewEvent>,
+    flush_scheduled: bool,
+    closed: bool,
+    failure: Option<EmitError>,
+}
+
+impl EventLog {
+    /// A log for `attempt` of `run_id`.
+    pub fn new(pool: Pool, run_id: Uuid, attempt: i32) -> Self {
+        Self::with_linger(pool, run_id, attempt, LINGER)
+    }
+
+    /// A log whose flushes wait `linger` for more events.
+    pub fn with_linger(pool: Pool, run_id: Uuid, attempt: i32, linger: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                pool,
+                run_id,
+                attempt,
+                linger,
+                queue: Mutex::new(Queue::default()),
+                writing: tokio::sync::Mutex::new(()),
+            }),
+        }
+    }
+
+    /// Stops flushing and returns the events not yet written, in order, for
+    /// the ending to commit with the terminal status. Waits for a flush in
+    /// progress to finish first.
+    pub async fn close(&self) -> Vec<NewEvent> {
+        let _writing = self.inner.writing.lock().await;
+        let mut queue = self.inner.lock();
+        queue.closed = true;
+        mem::take(&mut queue.events)
+    }
+
+    fn queue_event(&self, kind: EventKind, payload: Value) -> Result<(), EmitError> {
+        let mut queue = self.inner.lock();
+        if let Some(failure) = &queue.failure {
+            return Err(failure.clone());
+        }
+        if queue.closed {
+            return Err(EmitError::Fenced);
+        }
+        queue.events.push(NewEvent { kind, payload });
+        if !queue.flush_scheduled {
+            queue.flush_scheduled = true;
+            tokio::spawn(flush(Arc::clone(&self.inner)));
+        }
+        Ok(())
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // A panic while holding this lock can only come from a bug in this
+        // module; the queue itself stays consistent, so keep using it.
+        self.queue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Writes what is queued after the linger; on failure puts the batch back
+/// in front (for the ending) and records why, for the next `emit`.
+async fn flush(inner: Arc<Inner>) {
+    tokio::time::sleep(inner.linger).await;
+    let _writing = inner.writing.lock().await;
+    let batch = {
+        let mut queue = inner.lock();
+        queue.flush_scheduled = false;
+        if queue.closed {
+            return;
+        }
+        mem::take(&mut queue.events)
+    };
+    if batch.is_empty() {
+        return;
+    }
+    let failure =
+        match attempt::append_events(&inner.pool, inner.run_id, inner.attempt, &batch).await {
+            Ok(true) => return,
+            Ok(false) => EmitError::Fenced,
+            Err(err) => EmitError::Unavailable(err.to_string()),
+        };
+    let mut queue = inner.lock();
+    if failure == EmitError::Fenced {
+        // Nothing of this attempt can be written any more.
+        queue.events.clear();
+    } else {
+        let later = mem::replace(&mut queue.events, batch);
+        queue.events.extend(later);
+    }
+    queue.failure = Some(failure);
+}
+
+impl EventSink for EventLog {
     fn emit(&self, kind: EventKind, payload: Value) -> BoxFuture<'_, Result<(), EmitError>> {
-        Box::pin(async move {
-            match claim::append_event(&self.pool, self.run_id, self.attempt, kind, &payload).await {
-                Ok(true) => Ok(()),
-                Ok(false) => Err(EmitError::Fenced),
-                Err(err) => Err(EmitError::Unavailable(err.to_string())),
-            }
-        })
+        let queued = self.queue_event(kind, payload);
+        Box::pin(async move { queued })
     }
 }

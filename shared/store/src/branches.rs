@@ -1,5 +1,5 @@
 //! `run_branches`: the snapshot (git bundle) of each run's branch, written by
-//! [`claim::finish`](crate::claim::finish) with the attempt's ending and read
+//! [`attempt::finish`](crate::attempt::finish) with the attempt's ending and read
 //! by whichever worker continues or reviews the run; deleted with a
 //! rejection ([`requests::close_review`](crate::requests::close_review)).
 

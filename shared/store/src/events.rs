@@ -54,13 +54,13 @@ pub async fn list(
     limit: i64,
 ) -> Result<Vec<Event>, StoreError> {
     let client = pool.get().await?;
-    let rows = client
-        .query(
+    let statement = client
+        .prepare_cached(
             "SELECT seq, attempt, kind, payload, created_at FROM events
              WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            &[&run_id, &after, &limit],
         )
         .await?;
+    let rows = client.query(&statement, &[&run_id, &after, &limit]).await?;
     Ok(rows
         .iter()
         .map(|r| Event {

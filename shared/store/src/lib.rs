@@ -8,12 +8,13 @@
 //! - [`requests`]: review and exec requests answered by the worker holding
 //!   a run's worktree.
 //! - [`branches`]: each run's branch as a git bundle, for any worker.
-//! - [`claim`]: how a worker takes a run for an attempt, and the fenced writes
-//!   of that attempt.
+//! - [`claim`]: how a worker takes a run for an attempt and keeps its lease.
+//! - [`attempt`]: the fenced writes of an attempt (events, ending, retry).
 //!
 //! Every state change is one SQL statement guarded by the expected state (and
 //! attempt): the database, never the process, decides who won.
 
+pub mod attempt;
 pub mod branches;
 pub mod claim;
 mod error;

@@ -79,15 +79,3 @@ pub async fn post(
     tx.commit().await?;
     Ok(PostOutcome::Requeued { run, outbox_id })
 }
-
-/// The run's messages, oldest first.
-pub async fn list(pool: &Pool, run_id: Uuid) -> Result<Vec<String>, StoreError> {
-    let client = pool.get().await?;
-    let rows = client
-        .query(
-            "SELECT body FROM run_messages WHERE run_id = $1 ORDER BY id",
-            &[&run_id],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
-}

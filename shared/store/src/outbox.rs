@@ -24,13 +24,18 @@ pub struct Pending {
 
 /// Marks a row published.
 pub async fn mark_sent(pool: &Pool, id: i64) -> Result<(), StoreError> {
+    mark_sent_many(pool, &[id]).await
+}
+
+/// Marks rows published, in one statement.
+pub async fn mark_sent_many(pool: &Pool, ids: &[i64]) -> Result<(), StoreError> {
     let client = pool.get().await?;
-    client
-        .execute(
-            "UPDATE outbox SET sent_at = clock_timestamp() WHERE id = $1",
-            &[&id],
+    let statement = client
+        .prepare_cached(
+            "UPDATE outbox SET sent_at = clock_timestamp() WHERE id = ANY($1) AND sent_at IS NULL",
         )
         .await?;
+    client.execute(&statement, &[&ids]).await?;
     Ok(())
 }
 

@@ -27,6 +27,8 @@ pub struct Project {
 
 /// Columns selected for a [`Project`], in [`Project::from_row`] order.
 pub(crate) const COLUMNS: &str = "id, name, repo_url, default_branch, settings, created_at";
+/// How many columns [`COLUMNS`] names.
+pub(crate) const COLUMN_COUNT: usize = 6;
 
 impl Project {
     pub(crate) fn from_row(row: &Row) -> Self {

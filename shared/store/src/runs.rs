@@ -1,5 +1,5 @@
 //! Runs as the api sees them: create (with its first event and outbox row in
-//! one transaction), read, list, and the client-driven transitions.
+//! one statement), read, list, and the client-driven transitions.
 
 use crate::StoreError;
 use crate::events::insert_event;
@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{GenericClient, Pool};
 use serde::Serialize;
 use serde_json::{Value, json};
+use std::sync::LazyLock;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -128,23 +129,36 @@ pub enum Created {
 }
 
 /// Inserts the run, its RUN_CREATED event (seq 1) and an outbox row in one
-/// transaction. With an idempotency key already used, returns that run, or
+/// statement. With an idempotency key already used, returns that run, or
 /// [`StoreError::Conflict`] when the earlier request differed.
 pub async fn create(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let id = Uuid::now_v7();
-    let row = tx
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "WITH r AS (
+                INSERT INTO runs (id, project_id, goal, agent, params, status, max_attempts,
+                                  timeout_s, idempotency_key, last_seq)
+                VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, 1)
+                ON CONFLICT (idempotency_key) DO NOTHING
+                RETURNING {COLUMNS}),
+             e AS (
+                INSERT INTO events (run_id, seq, attempt, kind, payload)
+                SELECT id, 1, 0, '{created}',
+                       jsonb_build_object('goal', goal, 'agent', agent, 'project_id', project_id)
+                FROM r),
+             o AS (
+                INSERT INTO outbox (run_id, attempt, traceparent)
+                SELECT id, 0, $9 FROM r RETURNING id)
+             SELECT r.*, o.id FROM r, o",
+            created = EventKind::RunCreated.as_str(),
+        )
+    });
+    let client = pool.get().await?;
+    let statement = client.prepare_cached(&SQL).await?;
+    let row = client
         .query_opt(
-            &format!(
-                "INSERT INTO runs (id, project_id, goal, agent, params, status, max_attempts, timeout_s,
-                                   idempotency_key, last_seq)
-                 VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, 1)
-                 ON CONFLICT (idempotency_key) DO NOTHING
-                 RETURNING {COLUMNS}"
-            ),
+            &statement,
             &[
-                &id,
+                &Uuid::now_v7(),
                 &new.project_id,
                 &new.goal,
                 &new.agent,
@@ -152,34 +166,18 @@ pub async fn create(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
                 &new.max_attempts,
                 &new.timeout_s,
                 &new.idempotency_key,
+                &new.traceparent,
             ],
         )
         .await?;
-    let Some(row) = row else {
-        drop(tx);
-        return existing_for_key(pool, new).await;
-    };
-    let run = Run::from_row(&row);
-    tx.execute(
-        "INSERT INTO events (run_id, seq, attempt, kind, payload) VALUES ($1, 1, 0, $2, $3)",
-        &[
-            &run.id,
-            &EventKind::RunCreated.as_str(),
-            &json!({"goal": run.goal, "agent": run.agent, "project_id": run.project_id}),
-        ],
-    )
-    .await?;
-    let outbox = tx
-        .query_one(
-            "INSERT INTO outbox (run_id, attempt, traceparent) VALUES ($1, 0, $2) RETURNING id",
-            &[&run.id, &new.traceparent],
-        )
-        .await?;
-    tx.commit().await?;
-    Ok(Created::New {
-        run,
-        outbox_id: outbox.get(0),
-    })
+    drop(client);
+    match row {
+        Some(row) => Ok(Created::New {
+            run: Run::from_row(&row),
+            outbox_id: row.get(COLUMN_COUNT),
+        }),
+        None => existing_for_key(pool, new).await,
+    }
 }
 
 async fn existing_for_key(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
@@ -201,10 +199,11 @@ async fn existing_for_key(pool: &Pool, new: &NewRun) -> Result<Created, StoreErr
 
 /// Reads one run.
 pub async fn get(pool: &Pool, id: Uuid) -> Result<Option<Run>, StoreError> {
+    static SQL: LazyLock<String> =
+        LazyLock::new(|| format!("SELECT {COLUMNS} FROM runs WHERE id = $1"));
     let client = pool.get().await?;
-    let row = client
-        .query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id])
-        .await?;
+    let statement = client.prepare_cached(&SQL).await?;
+    let row = client.query_opt(&statement, &[&id]).await?;
     Ok(row.as_ref().map(Run::from_row))
 }
 

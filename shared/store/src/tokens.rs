@@ -104,12 +104,12 @@ pub async fn authenticate(pool: &Pool, secret: &str) -> Result<Option<Principal>
         return Ok(None);
     }
     let client = pool.get().await?;
-    let row = client
-        .query_opt(
+    let statement = client
+        .prepare_cached(
             "SELECT id, name, admin FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
-            &[&hash(secret)],
         )
         .await?;
+    let row = client.query_opt(&statement, &[&hash(secret)]).await?;
     Ok(row.map(|r| Principal {
         token_id: r.get(0),
         name: r.get(1),

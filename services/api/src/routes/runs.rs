@@ -8,7 +8,6 @@ use crate::state::AppState;
 use agent_runner_coding_agent::{params_override_endpoint, validate_llm_params};
 use agent_runner_domain::{JobMessage, RunStatus, RunSubmission};
 use agent_runner_queue::JobProperties;
-use agent_runner_store::outbox;
 use agent_runner_store::runs::{
     self, CancelOutcome, Created, NewRun, RetryOutcome, Run, RunFilter,
 };
@@ -143,12 +142,7 @@ pub(crate) async fn publish_fast_path(
         traceparent: Some(trace.0.to_header()),
     };
     match state.broker.publish_job(&msg, &props).await {
-        Ok(()) => {
-            if let Err(err) = outbox::mark_sent(&state.pool, outbox_id).await {
-                // The relay will publish it again; the worker drops duplicates.
-                tracing::warn!(run.id = %run.id, error = %err, "could not mark outbox row sent");
-            }
-        }
+        Ok(()) => state.sent.mark(outbox_id),
         Err(err) => {
             tracing::warn!(run.id = %run.id, error = %err, "publish deferred to the outbox relay");
             state.relay.wake();
