@@ -340,11 +340,9 @@ def otlp_endpoint_problem(value: str, protocol: str = "") -> str | None:
     value = value.strip()
     if not value:
         return None
-    if value.startswith("https://"):
-        return f"{value!r}: the exporters are built without TLS; use an http:// collector"
-    match = re.fullmatch(r"http://[^/:\s]+(?::(\d+))?(/\S*)?", value)
+    match = re.fullmatch(r"https?://[^/:\s]+(?::(\d+))?(/\S*)?", value)
     if not match:
-        return f"{value!r} must be an http:// base URL, or empty"
+        return f"{value!r} must be an http:// or https:// base URL, or empty"
     if (match.group(2) or "").rstrip("/").endswith("/v1/traces"):
         return f"{value!r} must be the collector's base URL: the exporter appends /v1/traces"
     grpc = protocol.strip() == "grpc"

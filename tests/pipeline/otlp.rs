@@ -31,7 +31,7 @@ const COLLECTOR_KEY: (&str, &str) = ("Bearer%20collector-key", "Bearer collector
 /// A fake OTLP/HTTP collector keeping the raw protobuf bodies it receives,
 /// with each request's `authorization` header.
 #[derive(Clone, Default)]
-struct Collector(Arc<Mutex<Vec<Export>>>);
+pub(crate) struct Collector(Arc<Mutex<Vec<Export>>>);
 
 /// One export request the collector received.
 struct Export {
@@ -45,15 +45,20 @@ impl Collector {
             .await
             .expect("bind collector");
         let addr = listener.local_addr().expect("collector addr");
-        let app = axum::Router::new()
-            .route("/v1/traces", post(receive))
-            .with_state(self.clone());
+        let app = self.router();
         tokio::spawn(async move { axum::serve(listener, app).await });
         format!("http://{addr}")
     }
 
+    /// The collector's HTTP routes (`POST /v1/traces`).
+    pub(crate) fn router(&self) -> axum::Router {
+        axum::Router::new()
+            .route("/v1/traces", post(receive))
+            .with_state(self.clone())
+    }
+
     /// Bodies that mention the trace id (as the 16 raw bytes protobuf uses).
-    fn bodies_with_trace(&self, trace_id: &[u8]) -> Vec<Bytes> {
+    pub(crate) fn bodies_with_trace(&self, trace_id: &[u8]) -> Vec<Bytes> {
         let bodies = self.0.lock().expect("collector lock");
         bodies
             .iter()
@@ -64,7 +69,7 @@ impl Collector {
     }
 
     /// Every body so far, concatenated.
-    fn everything(&self) -> Vec<u8> {
+    pub(crate) fn everything(&self) -> Vec<u8> {
         let bodies = self.0.lock().expect("collector lock");
         bodies
             .iter()
@@ -108,6 +113,7 @@ async fn export_to_collector() -> (Collector, Telemetry) {
         otlp_endpoint: Some(endpoint),
         otlp_protocol: OtlpProtocol::HttpProtobuf,
         otlp_headers: OtlpHeaders::new([("authorization".to_owned(), COLLECTOR_KEY.0.to_owned())]),
+        otlp_certificate: None,
     })
     .expect("exporter");
     assert!(
@@ -119,7 +125,11 @@ async fn export_to_collector() -> (Collector, Telemetry) {
 
 /// Flushes every span, then returns the bodies in trace `hex` (32 hex
 /// digits), concatenated.
-async fn flushed_trace(collector: &Collector, telemetry: Telemetry, hex: &str) -> Vec<u8> {
+pub(crate) async fn flushed_trace(
+    collector: &Collector,
+    telemetry: Telemetry,
+    hex: &str,
+) -> Vec<u8> {
     let trace_id = trace_id_bytes(hex);
     tokio::task::spawn_blocking(move || telemetry.shutdown())
         .await

@@ -16,15 +16,16 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 };
 use std::sync::{Arc, Mutex};
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::ServerTlsConfig;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 /// What the collector received: each export's `authorization` metadata and
 /// the spans' trace ids and names.
 #[derive(Clone, Default)]
-struct GrpcCollector(Arc<Mutex<Vec<Export>>>);
+pub(crate) struct GrpcCollector(Arc<Mutex<Vec<Export>>>);
 
-struct Export {
+pub(crate) struct Export {
     authorization: Option<String>,
     spans: Vec<(Vec<u8>, String)>,
 }
@@ -60,19 +61,44 @@ impl TraceService for GrpcCollector {
 }
 
 impl GrpcCollector {
+    /// The names of the spans received in trace `trace_id` (16 bytes).
+    pub(crate) fn span_names_in(&self, trace_id: &[u8]) -> Vec<String> {
+        let exports = self.0.lock().expect("collector lock");
+        exports
+            .iter()
+            .flat_map(|export| &export.spans)
+            .filter(|(id, _)| id == trace_id)
+            .map(|(_, name)| name.clone())
+            .collect()
+    }
+
     /// Serves the collector on 127.0.0.1:0; its base URL.
     async fn start(&self) -> String {
+        self.serve(None).await
+    }
+
+    /// Serves the collector on 127.0.0.1:0, over TLS when `tls` is given
+    /// (then as `https://localhost:<port>`); its base URL.
+    pub(crate) async fn serve(&self, tls: Option<ServerTlsConfig>) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind collector");
-        let addr = listener.local_addr().expect("collector addr");
+        let port = listener.local_addr().expect("collector addr").port();
+        let mut server = tonic::transport::Server::builder();
+        let base = match tls {
+            Some(tls) => {
+                server = server.tls_config(tls).expect("collector TLS");
+                format!("https://localhost:{port}")
+            }
+            None => format!("http://127.0.0.1:{port}"),
+        };
         let service = TraceServiceServer::new(self.clone());
         tokio::spawn(
-            tonic::transport::Server::builder()
+            server
                 .add_service(service)
                 .serve_with_incoming(TcpListenerStream::new(listener)),
         );
-        format!("http://{addr}")
+        base
     }
 }
 
@@ -88,6 +114,7 @@ async fn spans_reach_a_grpc_collector_in_the_callers_trace_with_the_headers_as_m
             "Authorization".to_owned(),
             "Bearer%20grpc-key".to_owned(),
         )]),
+        otlp_certificate: None,
     })
     .expect("exporter");
     assert!(
@@ -100,20 +127,14 @@ async fn spans_reach_a_grpc_collector_in_the_callers_trace_with_the_headers_as_m
         .await
         .expect("flush");
 
-    let trace_id = trace_id_bytes(TRACE_ID);
-    let exports = collector.0.lock().expect("collector lock");
-    let names: Vec<&str> = exports
-        .iter()
-        .flat_map(|export| &export.spans)
-        .filter(|(id, _)| *id == trace_id)
-        .map(|(_, name)| name.as_str())
-        .collect();
+    let names = collector.span_names_in(&trace_id_bytes(TRACE_ID));
     for expected in ["http.request", "delivery"] {
         assert!(
             names.iter().any(|name| name.contains(expected)),
             "no `{expected}` span in the caller's trace: {names:?}"
         );
     }
+    let exports = collector.0.lock().expect("collector lock");
     assert!(
         exports
             .iter()

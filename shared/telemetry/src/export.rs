@@ -1,12 +1,16 @@
 //! OTLP export of spans — over HTTP (protobuf) or gRPC, as
-//! `OTEL_EXPORTER_OTLP_PROTOCOL` says — off unless
+//! `OTEL_EXPORTER_OTLP_PROTOCOL` says, in plain text to an `http://`
+//! collector or over TLS to an `https://` one — off unless
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set to a non-empty value, with the
 //! headers of `OTEL_EXPORTER_OTLP_HEADERS` (a collector's credentials) on
 //! every request. Spans are batched on a background thread;
 //! [`crate::Telemetry::shutdown`] flushes what is left.
 
+use crate::otlp_certificate::CaCertificate;
 use crate::otlp_headers::{HEADERS_VAR, OtlpHeaders};
+use crate::otlp_http_client::OtlpHttpClient;
 use agent_runner_config::{ConfigError, Env};
+use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig};
 use opentelemetry_otlp::{
     Protocol, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
 };
@@ -20,14 +24,17 @@ pub struct TelemetryConfig {
     pub service_name: String,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`: base URL of an OTLP collector
     /// (`http://collector:4318` for HTTP, where spans go to
-    /// `<endpoint>/v1/traces`; `http://collector:4317` for gRPC). `None`
-    /// when unset or empty (the default): nothing is exported, so a
-    /// deployment may pass the variable through empty.
+    /// `<endpoint>/v1/traces`; `http://collector:4317` for gRPC; `https://`
+    /// for TLS). `None` when unset or empty (the default): nothing is
+    /// exported, so a deployment may pass the variable through empty.
     pub otlp_endpoint: Option<String>,
     /// `OTEL_EXPORTER_OTLP_PROTOCOL`: how spans travel.
     pub otlp_protocol: OtlpProtocol,
     /// `OTEL_EXPORTER_OTLP_HEADERS`: headers sent with every export.
     pub otlp_headers: OtlpHeaders,
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE`: CAs trusted for an `https://`
+    /// collector besides the public roots.
+    pub otlp_certificate: Option<CaCertificate>,
 }
 
 /// How spans travel to the collector.
@@ -43,24 +50,19 @@ pub enum OtlpProtocol {
 /// The variable naming the collector.
 const ENDPOINT_VAR: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
-/// An `http://` base URL: the exporters are built without TLS, so an
-/// `https://` collector would silently get nothing.
+/// An `http://` or `https://` base URL with a host.
 fn checked_endpoint(endpoint: &str) -> Result<String, ConfigError> {
-    let problem = |message: String| ConfigError {
-        var: ENDPOINT_VAR.to_owned(),
-        message,
-    };
-    if endpoint.starts_with("https://") {
-        return Err(problem(format!(
-            "`{endpoint}`: https is not built in; use an http:// collector (e.g. a local agent \
-             that forwards over TLS)"
-        )));
-    }
-    match endpoint.strip_prefix("http://") {
-        Some(rest) if !rest.is_empty() => Ok(endpoint.to_owned()),
-        _ => Err(problem(format!(
-            "`{endpoint}` is not an http:// base URL like http://collector:4318"
-        ))),
+    let rest = endpoint
+        .strip_prefix("http://")
+        .or_else(|| endpoint.strip_prefix("https://"));
+    match rest {
+        Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(endpoint.to_owned()),
+        _ => Err(ConfigError {
+            var: ENDPOINT_VAR.to_owned(),
+            message: format!(
+                "`{endpoint}` is not an http:// or https:// base URL like http://collector:4318"
+            ),
+        }),
     }
 }
 
@@ -102,6 +104,7 @@ impl TelemetryConfig {
                 .map(|value| OtlpHeaders::parse(&value))
                 .transpose()?
                 .unwrap_or_default(),
+            otlp_certificate: CaCertificate::from_env(env)?,
         })
     }
 
@@ -112,6 +115,7 @@ impl TelemetryConfig {
             otlp_endpoint: None,
             otlp_protocol: OtlpProtocol::default(),
             otlp_headers: OtlpHeaders::default(),
+            otlp_certificate: None,
         }
     }
 }
@@ -122,8 +126,8 @@ impl TelemetryConfig {
 pub struct ExportError(String);
 
 /// A tracer provider exporting as `config` says through a batch processor;
-/// `None` when `config` exports nothing. With gRPC, call it inside a Tokio
-/// runtime (the exporter's channel needs one).
+/// `None` when `config` exports nothing. Call it inside a Tokio runtime: the
+/// exporter sends on it.
 pub fn provider(config: &TelemetryConfig) -> Result<Option<SdkTracerProvider>, ExportError> {
     let Some(endpoint) = config.otlp_endpoint.as_deref() else {
         return Ok(None);
@@ -135,12 +139,22 @@ pub fn provider(config: &TelemetryConfig) -> Result<Option<SdkTracerProvider>, E
             .with_endpoint(format!("{}/v1/traces", endpoint.trim_end_matches('/')))
             // The exporter percent-decodes the values.
             .with_headers(config.otlp_headers.to_map())
+            .with_http_client(
+                OtlpHttpClient::new(config.otlp_certificate.as_ref()).map_err(ExportError)?,
+            )
             .build(),
-        OtlpProtocol::Grpc => SpanExporter::builder()
-            .with_tonic()
-            .with_endpoint(endpoint.trim_end_matches('/'))
-            .with_metadata(config.otlp_headers.to_metadata().map_err(ExportError)?)
-            .build(),
+        OtlpProtocol::Grpc => {
+            let builder = SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint.trim_end_matches('/'))
+                .with_metadata(config.otlp_headers.to_metadata().map_err(ExportError)?);
+            if endpoint.starts_with("https://") {
+                builder.with_tls_config(grpc_tls(config.otlp_certificate.as_ref()))
+            } else {
+                builder
+            }
+            .build()
+        }
     }
     .map_err(|e| ExportError(e.to_string()))?;
     Ok(Some(
@@ -153,6 +167,15 @@ pub fn provider(config: &TelemetryConfig) -> Result<Option<SdkTracerProvider>, E
             )
             .build(),
     ))
+}
+
+/// TLS for a gRPC collector: the public roots and `ca`.
+fn grpc_tls(ca: Option<&CaCertificate>) -> ClientTlsConfig {
+    let tls = ClientTlsConfig::new().with_webpki_roots();
+    match ca {
+        Some(ca) => tls.ca_certificate(Certificate::from_pem(ca.pem())),
+        None => tls,
+    }
 }
 
 #[cfg(test)]
@@ -221,16 +244,26 @@ mod tests {
     }
 
     #[test]
-    fn the_collector_must_be_an_http_url() {
-        for (value, expected) in [
-            ("https://collector:4318", "https is not built in"),
-            ("collector:4318", "not an http:// base URL"),
-            ("http://", "not an http:// base URL"),
+    fn the_collector_must_be_an_http_or_https_url() {
+        for value in [
+            "collector:4318",
+            "http://",
+            "https://",
+            "https:///v1",
+            "ftp://collector",
         ] {
             let env = Env::from_map([("OTEL_EXPORTER_OTLP_ENDPOINT", value)]);
             let err = TelemetryConfig::from_env(&env, "agent-runner-api").expect_err(value);
             assert_eq!(err.var, "OTEL_EXPORTER_OTLP_ENDPOINT");
-            assert!(err.message.contains(expected), "{value}: {err}");
+            assert!(
+                err.message.contains("not an http:// or https:// base URL"),
+                "{value}: {err}"
+            );
+        }
+        for value in ["http://collector:4318", "https://otlp.example.com"] {
+            let env = Env::from_map([("OTEL_EXPORTER_OTLP_ENDPOINT", value)]);
+            let config = TelemetryConfig::from_env(&env, "agent-runner-api").expect(value);
+            assert_eq!(config.otlp_endpoint.as_deref(), Some(value));
         }
     }
 }

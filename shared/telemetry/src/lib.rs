@@ -11,14 +11,19 @@
 //!   one to pass on.
 //! - [`export`]: the OTLP exporter (never on unless configured).
 //! - [`otlp_headers`]: the collector's headers, never shown.
+//! - [`otlp_certificate`]: CAs trusted for an `https://` collector.
+//! - [`otlp_http_client`]: the HTTP client OTLP/HTTP exports go through.
 
 pub mod export;
+pub mod otlp_certificate;
 pub mod otlp_headers;
+pub mod otlp_http_client;
 pub mod spans;
 mod subscriber;
 pub mod trace_context;
 
 pub use export::{OtlpProtocol, TelemetryConfig};
+pub use otlp_certificate::CaCertificate;
 pub use otlp_headers::OtlpHeaders;
 pub use subscriber::{Telemetry, TelemetryError, init, init_from_env};
 pub use trace_context::{TRACEPARENT, TraceParent};

@@ -1,0 +1,183 @@
+//! Spans reach an `https://` collector — over OTLP/HTTP and OTLP/gRPC —
+//! whose certificate is signed by the CA named in
+//! `OTEL_EXPORTER_OTLP_CERTIFICATE`, and a collector whose certificate no
+//! trusted CA signed gets nothing: the exporter verifies the server.
+//!
+//! A CA and a `localhost` certificate are made for each test. The
+//! subscriber is process-global: each test installs it for its own process
+//! (nextest runs each test in a process of its own).
+
+use crate::otlp::{Collector, flushed_trace, run_one_in_trace, trace_id_bytes};
+use crate::otlp_grpc::GrpcCollector;
+use agent_runner_telemetry::{
+    CaCertificate, OtlpHeaders, OtlpProtocol, Telemetry, TelemetryConfig,
+};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use std::sync::Arc;
+use tokio_rustls::TlsAcceptor;
+
+const TRACE_ID: &str = "5cf92f3577b34da6a3ce929d0e0e4736";
+
+/// A CA, and a certificate for `localhost` it signed (PEM).
+struct TestPki {
+    ca_pem: String,
+    server_cert_pem: String,
+    server_key_pem: String,
+}
+
+impl TestPki {
+    fn new() -> Self {
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let server_key = KeyPair::generate().expect("server key");
+        let server = CertificateParams::new(vec!["localhost".to_owned()])
+            .expect("server params")
+            .signed_by(&server_key, &ca, &ca_key)
+            .expect("server certificate");
+        Self {
+            ca_pem: ca.pem(),
+            server_cert_pem: server.pem(),
+            server_key_pem: server_key.serialize_pem(),
+        }
+    }
+
+    /// The CA as `OTEL_EXPORTER_OTLP_CERTIFICATE` would name it.
+    fn ca_file(&self, dir: &tempfile::TempDir) -> CaCertificate {
+        let path = dir.path().join("collector-ca.pem");
+        std::fs::write(&path, &self.ca_pem).expect("write CA");
+        CaCertificate::read(path).expect("CA file")
+    }
+
+    fn acceptor(&self) -> TlsAcceptor {
+        let chain = vec![
+            CertificateDer::from_pem_slice(self.server_cert_pem.as_bytes()).expect("server PEM"),
+        ];
+        let key = PrivateKeyDer::from_pem_slice(self.server_key_pem.as_bytes()).expect("key PEM");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server TLS config");
+        TlsAcceptor::from(Arc::new(config))
+    }
+}
+
+/// Serves `collector` over TLS on 127.0.0.1:0; its `https://localhost` URL.
+async fn serve_https(collector: &Collector, pki: &TestPki) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind collector");
+    let port = listener.local_addr().expect("collector addr").port();
+    let acceptor = pki.acceptor();
+    let router = collector.router();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let acceptor = acceptor.clone();
+            let service = TowerToHyperService::new(router.clone());
+            tokio::spawn(async move {
+                // A client that refuses the certificate ends here.
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let _served = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    format!("https://localhost:{port}")
+}
+
+fn install(
+    endpoint: String,
+    protocol: OtlpProtocol,
+    certificate: Option<CaCertificate>,
+) -> Telemetry {
+    let telemetry = agent_runner_telemetry::init(&TelemetryConfig {
+        service_name: "agent-runner-test".into(),
+        otlp_endpoint: Some(endpoint),
+        otlp_protocol: protocol,
+        otlp_headers: OtlpHeaders::default(),
+        otlp_certificate: certificate,
+    })
+    .expect("exporter");
+    assert!(
+        telemetry.exporting(),
+        "another subscriber was installed first in this process"
+    );
+    telemetry
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spans_reach_an_https_collector_signed_by_the_configured_ca() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let collector = Collector::default();
+    let endpoint = serve_https(&collector, &pki).await;
+    let telemetry = install(
+        endpoint,
+        OtlpProtocol::HttpProtobuf,
+        Some(pki.ca_file(&dir)),
+    );
+
+    let run_id = run_one_in_trace(TRACE_ID).await;
+    let trace = flushed_trace(&collector, telemetry, TRACE_ID).await;
+    assert!(
+        trace.windows(run_id.len()).any(|w| w == run_id.as_bytes()),
+        "the run's spans reached the collector over TLS"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_https_collector_no_trusted_ca_signed_gets_nothing() {
+    let pki = TestPki::new();
+    let collector = Collector::default();
+    let endpoint = serve_https(&collector, &pki).await;
+    // The public roots only: the test CA is not among them.
+    let telemetry = install(endpoint, OtlpProtocol::HttpProtobuf, None);
+
+    run_one_in_trace(TRACE_ID).await;
+    let trace = flushed_trace(&collector, telemetry, TRACE_ID).await;
+    assert!(trace.is_empty(), "spans went to an unverified server");
+    assert!(
+        collector.everything().is_empty(),
+        "no request got through the handshake"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn spans_reach_an_https_grpc_collector_signed_by_the_configured_ca() {
+    let pki = TestPki::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let collector = GrpcCollector::default();
+    let identity = tonic::transport::Identity::from_pem(&pki.server_cert_pem, &pki.server_key_pem);
+    let endpoint = collector
+        .serve(Some(
+            tonic::transport::ServerTlsConfig::new().identity(identity),
+        ))
+        .await;
+    let telemetry = install(endpoint, OtlpProtocol::Grpc, Some(pki.ca_file(&dir)));
+
+    run_one_in_trace(TRACE_ID).await;
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .expect("flush");
+    let names = collector.span_names_in(&trace_id_bytes(TRACE_ID));
+    assert!(
+        names.iter().any(|name| name.contains("delivery")),
+        "no worker span reached the collector over TLS: {names:?}"
+    );
+}
