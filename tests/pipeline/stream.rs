@@ -89,3 +89,37 @@ async fn the_stream_of_an_unknown_run_is_404() {
     assert_eq!(body["error"]["code"], "not_found");
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn several_streams_of_one_run_each_get_the_whole_timeline_and_end() {
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[]).await;
+    let worker = WorkerHandle::spawn(&env, &[]).await;
+    let project = api.project().await;
+    let id = api.submit(&project, json!({"step_delay_ms": 100})).await;
+    let url = format!("{}/v1/runs/{id}/events/stream", api.base_url);
+    let streams = (0..3).map(|_| {
+        let request = api.http.get(&url).bearer_auth(&api.token);
+        async move {
+            request
+                .send()
+                .await
+                .expect("stream")
+                .text()
+                .await
+                .expect("body")
+        }
+    });
+    let bodies = tokio::time::timeout(
+        Duration::from_secs(20),
+        futures_util::future::join_all(streams),
+    )
+    .await
+    .expect("every stream ends once the run completed");
+    for body in bodies {
+        let seqs: Vec<i64> = parse_sse(&body).iter().map(|(seq, _)| *seq).collect();
+        assert_eq!(seqs, vec![1, 2, 3, 4, 5, 6], "{body}");
+    }
+    worker.stop().await;
+    api.stop().await;
+}

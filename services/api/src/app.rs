@@ -1,6 +1,7 @@
 //! Building and running the api: `Application::build(config)` binds the
 //! listener (port 0 picks a free one) and starts the broker supervisor, the
-//! outbox relay, the sent-marking task and the reaper; `run_until_stopped(shutdown)` serves until
+//! outbox relay, the sent-marking task, the event streams' poller and the
+//! reaper; `run_until_stopped(shutdown)` serves until
 //! the shutdown future resolves, then drains in-flight requests within the
 //! grace period.
 
@@ -10,6 +11,7 @@ use crate::metrics::ApiMetrics;
 use crate::reaper;
 use crate::relay::{self, RelayWaker};
 use crate::routes;
+use crate::run_watch::RunWatch;
 use crate::sent_marks::SentMarks;
 use crate::state::AppState;
 use agent_runner_queue::{Names, RetryTiers};
@@ -23,6 +25,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+/// How often the runs that event streams follow are polled.
+const WATCH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A built, not yet serving, api.
 pub struct Application {
@@ -71,12 +76,15 @@ impl Application {
             background.child_token(),
         ));
         let (sent, sent_task) = SentMarks::start(pool.clone(), background.child_token());
+        let (watch, watch_task) =
+            RunWatch::start(pool.clone(), WATCH_INTERVAL, background.child_token());
         let grace = Duration::from_secs(config.shutdown_grace_s);
         let state = AppState {
             pool,
             broker,
             relay: waker,
             sent,
+            watch,
             config: Arc::new(config),
             metrics: ApiMetrics::new(),
         };
@@ -84,7 +92,7 @@ impl Application {
             listener,
             state,
             background,
-            tasks: vec![broker_task, relay_task, reaper_task, sent_task],
+            tasks: vec![broker_task, relay_task, reaper_task, sent_task, watch_task],
             grace,
         })
     }

@@ -10,6 +10,8 @@
 //! - [`broker`]: the RabbitMQ link, reconnected by a supervisor.
 //! - [`relay`]: publishes outbox rows the request path could not.
 //! - [`sent_marks`]: marks the rows the request path published, in batches.
+//! - [`run_watch`]: one poll for the progress of every run an event stream
+//!   follows.
 //! - [`reaper`]: re-enqueues runs that no delivery would bring back.
 //! - [`dispatch`]: review and exec requests sent to the worker holding a
 //!   run's worktree, and the wait for its answer.
@@ -35,6 +37,7 @@ pub mod relay;
 pub mod request_metrics;
 pub mod request_trace;
 pub mod routes;
+pub mod run_watch;
 pub mod sent_marks;
 pub mod state;
 

@@ -4,6 +4,7 @@ use crate::broker::Broker;
 use crate::config::ApiConfig;
 use crate::metrics::ApiMetrics;
 use crate::relay::RelayWaker;
+use crate::run_watch::RunWatch;
 use crate::sent_marks::SentMarks;
 use agent_runner_store::Pool;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub relay: RelayWaker,
     /// Marks published outbox rows sent, in batches.
     pub sent: SentMarks,
+    /// Progress of the runs open event streams follow.
+    pub watch: RunWatch,
     /// Settings.
     pub config: Arc<ApiConfig>,
     /// Prometheus metrics.

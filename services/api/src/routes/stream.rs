@@ -1,10 +1,13 @@
 //! `GET /v1/runs/{id}/events/stream`: the run's timeline as Server-Sent
 //! Events. Each event carries `id: <seq>` and `event: <kind>`, so a client
 //! resumes with `Last-Event-ID` (or `?after=`). The stream ends once the run
-//! is terminal (or awaiting approval) and every event has been sent.
+//! is terminal (or awaiting approval) and every event has been sent. It
+//! learns that there are new events from [`crate::run_watch`], and only then
+//! reads them.
 
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, parse_id};
+use crate::run_watch::Subscription;
 use crate::state::AppState;
 use agent_runner_store::{Pool, events, runs};
 use axum::extract::{Path, State};
@@ -18,8 +21,9 @@ use std::time::Duration;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-/// How often the stream looks for new events.
-const POLL: Duration = Duration::from_millis(200);
+/// How long a stream waits before reading again after a failed read, or
+/// when the run's progress and its events disagree for a moment.
+const RETRY: Duration = Duration::from_millis(200);
 
 /// Query of the stream.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -69,7 +73,7 @@ pub async fn stream(
         run_id: id,
         after,
         pending: VecDeque::new(),
-        done: false,
+        watch: state.watch.subscribe(id),
     };
     Ok(Sse::new(stream::unfold(cursor, next_event)).keep_alive(KeepAlive::default()))
 }
@@ -79,7 +83,7 @@ struct Cursor {
     run_id: Uuid,
     after: i32,
     pending: VecDeque<events::Event>,
-    done: bool,
+    watch: Subscription,
 }
 
 async fn next_event(mut cursor: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
@@ -88,29 +92,27 @@ async fn next_event(mut cursor: Cursor) -> Option<(Result<Event, Infallible>, Cu
             cursor.after = event.seq;
             return Some((Ok(to_sse(&event)), cursor));
         }
-        if cursor.done {
-            return None;
+        let progress = *cursor.watch.progress.borrow_and_update();
+        if let Some(progress) = progress
+            && cursor.after >= progress.last_seq
+        {
+            // Everything up to the polled `last_seq` was sent. A settled
+            // run's `last_seq` is its final event: it was read in the same
+            // row as the status.
+            if progress.settled {
+                return None;
+            }
+            cursor.watch.progress.changed().await.ok()?;
+            continue;
         }
-        // Read the status before the events: if the run was finished then,
-        // the events read next include its last one.
-        let finished = match runs::get(&cursor.pool, cursor.run_id).await {
-            Ok(Some(run)) => {
-                run.status.is_terminal()
-                    || run.status == agent_runner_domain::RunStatus::AwaitingApproval
-            }
-            Ok(None) => true,
-            Err(err) => {
-                tracing::warn!(run.id = %cursor.run_id, error = %err, "event stream read failed");
-                false
-            }
-        };
         match events::list(&cursor.pool, cursor.run_id, cursor.after, 500).await {
             Ok(batch) if !batch.is_empty() => cursor.pending.extend(batch),
-            Ok(_) if finished => cursor.done = true,
-            Ok(_) => tokio::time::sleep(POLL).await,
+            // Not polled yet: wait for the first poll.
+            Ok(_) if progress.is_none() => cursor.watch.progress.changed().await.ok()?,
+            Ok(_) => tokio::time::sleep(RETRY).await,
             Err(err) => {
                 tracing::warn!(run.id = %cursor.run_id, error = %err, "event stream read failed");
-                tokio::time::sleep(POLL * 5).await;
+                tokio::time::sleep(RETRY * 5).await;
             }
         }
     }
