@@ -1,25 +1,12 @@
 //! Follow-ups continue a run on its branch; parallel runs stay apart.
 
-use crate::fake_llm::{Scripted, calls, finish};
+use crate::fake_llm::{Scripted, calls, changelog_in_two_steps, finish};
 use crate::helpers::{Harness, git};
 use serde_json::json;
 
 #[tokio::test]
 async fn a_follow_up_continues_on_the_same_branch_with_the_previous_conversation() {
-    let h = Harness::new(
-        vec![
-            calls(&[("a1", "write_file", json!({"path": "CHANGELOG.md", "content": "- first\n"}))]),
-            finish("a2", "Started a changelog."),
-            calls(&[(
-                "b1",
-                "str_replace",
-                json!({"path": "CHANGELOG.md", "old_str": "- first\n", "new_str": "- first\n- second\n"}),
-            )]),
-            finish("b2", "Added a second entry."),
-        ],
-        None,
-    )
-    .await;
+    let h = Harness::new(changelog_in_two_steps(), None).await;
     let mut run = h.run("Start a changelog");
     let (first, _) = h.execute(&run).await;
     let first = first.expect("the first run succeeds").result;
