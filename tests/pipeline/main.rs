@@ -14,6 +14,7 @@ mod metrics;
 mod openapi;
 mod otlp;
 mod otlp_grpc;
+mod otlp_mtls;
 mod otlp_tls;
 mod projects;
 mod reaper;

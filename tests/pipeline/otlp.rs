@@ -114,6 +114,7 @@ async fn export_to_collector() -> (Collector, Telemetry) {
         otlp_protocol: OtlpProtocol::HttpProtobuf,
         otlp_headers: OtlpHeaders::new([("authorization".to_owned(), COLLECTOR_KEY.0.to_owned())]),
         otlp_certificate: None,
+        otlp_client_identity: None,
     })
     .expect("exporter");
     assert!(

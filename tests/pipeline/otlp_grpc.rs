@@ -115,6 +115,7 @@ async fn spans_reach_a_grpc_collector_in_the_callers_trace_with_the_headers_as_m
             "Bearer%20grpc-key".to_owned(),
         )]),
         otlp_certificate: None,
+        otlp_client_identity: None,
     })
     .expect("exporter");
     assert!(

@@ -10,7 +10,7 @@
 use crate::otlp::{Collector, flushed_trace, run_one_in_trace, trace_id_bytes};
 use crate::otlp_grpc::GrpcCollector;
 use agent_runner_telemetry::{
-    CaCertificate, OtlpHeaders, OtlpProtocol, Telemetry, TelemetryConfig,
+    CaCertificate, ClientIdentity, OtlpHeaders, OtlpProtocol, Telemetry, TelemetryConfig,
 };
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -18,67 +18,117 @@ use hyper_util::service::TowerToHyperService;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
 use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
 
 const TRACE_ID: &str = "5cf92f3577b34da6a3ce929d0e0e4736";
 
-/// A CA, and a certificate for `localhost` it signed (PEM).
-struct TestPki {
+/// A CA, a certificate for `localhost` it signed (the collector's) and one
+/// for a client (the exporter's), in PEM.
+pub(crate) struct TestPki {
     ca_pem: String,
-    server_cert_pem: String,
-    server_key_pem: String,
+    pub(crate) server_cert_pem: String,
+    pub(crate) server_key_pem: String,
+    client_cert_pem: String,
+    client_key_pem: String,
+}
+
+/// Whether a collector asks the exporter for a certificate signed by the CA.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientAuth {
+    None,
+    Required,
 }
 
 impl TestPki {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let ca_key = KeyPair::generate().expect("CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
-        let server_key = KeyPair::generate().expect("server key");
-        let server = CertificateParams::new(vec!["localhost".to_owned()])
-            .expect("server params")
-            .signed_by(&server_key, &ca, &ca_key)
-            .expect("server certificate");
+        let signed = |name: &str| {
+            let key = KeyPair::generate().expect("key");
+            let certificate = CertificateParams::new(vec![name.to_owned()])
+                .expect("params")
+                .signed_by(&key, &ca, &ca_key)
+                .expect("certificate");
+            (certificate.pem(), key.serialize_pem())
+        };
+        let (server_cert_pem, server_key_pem) = signed("localhost");
+        let (client_cert_pem, client_key_pem) = signed("agent-runner-exporter");
         Self {
             ca_pem: ca.pem(),
-            server_cert_pem: server.pem(),
-            server_key_pem: server_key.serialize_pem(),
+            server_cert_pem,
+            server_key_pem,
+            client_cert_pem,
+            client_key_pem,
         }
     }
 
     /// The CA as `OTEL_EXPORTER_OTLP_CERTIFICATE` would name it.
-    fn ca_file(&self, dir: &tempfile::TempDir) -> CaCertificate {
+    pub(crate) fn ca_file(&self, dir: &tempfile::TempDir) -> CaCertificate {
         let path = dir.path().join("collector-ca.pem");
         std::fs::write(&path, &self.ca_pem).expect("write CA");
         CaCertificate::read(path).expect("CA file")
     }
 
-    fn acceptor(&self) -> TlsAcceptor {
+    /// The client certificate and key as `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`
+    /// and `OTEL_EXPORTER_OTLP_CLIENT_KEY` would name them.
+    pub(crate) fn client_files(&self, dir: &tempfile::TempDir) -> ClientIdentity {
+        let certificate = dir.path().join("exporter.pem");
+        let key = dir.path().join("exporter-key.pem");
+        std::fs::write(&certificate, &self.client_cert_pem).expect("write certificate");
+        std::fs::write(&key, &self.client_key_pem).expect("write key");
+        ClientIdentity::read(certificate, key).expect("client files")
+    }
+
+    /// The CA alone, for a gRPC collector checking client certificates.
+    pub(crate) fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    fn acceptor(&self, client_auth: ClientAuth) -> TlsAcceptor {
         let chain = vec![
             CertificateDer::from_pem_slice(self.server_cert_pem.as_bytes()).expect("server PEM"),
         ];
         let key = PrivateKeyDer::from_pem_slice(self.server_key_pem.as_bytes()).expect("key PEM");
-        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .expect("server TLS config");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions");
+        let builder = match client_auth {
+            ClientAuth::None => builder.with_no_client_auth(),
+            ClientAuth::Required => {
+                let mut roots = rustls::RootCertStore::empty();
+                roots
+                    .add(CertificateDer::from_pem_slice(self.ca_pem.as_bytes()).expect("CA PEM"))
+                    .expect("CA root");
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                        .build()
+                        .expect("client verifier");
+                builder.with_client_cert_verifier(verifier)
+            }
+        };
+        let config = builder
+            .with_single_cert(chain, key)
+            .expect("server TLS config");
         TlsAcceptor::from(Arc::new(config))
     }
 }
 
 /// Serves `collector` over TLS on 127.0.0.1:0; its `https://localhost` URL.
-async fn serve_https(collector: &Collector, pki: &TestPki) -> String {
+pub(crate) async fn serve_https(
+    collector: &Collector,
+    pki: &TestPki,
+    client_auth: ClientAuth,
+) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind collector");
     let port = listener.local_addr().expect("collector addr").port();
-    let acceptor = pki.acceptor();
+    let acceptor = pki.acceptor(client_auth);
     let router = collector.router();
     tokio::spawn(async move {
         loop {
@@ -101,10 +151,13 @@ async fn serve_https(collector: &Collector, pki: &TestPki) -> String {
     format!("https://localhost:{port}")
 }
 
-fn install(
+/// Installs the exporter towards `endpoint`, trusting `certificate` and
+/// showing `client`.
+pub(crate) fn install(
     endpoint: String,
     protocol: OtlpProtocol,
     certificate: Option<CaCertificate>,
+    client: Option<ClientIdentity>,
 ) -> Telemetry {
     let telemetry = agent_runner_telemetry::init(&TelemetryConfig {
         service_name: "agent-runner-test".into(),
@@ -112,6 +165,7 @@ fn install(
         otlp_protocol: protocol,
         otlp_headers: OtlpHeaders::default(),
         otlp_certificate: certificate,
+        otlp_client_identity: client,
     })
     .expect("exporter");
     assert!(
@@ -126,11 +180,12 @@ async fn spans_reach_an_https_collector_signed_by_the_configured_ca() {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let collector = Collector::default();
-    let endpoint = serve_https(&collector, &pki).await;
+    let endpoint = serve_https(&collector, &pki, ClientAuth::None).await;
     let telemetry = install(
         endpoint,
         OtlpProtocol::HttpProtobuf,
         Some(pki.ca_file(&dir)),
+        None,
     );
 
     let run_id = run_one_in_trace(TRACE_ID).await;
@@ -145,9 +200,9 @@ async fn spans_reach_an_https_collector_signed_by_the_configured_ca() {
 async fn an_https_collector_no_trusted_ca_signed_gets_nothing() {
     let pki = TestPki::new();
     let collector = Collector::default();
-    let endpoint = serve_https(&collector, &pki).await;
+    let endpoint = serve_https(&collector, &pki, ClientAuth::None).await;
     // The public roots only: the test CA is not among them.
-    let telemetry = install(endpoint, OtlpProtocol::HttpProtobuf, None);
+    let telemetry = install(endpoint, OtlpProtocol::HttpProtobuf, None, None);
 
     run_one_in_trace(TRACE_ID).await;
     let trace = flushed_trace(&collector, telemetry, TRACE_ID).await;
@@ -169,7 +224,7 @@ async fn spans_reach_an_https_grpc_collector_signed_by_the_configured_ca() {
             tonic::transport::ServerTlsConfig::new().identity(identity),
         ))
         .await;
-    let telemetry = install(endpoint, OtlpProtocol::Grpc, Some(pki.ca_file(&dir)));
+    let telemetry = install(endpoint, OtlpProtocol::Grpc, Some(pki.ca_file(&dir)), None);
 
     run_one_in_trace(TRACE_ID).await;
     tokio::task::spawn_blocking(move || telemetry.shutdown())

@@ -3,14 +3,16 @@
 //! collector or over TLS to an `https://` one — off unless
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` is set to a non-empty value, with the
 //! headers of `OTEL_EXPORTER_OTLP_HEADERS` (a collector's credentials) on
-//! every request. Spans are batched on a background thread;
+//! every request, and over TLS the client certificate of
+//! `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`/`…_CLIENT_KEY` when set. Spans are batched on a background thread;
 //! [`crate::Telemetry::shutdown`] flushes what is left.
 
 use crate::otlp_certificate::CaCertificate;
+use crate::otlp_client_identity::ClientIdentity;
 use crate::otlp_headers::{HEADERS_VAR, OtlpHeaders};
 use crate::otlp_http_client::OtlpHttpClient;
 use agent_runner_config::{ConfigError, Env};
-use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig};
+use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig, Identity};
 use opentelemetry_otlp::{
     Protocol, SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig,
 };
@@ -35,6 +37,9 @@ pub struct TelemetryConfig {
     /// `OTEL_EXPORTER_OTLP_CERTIFICATE`: CAs trusted for an `https://`
     /// collector besides the public roots.
     pub otlp_certificate: Option<CaCertificate>,
+    /// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `…_CLIENT_KEY`: the
+    /// certificate shown to an `https://` collector that asks for one.
+    pub otlp_client_identity: Option<ClientIdentity>,
 }
 
 /// How spans travel to the collector.
@@ -105,6 +110,7 @@ impl TelemetryConfig {
                 .transpose()?
                 .unwrap_or_default(),
             otlp_certificate: CaCertificate::from_env(env)?,
+            otlp_client_identity: ClientIdentity::from_env(env)?,
         })
     }
 
@@ -116,6 +122,7 @@ impl TelemetryConfig {
             otlp_protocol: OtlpProtocol::default(),
             otlp_headers: OtlpHeaders::default(),
             otlp_certificate: None,
+            otlp_client_identity: None,
         }
     }
 }
@@ -140,7 +147,11 @@ pub fn provider(config: &TelemetryConfig) -> Result<Option<SdkTracerProvider>, E
             // The exporter percent-decodes the values.
             .with_headers(config.otlp_headers.to_map())
             .with_http_client(
-                OtlpHttpClient::new(config.otlp_certificate.as_ref()).map_err(ExportError)?,
+                OtlpHttpClient::new(
+                    config.otlp_certificate.as_ref(),
+                    config.otlp_client_identity.as_ref(),
+                )
+                .map_err(ExportError)?,
             )
             .build(),
         OtlpProtocol::Grpc => {
@@ -149,7 +160,10 @@ pub fn provider(config: &TelemetryConfig) -> Result<Option<SdkTracerProvider>, E
                 .with_endpoint(endpoint.trim_end_matches('/'))
                 .with_metadata(config.otlp_headers.to_metadata().map_err(ExportError)?);
             if endpoint.starts_with("https://") {
-                builder.with_tls_config(grpc_tls(config.otlp_certificate.as_ref()))
+                builder.with_tls_config(grpc_tls(
+                    config.otlp_certificate.as_ref(),
+                    config.otlp_client_identity.as_ref(),
+                ))
             } else {
                 builder
             }
@@ -169,13 +183,20 @@ pub fn provider(config: &TelemetryConfig) -> Result<Option<SdkTracerProvider>, E
     ))
 }
 
-/// TLS for a gRPC collector: the public roots and `ca`.
-fn grpc_tls(ca: Option<&CaCertificate>) -> ClientTlsConfig {
-    let tls = ClientTlsConfig::new().with_webpki_roots();
-    match ca {
-        Some(ca) => tls.ca_certificate(Certificate::from_pem(ca.pem())),
-        None => tls,
+/// TLS for a gRPC collector: the public roots and `ca`; `client` shown when
+/// the collector asks for a certificate.
+fn grpc_tls(ca: Option<&CaCertificate>, client: Option<&ClientIdentity>) -> ClientTlsConfig {
+    let mut tls = ClientTlsConfig::new().with_webpki_roots();
+    if let Some(ca) = ca {
+        tls = tls.ca_certificate(Certificate::from_pem(ca.pem()));
     }
+    if let Some(client) = client {
+        tls = tls.identity(Identity::from_pem(
+            client.certificate_pem(),
+            client.key_pem(),
+        ));
+    }
+    tls
 }
 
 #[cfg(test)]

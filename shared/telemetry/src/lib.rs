@@ -12,10 +12,13 @@
 //! - [`export`]: the OTLP exporter (never on unless configured).
 //! - [`otlp_headers`]: the collector's headers, never shown.
 //! - [`otlp_certificate`]: CAs trusted for an `https://` collector.
+//! - [`otlp_client_identity`]: the client certificate shown to a collector
+//!   that asks for one (mutual TLS).
 //! - [`otlp_http_client`]: the HTTP client OTLP/HTTP exports go through.
 
 pub mod export;
 pub mod otlp_certificate;
+pub mod otlp_client_identity;
 pub mod otlp_headers;
 pub mod otlp_http_client;
 pub mod spans;
@@ -24,6 +27,7 @@ pub mod trace_context;
 
 pub use export::{OtlpProtocol, TelemetryConfig};
 pub use otlp_certificate::CaCertificate;
+pub use otlp_client_identity::ClientIdentity;
 pub use otlp_headers::OtlpHeaders;
 pub use subscriber::{Telemetry, TelemetryError, init, init_from_env};
 pub use trace_context::{TRACEPARENT, TraceParent};

@@ -1,7 +1,8 @@
 //! The HTTP client OTLP/HTTP exports go through: reqwest with rustls,
 //! trusting the public (webpki) roots and the CAs of
 //! `OTEL_EXPORTER_OTLP_CERTIFICATE`, so `https://` collectors work without a
-//! CA bundle in the image.
+//! CA bundle in the image, and showing the client certificate of
+//! `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` to a collector that asks for one.
 //!
 //! The SDK's batch processor exports from a thread of its own, outside any
 //! Tokio runtime, while reqwest needs one: each request is spawned on the
@@ -10,6 +11,7 @@
 //! still runs.
 
 use crate::otlp_certificate::CaCertificate;
+use crate::otlp_client_identity::ClientIdentity;
 use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
 use std::time::Duration;
 use tokio::runtime::Handle;
@@ -26,14 +28,20 @@ pub struct OtlpHttpClient {
 
 impl OtlpHttpClient {
     /// A client on the current Tokio runtime, trusting `ca` as well as the
-    /// public roots.
-    pub fn new(ca: Option<&CaCertificate>) -> Result<Self, String> {
+    /// public roots, and showing `client` when asked for a certificate.
+    pub fn new(
+        ca: Option<&CaCertificate>,
+        client: Option<&ClientIdentity>,
+    ) -> Result<Self, String> {
         let runtime = Handle::try_current().map_err(|_| {
             "the OTLP/HTTP exporter must be built inside a Tokio runtime".to_owned()
         })?;
         let mut builder = reqwest::Client::builder().timeout(EXPORT_TIMEOUT);
         for certificate in ca.map(CaCertificate::certificates).unwrap_or_default() {
             builder = builder.add_root_certificate(certificate);
+        }
+        if let Some(client) = client {
+            builder = builder.identity(client.reqwest().map_err(|e| e.to_string())?);
         }
         let client = builder.build().map_err(|e| e.to_string())?;
         Ok(Self { client, runtime })
