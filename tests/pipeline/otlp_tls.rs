@@ -3,7 +3,8 @@
 //! `OTEL_EXPORTER_OTLP_CERTIFICATE`, and a collector whose certificate no
 //! trusted CA signed gets nothing: the exporter verifies the server.
 //!
-//! A CA and a `localhost` certificate are made for each test. The
+//! A CA, a `localhost` certificate and a client certificate it signed are
+//! made for each test ([`TestPki`], shared with the mutual-TLS tests). The
 //! subscriber is process-global: each test installs it for its own process
 //! (nextest runs each test in a process of its own).
 
@@ -21,6 +22,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use std::sync::Arc;
 use tokio_rustls::TlsAcceptor;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 const TRACE_ID: &str = "5cf92f3577b34da6a3ce929d0e0e4736";
 
@@ -28,8 +30,8 @@ const TRACE_ID: &str = "5cf92f3577b34da6a3ce929d0e0e4736";
 /// for a client (the exporter's), in PEM.
 pub(crate) struct TestPki {
     ca_pem: String,
-    pub(crate) server_cert_pem: String,
-    pub(crate) server_key_pem: String,
+    server_cert_pem: String,
+    server_key_pem: String,
     client_cert_pem: String,
     client_key_pem: String,
 }
@@ -83,9 +85,17 @@ impl TestPki {
         ClientIdentity::read(certificate, key).expect("client files")
     }
 
-    /// The CA alone, for a gRPC collector checking client certificates.
-    pub(crate) fn ca_pem(&self) -> &str {
-        &self.ca_pem
+    /// TLS for a gRPC collector with the `localhost` certificate; it asks
+    /// for a client certificate signed by the CA when `client_auth` says so.
+    pub(crate) fn grpc_server_tls(&self, client_auth: ClientAuth) -> ServerTlsConfig {
+        let tls = ServerTlsConfig::new().identity(Identity::from_pem(
+            &self.server_cert_pem,
+            &self.server_key_pem,
+        ));
+        match client_auth {
+            ClientAuth::None => tls,
+            ClientAuth::Required => tls.client_ca_root(Certificate::from_pem(&self.ca_pem)),
+        }
     }
 
     fn acceptor(&self, client_auth: ClientAuth) -> TlsAcceptor {
@@ -175,6 +185,45 @@ pub(crate) fn install(
     telemetry
 }
 
+/// Runs one run in a trace and checks that its spans reached `collector`.
+pub(crate) async fn assert_run_spans_arrive(collector: &Collector, telemetry: Telemetry) {
+    let run_id = run_one_in_trace(TRACE_ID).await;
+    let trace = flushed_trace(collector, telemetry, TRACE_ID).await;
+    assert!(
+        trace.windows(run_id.len()).any(|w| w == run_id.as_bytes()),
+        "the run's spans did not reach the collector"
+    );
+}
+
+/// Runs one run in a trace and checks that not one request reached
+/// `collector`.
+pub(crate) async fn assert_nothing_arrives(collector: &Collector, telemetry: Telemetry) {
+    run_one_in_trace(TRACE_ID).await;
+    let trace = flushed_trace(collector, telemetry, TRACE_ID).await;
+    assert!(trace.is_empty(), "spans got to the collector");
+    assert!(
+        collector.everything().is_empty(),
+        "a request got through the handshake"
+    );
+}
+
+/// Runs one run in a trace and checks that the worker's spans reached the
+/// gRPC `collector`.
+pub(crate) async fn assert_run_spans_arrive_over_grpc(
+    collector: &GrpcCollector,
+    telemetry: Telemetry,
+) {
+    run_one_in_trace(TRACE_ID).await;
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .expect("flush");
+    let names = collector.span_names_in(&trace_id_bytes(TRACE_ID));
+    assert!(
+        names.iter().any(|name| name.contains("delivery")),
+        "no worker span reached the collector: {names:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn spans_reach_an_https_collector_signed_by_the_configured_ca() {
     let pki = TestPki::new();
@@ -187,13 +236,7 @@ async fn spans_reach_an_https_collector_signed_by_the_configured_ca() {
         Some(pki.ca_file(&dir)),
         None,
     );
-
-    let run_id = run_one_in_trace(TRACE_ID).await;
-    let trace = flushed_trace(&collector, telemetry, TRACE_ID).await;
-    assert!(
-        trace.windows(run_id.len()).any(|w| w == run_id.as_bytes()),
-        "the run's spans reached the collector over TLS"
-    );
+    assert_run_spans_arrive(&collector, telemetry).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -203,14 +246,7 @@ async fn an_https_collector_no_trusted_ca_signed_gets_nothing() {
     let endpoint = serve_https(&collector, &pki, ClientAuth::None).await;
     // The public roots only: the test CA is not among them.
     let telemetry = install(endpoint, OtlpProtocol::HttpProtobuf, None, None);
-
-    run_one_in_trace(TRACE_ID).await;
-    let trace = flushed_trace(&collector, telemetry, TRACE_ID).await;
-    assert!(trace.is_empty(), "spans went to an unverified server");
-    assert!(
-        collector.everything().is_empty(),
-        "no request got through the handshake"
-    );
+    assert_nothing_arrives(&collector, telemetry).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -218,21 +254,7 @@ async fn spans_reach_an_https_grpc_collector_signed_by_the_configured_ca() {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let collector = GrpcCollector::default();
-    let identity = tonic::transport::Identity::from_pem(&pki.server_cert_pem, &pki.server_key_pem);
-    let endpoint = collector
-        .serve(Some(
-            tonic::transport::ServerTlsConfig::new().identity(identity),
-        ))
-        .await;
+    let endpoint = collector.serve(Some(pki.grpc_server_tls(ClientAuth::None))).await;
     let telemetry = install(endpoint, OtlpProtocol::Grpc, Some(pki.ca_file(&dir)), None);
-
-    run_one_in_trace(TRACE_ID).await;
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .expect("flush");
-    let names = collector.span_names_in(&trace_id_bytes(TRACE_ID));
-    assert!(
-        names.iter().any(|name| name.contains("delivery")),
-        "no worker span reached the collector over TLS: {names:?}"
-    );
+    assert_run_spans_arrive_over_grpc(&collector, telemetry).await;
 }
