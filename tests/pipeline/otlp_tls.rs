@@ -254,7 +254,9 @@ async fn spans_reach_an_https_grpc_collector_signed_by_the_configured_ca() {
     let pki = TestPki::new();
     let dir = tempfile::tempdir().expect("tempdir");
     let collector = GrpcCollector::default();
-    let endpoint = collector.serve(Some(pki.grpc_server_tls(ClientAuth::None))).await;
+    let endpoint = collector
+        .serve(Some(pki.grpc_server_tls(ClientAuth::None)))
+        .await;
     let telemetry = install(endpoint, OtlpProtocol::Grpc, Some(pki.ca_file(&dir)), None);
     assert_run_spans_arrive_over_grpc(&collector, telemetry).await;
 }
