@@ -35,9 +35,8 @@ impl GitDaemon {
         // free port, release it, and try again should another process win it.
         for _ in 0..5 {
             let port = free_port();
-            let mut command = Command::new("git");
+            let mut command = Command::new(daemon_program());
             command
-                .arg("daemon")
                 .arg("--reuseaddr")
                 .arg("--export-all")
                 .arg("--listen=127.0.0.1")
@@ -92,6 +91,18 @@ impl Drop for GitDaemon {
     fn drop(&mut self) {
         stop(&mut self.child);
     }
+}
+
+/// The `git-daemon` program itself. `git daemon` would run it as a child
+/// of its own, which killing `git` leaves behind, listening.
+fn daemon_program() -> PathBuf {
+    let output = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("git --exec-path");
+    assert!(output.status.success(), "git --exec-path failed");
+    let exec_path = String::from_utf8(output.stdout).expect("exec path is UTF-8");
+    Path::new(exec_path.trim()).join("git-daemon")
 }
 
 fn stop(child: &mut Child) {
@@ -149,5 +160,27 @@ impl SilentRemote {
 impl Drop for SilentRemote {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::git_repo::origin_repo;
+
+    #[tokio::test]
+    async fn a_dropped_daemon_leaves_nothing_listening() {
+        let origin = origin_repo();
+        let daemon = GitDaemon::serve(origin.path(), false).await;
+        let port = daemon.port;
+        git(
+            origin.path(),
+            &["ls-remote", "--exit-code", &daemon.url(), "HEAD"],
+        );
+        drop(daemon);
+        assert!(
+            TcpStream::connect(("127.0.0.1", port)).await.is_err(),
+            "a daemon process outlived its GitDaemon and still listens"
+        );
     }
 }
