@@ -6,6 +6,7 @@
 #   ensure_postgres   install (apt) if missing, start if stopped, create role + database
 #   ensure_rabbitmq   install (apt) if missing, start if stopped, enable the management
 #                     plugin, apply deploy/rabbitmq/rabbitmq.conf (consumer_timeout at runtime)
+#   ensure_build_tools  check for cargo, install a C compiler (apt) if missing
 #
 # Every step checks before it acts, so a second call on a healthy machine changes nothing.
 # Progress goes to stderr; stdout stays free for callers.
@@ -81,14 +82,28 @@ apt_install() {
 		die "apt-get install $* failed"
 }
 
-# curl and python3 are used by the scripts for HTTP and JSON.
+# curl and python3 are used by the scripts for HTTP and JSON; python3's venv module by
+# scripts/validate-deploy.
 ensure_tools() {
 	local missing=()
 	command -v curl >/dev/null 2>&1 || missing+=(curl ca-certificates)
-	command -v python3 >/dev/null 2>&1 || missing+=(python3)
+	if ! command -v python3 >/dev/null 2>&1; then
+		missing+=(python3 python3-venv)
+	elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+		missing+=(python3-venv)
+	fi
 	if [[ ${#missing[@]} -gt 0 ]]; then
 		apt_install "${missing[@]}"
 	fi
+}
+
+# What building needs besides a Rust toolchain: rustc links with the system's C compiler
+# (`cc`), which also builds ring's C and assembly parts. rustup itself is the one thing
+# the scripts do not install.
+ensure_build_tools() {
+	command -v cargo >/dev/null 2>&1 ||
+		die "cargo not found: install a Rust toolchain from https://rustup.rs, then rerun"
+	command -v cc >/dev/null 2>&1 || apt_install gcc libc6-dev
 }
 
 # wait_until DESCRIPTION TIMEOUT_S COMMAND...: retry COMMAND every half second.
@@ -224,11 +239,16 @@ ensure_rabbitmq() {
 	fi
 
 	# Ship our config on a machine that has none (it takes effect at the next node start;
-	# consumer_timeout is also applied at runtime below).
+	# consumer_timeout is also applied at runtime below). A development node listens on
+	# the loopback interface only, as the Debian PostgreSQL does.
 	if ! as_root test -e /etc/rabbitmq/rabbitmq.conf; then
-		as_root install -D -m 0644 "$AR_RABBITMQ_CONF" /etc/rabbitmq/rabbitmq.conf ||
-			die "could not copy $AR_RABBITMQ_CONF to /etc/rabbitmq/rabbitmq.conf"
-		log "rabbitmq: installed deploy/rabbitmq/rabbitmq.conf as /etc/rabbitmq/rabbitmq.conf"
+		{
+			cat "$AR_RABBITMQ_CONF"
+			printf '\n# Added by scripts/services-up: AMQP and the management UI on loopback only.\n'
+			printf 'listeners.tcp.default = 127.0.0.1:5672\nmanagement.tcp.ip = 127.0.0.1\n'
+		} | as_root install -D -m 0644 /dev/stdin /etc/rabbitmq/rabbitmq.conf ||
+			die "could not write /etc/rabbitmq/rabbitmq.conf"
+		log "rabbitmq: installed deploy/rabbitmq/rabbitmq.conf (listening on loopback only) as /etc/rabbitmq/rabbitmq.conf"
 	fi
 
 	if rabbit_ping >/dev/null 2>&1; then

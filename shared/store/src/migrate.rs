@@ -51,9 +51,12 @@ pub async fn run(pool: &Pool) -> Result<Vec<i32>, StoreError> {
 }
 
 async fn apply_pending(client: &mut deadpool_postgres::Client) -> Result<Vec<i32>, StoreError> {
+    // One simple query is one transaction: SET LOCAL keeps the "already
+    // exists, skipping" notice of every later run out of the logs.
     client
         .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
+            "SET LOCAL client_min_messages = warning;
+             CREATE TABLE IF NOT EXISTS schema_migrations (
                  version    integer PRIMARY KEY,
                  name       text NOT NULL,
                  applied_at timestamptz NOT NULL DEFAULT now()

@@ -5,6 +5,7 @@ use crate::export::{self, ExportError, TelemetryConfig};
 use agent_runner_config::{ConfigError, Env};
 use opentelemetry::trace::TracerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::io::IsTerminal;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -74,8 +75,10 @@ pub fn init(config: &TelemetryConfig) -> Result<Telemetry, ExportError> {
             .with_writer(std::io::stderr)
             .boxed()
     } else {
+        // Colours only on a terminal: a log file or a collector gets plain text.
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::stderr().is_terminal())
             .boxed()
     };
     let installed = tracing_subscriber::registry()

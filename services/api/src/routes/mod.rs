@@ -77,7 +77,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(openapi::Document(Arc::new(document))))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // Failures are logged once, where they are handled (`ApiError`), not
+        // again for each 5xx status: a `/readyz` 503 while a dependency is
+        // down is an answer, not an error of the api.
+        .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(()))
         .layer(middleware::from_fn(request_trace::trace))
         .with_state(state)
 }
