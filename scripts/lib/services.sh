@@ -76,10 +76,16 @@ apt_install() {
 		as_root apt-get update -qq >&2 || die "apt-get update failed"
 		_AR_APT_UPDATED=1
 	fi
+	# dpkg's progress (hundreds of lines) goes to a log, shown only when the install fails.
+	local apt_log
+	apt_log=$(mktemp "${TMPDIR:-/tmp}/agent-runner-apt.XXXXXX.log")
 	log "apt: installing $*"
-	as_root env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y -qq --no-install-recommends "$@" >&2 ||
-		die "apt-get install $* failed"
+	if ! as_root env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -qq --no-install-recommends "$@" >"$apt_log" 2>&1; then
+		tail -n 40 "$apt_log" >&2
+		die "apt-get install $* failed (full output in $apt_log)"
+	fi
+	rm -f "$apt_log"
 }
 
 # curl and python3 are used by the scripts for HTTP and JSON; python3's venv module by
