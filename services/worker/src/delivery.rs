@@ -14,7 +14,7 @@ use agent_runner_store::attempt::{self, Ending};
 use agent_runner_store::claim::{self, Claim};
 use agent_runner_store::outbox;
 use agent_runner_telemetry::{TRACEPARENT, TraceParent, spans};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 /// Shared pieces a delivery handler needs.
@@ -68,6 +68,7 @@ impl Handler {
 
     async fn handle_run(&self, delivery: Delivery, msg: JobMessage, trace: TraceParent) {
         let run_id = msg.run_id();
+        let claim_began = Instant::now();
         let claimed = with_db_retry(|| {
             claim::claim(&self.executor.pool, run_id, &self.worker_id, self.lease_s)
         })
@@ -120,7 +121,7 @@ impl Handler {
         tracing::info!(run.agent = %run.agent, "run claimed");
         let disposition = self
             .executor
-            .execute(&run, &project, messages, &trace)
+            .execute(&run, &project, messages, &trace, claim_began)
             .await;
         match disposition {
             Disposition::Ack => ack(&delivery).await,

@@ -55,17 +55,18 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// Executes the claimed attempt (`messages`: the run's follow-ups) and
-    /// commits its ending; a retry hand-off keeps `trace` for the next
-    /// attempt.
+    /// Executes the claimed attempt (`messages`: the run's follow-ups; its
+    /// claim began at `claim_began`) and commits its ending; a retry
+    /// hand-off keeps `trace` for the next attempt.
     pub async fn execute(
         &self,
         run: &Run,
         project: &Project,
         messages: Vec<String>,
         trace: &TraceParent,
+        claim_began: std::time::Instant,
     ) -> Disposition {
-        let stopper = self.inflight.insert(run.id, run.attempt);
+        let stopper = self.inflight.insert(run.id, run.attempt, claim_began);
         let agent_label = [run.agent.as_str()];
         self.metrics.started.with_label_values(&agent_label).inc();
         self.metrics.in_flight.inc();

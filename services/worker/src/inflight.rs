@@ -1,10 +1,16 @@
 //! The runs this worker is executing now, each with a cancel handle that
 //! records why it was cancelled.
+//!
+//! A cancel request can reach the worker between the claim's commit (the
+//! run is RUNNING for everyone) and the attempt's registration here. Such a
+//! request is remembered for a while, and the attempt it was meant for is
+//! stopped as it registers: a cancel is never left to the next heartbeat.
 
 use agent_runner_store::claim::Held;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -68,18 +74,36 @@ impl Stopper {
     }
 }
 
+/// How long a cancel request for a run not executing here is remembered:
+/// far longer than a claim takes to be registered.
+const MISSED_CANCEL_TTL: Duration = Duration::from_secs(30);
+
 /// Registry of in-flight attempts.
 #[derive(Debug, Clone, Default)]
 pub struct InFlight {
     runs: Arc<Mutex<HashMap<Uuid, (i32, Stopper)>>>,
+    /// Cancel requests for runs that were not executing here, with when
+    /// they arrived.
+    missed_cancels: Arc<Mutex<HashMap<Uuid, Instant>>>,
 }
 
 impl InFlight {
-    /// Registers an attempt; returns its stopper.
-    pub fn insert(&self, run_id: Uuid, attempt: i32) -> Stopper {
+    /// Registers an attempt whose claim began at `claim_began`; returns its
+    /// stopper — already stopped when a cancel request for the run arrived
+    /// since then. (A request committed before the claim makes the claim
+    /// itself refuse the run, so a later one is meant for this attempt.)
+    pub fn insert(&self, run_id: Uuid, attempt: i32, claim_began: Instant) -> Stopper {
         let stopper = Stopper::new();
         if let Ok(mut runs) = self.runs.lock() {
             runs.insert(run_id, (attempt, stopper.clone()));
+        }
+        let missed = self
+            .missed_cancels
+            .lock()
+            .ok()
+            .and_then(|mut missed| missed.remove(&run_id));
+        if missed.is_some_and(|arrived| arrived >= claim_began) {
+            stopper.stop(StopReason::CancelRequested);
         }
         stopper
     }
@@ -103,7 +127,21 @@ impl InFlight {
                 stopper.stop(reason);
                 true
             }
-            _ => false,
+            Some(_) => false,
+            None => {
+                if reason == StopReason::CancelRequested {
+                    self.remember_missed_cancel(run_id);
+                }
+                false
+            }
+        }
+    }
+
+    fn remember_missed_cancel(&self, run_id: Uuid) {
+        if let Ok(mut missed) = self.missed_cancels.lock() {
+            let now = Instant::now();
+            missed.retain(|_, arrived| now.duration_since(*arrived) < MISSED_CANCEL_TTL);
+            missed.insert(run_id, now);
         }
     }
 
@@ -154,8 +192,8 @@ mod tests {
         let inflight = InFlight::default();
         let running = Uuid::now_v7();
         let ending = Uuid::now_v7();
-        let running_stopper = inflight.insert(running, 1);
-        let ending_stopper = inflight.insert(ending, 1);
+        let running_stopper = inflight.insert(running, 1, Instant::now());
+        let ending_stopper = inflight.insert(ending, 1, Instant::now());
         ending_stopper.mark_ending();
 
         assert!(!inflight.stop(ending, StopReason::Lost));
@@ -168,5 +206,33 @@ mod tests {
             !inflight.stop(Uuid::now_v7(), StopReason::Lost),
             "unknown run"
         );
+    }
+
+    #[test]
+    fn a_cancel_arriving_between_the_claim_and_the_registration_stops_the_attempt() {
+        let inflight = InFlight::default();
+        let run = Uuid::now_v7();
+        let claim_began = Instant::now();
+        // The NOTIFY comes in before the executor registered the attempt.
+        assert!(!inflight.stop(run, StopReason::CancelRequested));
+        let stopper = inflight.insert(run, 1, claim_began);
+        assert_eq!(stopper.reason(), Some(StopReason::CancelRequested));
+        assert!(stopper.token().is_cancelled());
+
+        // Remembered once: a later attempt of the run starts unstopped.
+        inflight.remove(run);
+        let next = inflight.insert(run, 2, claim_began);
+        assert_eq!(next.reason(), None);
+    }
+
+    #[test]
+    fn a_cancel_from_before_the_claim_began_does_not_stop_the_attempt() {
+        let inflight = InFlight::default();
+        let run = Uuid::now_v7();
+        assert!(!inflight.stop(run, StopReason::CancelRequested));
+        std::thread::sleep(Duration::from_millis(5));
+        let stopper = inflight.insert(run, 1, Instant::now());
+        assert_eq!(stopper.reason(), None);
+        assert!(!stopper.token().is_cancelled());
     }
 }
