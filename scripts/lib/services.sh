@@ -247,14 +247,23 @@ ensure_rabbitmq() {
 	# Ship our config on a machine that has none (it takes effect at the next node start;
 	# consumer_timeout is also applied at runtime below). A development node listens on
 	# the loopback interface only, as the Debian PostgreSQL does.
+	local conf_written=0
 	if ! as_root test -e /etc/rabbitmq/rabbitmq.conf; then
 		{
 			cat "$AR_RABBITMQ_CONF"
-			printf '\n# Added by scripts/services-up: AMQP and the management UI on loopback only.\n'
+			printf '\n# Added by the agent-runner scripts: AMQP and the management UI on loopback only.\n'
 			printf 'listeners.tcp.default = 127.0.0.1:5672\nmanagement.tcp.ip = 127.0.0.1\n'
 		} | as_root install -D -m 0644 /dev/stdin /etc/rabbitmq/rabbitmq.conf ||
 			die "could not write /etc/rabbitmq/rabbitmq.conf"
 		log "rabbitmq: installed deploy/rabbitmq/rabbitmq.conf (listening on loopback only) as /etc/rabbitmq/rabbitmq.conf"
+		conf_written=1
+	fi
+
+	# A node the package's init system started before the config was there runs with
+	# the defaults (listening on every interface): restart it to apply the config.
+	if [[ $conf_written -eq 1 ]] && rabbit_ping >/dev/null 2>&1; then
+		log "rabbitmq: restarting the node to apply /etc/rabbitmq/rabbitmq.conf"
+		as_root rabbitmqctl -q stop >&2 || die "rabbitmqctl stop failed"
 	fi
 
 	if rabbit_ping >/dev/null 2>&1; then
@@ -262,7 +271,7 @@ ensure_rabbitmq() {
 	else
 		rabbit_start
 		wait_until "the RabbitMQ node" "$AR_SERVICE_TIMEOUT_S" rabbit_ping ||
-			die "RabbitMQ did not start; see /var/log/rabbitmq/ (is port 5672 or 25672 taken?)"
+			die "RabbitMQ did not start; see /var/log/rabbitmq/ (is port 5672 or 25672 taken? does the hostname resolve, see /etc/hosts?)"
 		as_root rabbitmqctl -q await_startup >/dev/null 2>&1 || true
 		log "rabbitmq: started"
 	fi

@@ -27,6 +27,9 @@ use tokio_util::task::TaskTracker;
 /// connection. A stuck step never keeps the process from exiting.
 const STOP_STEP: Duration = Duration::from_secs(5);
 
+/// How long start-up waits for the cancel listener before consuming.
+const LISTEN_WAIT: Duration = Duration::from_secs(10);
+
 /// A built, not yet running, worker.
 pub struct Worker {
     config: WorkerConfig,
@@ -88,6 +91,7 @@ impl Worker {
         let background = CancellationToken::new();
         let inflight = InFlight::default();
         let lease_s = config.lease.as_secs_f64();
+        let (listening_tx, listening) = tokio::sync::watch::channel(false);
         let mut handles = vec![
             tokio::spawn(heartbeat::run(
                 self.pool.clone(),
@@ -101,6 +105,7 @@ impl Worker {
                 config.database_url.clone(),
                 inflight.clone(),
                 background.child_token(),
+                listening_tx,
             )),
         ];
         let metrics = crate::metrics::WorkerMetrics::new();
@@ -131,6 +136,8 @@ impl Worker {
             concurrency: config.concurrency,
             lease_s,
         };
+        // Consume only once cancel requests can reach this worker's runs.
+        wait_until_listening(listening).await;
         let hard_stop = CancellationToken::new();
         let control = ControlHandler {
             reviewer: Reviewer {
@@ -193,5 +200,18 @@ impl Worker {
         }
         tracing::info!(worker.id = %worker_id, "worker stopped");
         Ok(())
+    }
+}
+
+/// Waits, up to [`LISTEN_WAIT`], for the cancel listener's `LISTEN`; past
+/// that the worker starts anyway and the heartbeat relays cancel requests
+/// until the listener connects.
+async fn wait_until_listening(mut listening: tokio::sync::watch::Receiver<bool>) {
+    let waited = tokio::time::timeout(LISTEN_WAIT, listening.wait_for(|listening| *listening));
+    if !matches!(waited.await, Ok(Ok(_))) {
+        tracing::warn!(
+            wait_s = LISTEN_WAIT.as_secs(),
+            "the cancel listener is not listening yet; consuming anyway (the heartbeat relays cancel requests meanwhile)"
+        );
     }
 }
