@@ -3,7 +3,7 @@
 //! attempt that lost its run learns it at its next emit.
 
 use agent_runner_agent::{EmitError, EventSink};
-use agent_runner_domain::EventKind;
+use agent_runner_domain::{EventKind, RunStatus};
 use agent_runner_store::attempt::{self, Ending};
 use agent_runner_store::claim::{self, Claim};
 use agent_runner_store::projects::{self, NewProject};
@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 /// A run claimed by this test as attempt 1 (no api, no broker: the store
 /// alone).
-async fn claimed_run(env: &TestEnv) -> Uuid {
+pub(crate) async fn claimed_run(env: &TestEnv) -> Uuid {
     let project = projects::create(
         &env.pool,
         &NewProject {
@@ -54,7 +54,7 @@ async fn claimed_run(env: &TestEnv) -> Uuid {
 }
 
 /// `(seq, kind, the writing transaction)` of the run's events.
-async fn timeline(env: &TestEnv, run_id: Uuid) -> Vec<(i32, String, String)> {
+pub(crate) async fn timeline(env: &TestEnv, run_id: Uuid) -> Vec<(i32, String, String)> {
     env.sql(
         "SELECT seq, kind, xmin::text FROM events WHERE run_id = $1 ORDER BY seq",
         &[&run_id],
@@ -143,7 +143,7 @@ async fn events_still_queued_commit_with_the_ending() {
     )
     .await
     .expect("finish");
-    assert!(ended);
+    assert_eq!(ended, Some(RunStatus::Completed));
     let events = timeline(&env, run_id).await;
     assert_eq!(
         dense_kinds(&events),
@@ -221,11 +221,12 @@ async fn a_retry_hand_off_carries_the_queued_events_before_run_retrying() {
             error: "flaky",
             delay_ms: 1000,
             traceparent: None,
+            handed_back: false,
         },
     )
     .await
     .expect("hand-off");
-    assert!(outbox.is_some());
+    assert!(matches!(outbox, Some(attempt::HandedOff::Retrying { .. })));
     let events = timeline(&env, run_id).await;
     assert_eq!(
         dense_kinds(&events),

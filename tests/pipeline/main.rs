@@ -4,6 +4,7 @@
 mod api_metrics;
 mod api_shutdown;
 mod cancel_and_retry;
+mod cancel_races;
 mod cli;
 mod crash;
 mod dead_letters;

@@ -4,25 +4,11 @@ use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-fn time_of(event: &Value) -> chrono_like::Instant {
-    chrono_like::parse(event["created_at"].as_str().expect("created_at"))
-}
-
-/// Just enough RFC 3339 parsing for event timestamps (`…T12:34:56.789012Z`).
-mod chrono_like {
-    pub type Instant = f64;
-    pub fn parse(ts: &str) -> Instant {
-        let time = ts
-            .split('T')
-            .nth(1)
-            .expect("time part")
-            .trim_end_matches('Z');
-        let mut parts = time.split(':');
-        let h: f64 = parts.next().and_then(|p| p.parse().ok()).expect("hours");
-        let m: f64 = parts.next().and_then(|p| p.parse().ok()).expect("minutes");
-        let s: f64 = parts.next().and_then(|p| p.parse().ok()).expect("seconds");
-        h * 3600.0 + m * 60.0 + s
-    }
+/// An event's `created_at`, in seconds since the epoch.
+fn time_of(event: &Value) -> f64 {
+    let at = event["created_at"].as_str().expect("created_at");
+    let at = chrono::DateTime::parse_from_rfc3339(at).expect("RFC 3339 timestamp");
+    at.timestamp_micros() as f64 / 1e6
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -56,10 +42,7 @@ async fn a_transient_failure_is_retried_with_growing_delays_then_completes() {
         .iter()
         .map(|e| e["payload"]["delay_ms"].as_i64().expect("delay_ms"))
         .collect();
-    assert!(
-        delays[1] > delays[0] || (delays[0] == delays[1] && delays[0] == 400),
-        "delays grow: {delays:?}"
-    );
+    assert!(delays[1] > delays[0], "delays grow: {delays:?}");
     assert!(delays[0] >= 200, "{delays:?}");
 
     // Each retry really waited (about) its tier before the next RUN_STARTED.

@@ -43,18 +43,26 @@ async fn a_run_still_going_after_the_grace_period_is_handed_back_and_finished_by
     let api = ApiHandle::spawn(&env, &[]).await;
     let first = WorkerHandle::spawn(&env, &[("SHUTDOWN_GRACE_S", "0")]).await;
     let project = api.project().await;
-    let id = api.submit(&project, json!({"step_delay_ms": 800})).await;
+    // On its only attempt: being handed back must not use it up.
+    let id = api
+        .submit_body(json!({
+            "project_id": project, "goal": "outlive a worker",
+            "params": {"step_delay_ms": 800}, "max_attempts": 1,
+        }))
+        .await;
     api.wait_for(&id, &["RUNNING"], Duration::from_secs(10))
         .await;
     first.stop().await;
     let (_, run) = api.get(&format!("/v1/runs/{id}")).await;
     assert_eq!(run["status"], "RETRYING", "handed back, not lost: {run}");
+    assert_eq!(run["max_attempts"], 2, "the attempt was given back: {run}");
 
     let second = WorkerHandle::spawn(&env, &[]).await;
     let run = api
         .wait_for(&id, &["COMPLETED", "FAILED"], Duration::from_secs(20))
         .await;
-    assert_eq!(run["status"], "COMPLETED");
+    assert_eq!(run["status"], "COMPLETED", "{run}");
+    assert_eq!(run["attempt"], 2);
     assert_eq!(run["worker_id"], second.id.as_str());
     second.stop().await;
     api.stop().await;

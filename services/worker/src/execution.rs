@@ -7,12 +7,13 @@ use crate::sink::EventLog;
 use agent_runner_agent::{
     AgentContext, AgentError, AgentRegistry, ProjectSpec, RunSpec, StoredBranch,
 };
+use agent_runner_domain::RunStatus;
 use agent_runner_queue::RetryTiers;
-use agent_runner_store::attempt::{self, Ending, Handoff, NewEvent};
-use agent_runner_store::branches;
+use agent_runner_store::attempt::{self, Ending, HandedOff, Handoff, NewEvent};
 use agent_runner_store::projects::Project;
 use agent_runner_store::runs::Run;
 use agent_runner_store::{Pool, StoreError};
+use agent_runner_store::{branches, outbox};
 use agent_runner_telemetry::TraceParent;
 use std::future::Future;
 use std::time::Duration;
@@ -114,7 +115,7 @@ impl Executor {
         let stop = stopper.reason();
         let pending = events.close().await;
         let disposition = self.commit(run, outcome, stop, &pending, trace).await;
-        self.inflight.remove(run.id);
+        self.inflight.remove(run.id, run.attempt);
         self.metrics.in_flight.dec();
         self.metrics
             .attempt_duration
@@ -154,14 +155,15 @@ impl Executor {
                 tracing::warn!(run.id = %run.id, attempt, "attempt was fenced out; dropping it");
                 Disposition::Ack
             }
-            Err(StopReason::CancelRequested) => self.end(run, pending, Ending::Cancelled).await,
+            Err(StopReason::CancelRequested) => {
+                self.end(run, pending, Ending::Cancelled, None).await
+            }
             Err(StopReason::Timeout) => {
                 let ending = Ending::Failed {
                     error: format!("timeout: exceeded {} s", run.timeout_s),
                 };
-                self.end(run, pending, ending)
+                self.end(run, pending, ending, Some("timeout".to_owned()))
                     .await
-                    .into_dead_letter("timeout")
             }
             Err(StopReason::Shutdown) => self.hand_back(run, pending, trace).await,
             Ok(Ok(outcome)) => {
@@ -176,7 +178,7 @@ impl Executor {
                         branch: outcome.branch,
                     }
                 };
-                self.end(run, pending, ending).await
+                self.end(run, pending, ending, None).await
             }
             Ok(Err(AgentError::Transient(error))) if attempt < run.max_attempts => {
                 self.retry(run, pending, &error, trace).await
@@ -186,36 +188,45 @@ impl Executor {
                     error: error.clone(),
                 };
                 let reason = format!("failed after {attempt} attempts: {error}");
-                self.end(run, pending, ending)
-                    .await
-                    .into_dead_letter(&reason)
+                self.end(run, pending, ending, Some(reason)).await
             }
             Ok(Err(AgentError::Fatal(error))) => {
                 let ending = Ending::Failed {
                     error: error.clone(),
                 };
-                self.end(run, pending, ending)
+                self.end(run, pending, ending, Some(format!("failed: {error}")))
                     .await
-                    .into_dead_letter(&format!("failed: {error}"))
             }
-            Ok(Err(AgentError::Cancelled)) => self.end(run, pending, Ending::Cancelled).await,
+            Ok(Err(AgentError::Cancelled)) => self.end(run, pending, Ending::Cancelled, None).await,
         }
     }
 
-    async fn end(&self, run: &Run, pending: &[NewEvent], ending: Ending) -> Disposition {
+    /// Commits the attempt's ending; a FAILED run's message is dead-lettered
+    /// with `dead_letter` as the reason. (The ending committed may differ
+    /// from `ending`: a cancel request accepted meanwhile wins.)
+    async fn end(
+        &self,
+        run: &Run,
+        pending: &[NewEvent],
+        ending: Ending,
+        dead_letter: Option<String>,
+    ) -> Disposition {
         let committed =
             with_db_retry(|| attempt::finish(&self.pool, run.id, run.attempt, pending, &ending))
                 .await;
         match committed {
-            Ok(true) => {
+            Ok(Some(status)) => {
                 self.metrics
                     .finished
-                    .with_label_values(&[ending.status(), run.agent.as_str()])
+                    .with_label_values(&[status.as_str(), run.agent.as_str()])
                     .inc();
-                tracing::info!(run.id = %run.id, attempt = run.attempt, ending = ending.status(), "run ended");
-                Disposition::Ack
+                tracing::info!(run.id = %run.id, attempt = run.attempt, ending = status.as_str(), "run ended");
+                match dead_letter {
+                    Some(reason) if status == RunStatus::Failed => Disposition::DeadLetter(reason),
+                    _ => Disposition::Ack,
+                }
             }
-            Ok(false) => {
+            Ok(None) => {
                 tracing::warn!(run.id = %run.id, attempt = run.attempt, "ending was fenced out");
                 Disposition::Ack
             }
@@ -234,19 +245,21 @@ impl Executor {
         trace: &TraceParent,
     ) -> Disposition {
         let next_attempt = run.attempt + 1;
-        let delay_ms = self.tiers.tier_for_retry(next_attempt);
+        let (high, low) = run.id.as_u64_pair();
+        let delay_ms = self.tiers.tier_for_retry(next_attempt, high ^ low);
         let traceparent = trace.to_header();
         let handoff = Handoff {
             error,
             delay_ms: delay_ms as i64,
             traceparent: Some(&traceparent),
+            handed_back: false,
         };
         let handed = with_db_retry(|| {
             attempt::retry_handoff(&self.pool, run.id, run.attempt, pending, handoff)
         })
         .await;
         match handed {
-            Ok(Some(outbox_id)) => {
+            Ok(Some(HandedOff::Retrying { outbox_id })) => {
                 self.metrics
                     .finished
                     .with_label_values(&["RETRYING", run.agent.as_str()])
@@ -258,6 +271,10 @@ impl Executor {
                     next_attempt,
                 }
             }
+            Ok(Some(HandedOff::Cancelled)) => {
+                self.count_cancelled_handoff(run);
+                Disposition::Ack
+            }
             Ok(None) => Disposition::Ack,
             Err(err) => {
                 tracing::error!(run.id = %run.id, error = %err, "cannot commit the retry; requeueing");
@@ -267,30 +284,43 @@ impl Executor {
     }
 
     async fn hand_back(&self, run: &Run, pending: &[NewEvent], trace: &TraceParent) -> Disposition {
-        // Mark it RETRYING (claimable at once by another worker), then
-        // requeue the delivery. Should the commit fail, the lease expires and
-        // the requeued delivery takes the run over anyway.
+        // Mark it RETRYING (claimable at once by another worker; the attempt
+        // is given back, not used up), then requeue the delivery, which
+        // stands for the hand-off's outbox row. Should the commit fail, the
+        // lease expires and the requeued delivery takes the run over anyway.
         let traceparent = trace.to_header();
         let handoff = Handoff {
             error: "worker shut down",
             delay_ms: 0,
             traceparent: Some(&traceparent),
+            handed_back: true,
         };
-        let _handed = with_db_retry(|| {
+        let handed = with_db_retry(|| {
             attempt::retry_handoff(&self.pool, run.id, run.attempt, pending, handoff)
         })
         .await;
-        tracing::warn!(run.id = %run.id, attempt = run.attempt, "handed back at shutdown");
-        Disposition::Requeue
-    }
-}
-
-impl Disposition {
-    fn into_dead_letter(self, reason: &str) -> Disposition {
-        match self {
-            Disposition::Ack => Disposition::DeadLetter(reason.to_owned()),
-            other => other,
+        match handed {
+            Ok(Some(HandedOff::Retrying { outbox_id })) => {
+                if let Err(err) = outbox::mark_sent(&self.pool, outbox_id).await {
+                    tracing::warn!(error = %err, "could not mark the hand-back published; the relay may repeat it");
+                }
+                tracing::warn!(run.id = %run.id, attempt = run.attempt, "handed back at shutdown");
+                Disposition::Requeue
+            }
+            Ok(Some(HandedOff::Cancelled)) => {
+                self.count_cancelled_handoff(run);
+                Disposition::Ack
+            }
+            Ok(None) | Err(_) => Disposition::Requeue,
         }
+    }
+
+    fn count_cancelled_handoff(&self, run: &Run) {
+        self.metrics
+            .finished
+            .with_label_values(&["CANCELLED", run.agent.as_str()])
+            .inc();
+        tracing::info!(run.id = %run.id, attempt = run.attempt, "cancel requested; run ended instead of retrying");
     }
 }
 

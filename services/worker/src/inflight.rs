@@ -5,6 +5,12 @@
 //! run is RUNNING for everyone) and the attempt's registration here. Such a
 //! request is remembered for a while, and the attempt it was meant for is
 //! stopped as it registers: a cancel is never left to the next heartbeat.
+//!
+//! One entry per run, for its newest attempt here: an attempt that registers
+//! while an older attempt of the same run still executes here (the older one
+//! lost its lease, say during a database outage, and the run came back to
+//! this worker) stops the older one, and the older one's ending leaves the
+//! newer one's entry — and so its lease renewal — alone.
 
 use agent_runner_store::claim::Held;
 use std::collections::HashMap;
@@ -94,8 +100,13 @@ impl InFlight {
     /// itself refuse the run, so a later one is meant for this attempt.)
     pub fn insert(&self, run_id: Uuid, attempt: i32, claim_began: Instant) -> Stopper {
         let stopper = Stopper::new();
-        if let Ok(mut runs) = self.runs.lock() {
-            runs.insert(run_id, (attempt, stopper.clone()));
+        let superseded = self
+            .runs
+            .lock()
+            .ok()
+            .and_then(|mut runs| runs.insert(run_id, (attempt, stopper.clone())));
+        if let Some((_, older)) = superseded {
+            older.stop(StopReason::Lost);
         }
         let missed = self
             .missed_cancels
@@ -108,9 +119,12 @@ impl InFlight {
         stopper
     }
 
-    /// Forgets an attempt that ended.
-    pub fn remove(&self, run_id: Uuid) {
-        if let Ok(mut runs) = self.runs.lock() {
+    /// Forgets an attempt that ended, unless a newer attempt of its run
+    /// has registered since.
+    pub fn remove(&self, run_id: Uuid, attempt: i32) {
+        if let Ok(mut runs) = self.runs.lock()
+            && runs.get(&run_id).is_some_and(|(held, _)| *held == attempt)
+        {
             runs.remove(&run_id);
         }
     }
@@ -220,7 +234,7 @@ mod tests {
         assert!(stopper.token().is_cancelled());
 
         // Remembered once: a later attempt of the run starts unstopped.
-        inflight.remove(run);
+        inflight.remove(run, 1);
         let next = inflight.insert(run, 2, claim_began);
         assert_eq!(next.reason(), None);
     }
@@ -234,5 +248,30 @@ mod tests {
         let stopper = inflight.insert(run, 1, Instant::now());
         assert_eq!(stopper.reason(), None);
         assert!(!stopper.token().is_cancelled());
+    }
+
+    #[test]
+    fn a_newer_attempt_of_a_run_stops_the_older_one_and_outlives_its_ending() {
+        let inflight = InFlight::default();
+        let run = Uuid::now_v7();
+        let older = inflight.insert(run, 1, Instant::now());
+        let newer = inflight.insert(run, 2, Instant::now());
+        assert_eq!(older.reason(), Some(StopReason::Lost));
+        assert_eq!(newer.reason(), None);
+
+        // The older attempt ends: the newer one is still held and renewed.
+        inflight.remove(run, 1);
+        assert_eq!(
+            inflight.held(),
+            vec![Held {
+                run_id: run,
+                attempt: 2
+            }]
+        );
+        assert!(inflight.stop(run, StopReason::CancelRequested));
+        assert_eq!(newer.reason(), Some(StopReason::CancelRequested));
+
+        inflight.remove(run, 2);
+        assert!(inflight.is_empty());
     }
 }

@@ -9,7 +9,7 @@
 //! run whose timeline is still missing a step.
 
 use crate::StoreError;
-use agent_runner_domain::{BranchSnapshot, EventKind};
+use agent_runner_domain::{BranchSnapshot, EventKind, RunStatus};
 use deadpool_postgres::Pool;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -115,16 +115,20 @@ impl Ending {
 }
 
 /// Ends `attempt` of the run, writing `before` (the attempt's events not yet
-/// in the timeline) and then the ending's event; `Ok(false)` when it was
-/// fenced out. A branch snapshot is written in the same statement, so it
-/// exists exactly when the ending does.
+/// in the timeline) and then the ending's event. Returns the status the run
+/// ended in, or `None` when the attempt was fenced out. A branch snapshot is
+/// written in the same statement, so it exists exactly when the ending does.
+///
+/// A cancel request accepted while the attempt ran wins over its ending: the
+/// run ends CANCELLED (with RUN_CANCELLED, and no result or snapshot) even
+/// when the agent got to the end first, as the api promised the client.
 pub async fn finish(
     pool: &Pool,
     run_id: Uuid,
     attempt: i32,
     before: &[NewEvent],
     ending: &Ending,
-) -> Result<bool, StoreError> {
+) -> Result<Option<RunStatus>, StoreError> {
     let (result, error) = match ending {
         Ending::Completed { result, .. } | Ending::AwaitingApproval { result, .. } => {
             (Some(result), None)
@@ -144,15 +148,19 @@ pub async fn finish(
     let statement = client
         .prepare_cached(
             "WITH r AS (
-                UPDATE runs SET status = $3, lease_until = NULL, finished_at = clock_timestamp(),
-                       updated_at = clock_timestamp(), result = COALESCE($4, result),
-                       error = COALESCE($5, error),
+                UPDATE runs SET
+                       status = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE $3 END,
+                       lease_until = NULL, finished_at = clock_timestamp(),
+                       updated_at = clock_timestamp(),
+                       result = CASE WHEN cancel_requested THEN result ELSE COALESCE($4, result) END,
+                       error = CASE WHEN cancel_requested THEN error ELSE COALESCE($5, error) END,
                        last_seq = last_seq + 1 + cardinality($12::text[])
                 WHERE id = $1 AND attempt = $2 AND status = 'RUNNING'
-                RETURNING id, last_seq, attempt),
+                RETURNING id, last_seq, attempt, status, cancel_requested),
                  b AS (
                     INSERT INTO run_branches (run_id, attempt, branch, start_commit, head_commit, bundle)
-                    SELECT id, attempt, $8, $9, $10, $11 FROM r WHERE $11::bytea IS NOT NULL
+                    SELECT id, attempt, $8, $9, $10, $11 FROM r
+                    WHERE $11::bytea IS NOT NULL AND NOT cancel_requested
                     ON CONFLICT (run_id) DO UPDATE SET
                         attempt = EXCLUDED.attempt, branch = EXCLUDED.branch,
                         start_commit = EXCLUDED.start_commit, head_commit = EXCLUDED.head_commit,
@@ -163,11 +171,16 @@ pub async fn finish(
                            r.attempt, e.kind, e.payload
                     FROM r, unnest($12::text[], $13::jsonb[]) WITH ORDINALITY AS e(kind, payload, ord))
              INSERT INTO events (run_id, seq, attempt, kind, payload)
-             SELECT id, last_seq, attempt, $6, $7 FROM r",
+             SELECT id, last_seq, attempt,
+                    CASE WHEN cancel_requested THEN 'RUN_CANCELLED' ELSE $6 END,
+                    CASE WHEN cancel_requested
+                         THEN jsonb_build_object('attempt', attempt, 'reason', 'cancel requested')
+                         ELSE $7 END
+             FROM r RETURNING (SELECT status FROM r)",
         )
         .await?;
-    let n = client
-        .execute(
+    let row = client
+        .query_opt(
             &statement,
             &[
                 &run_id,
@@ -186,7 +199,13 @@ pub async fn finish(
             ],
         )
         .await?;
-    Ok(n == 1)
+    Ok(row.map(|row| status_of(&row)))
+}
+
+fn status_of(row: &tokio_postgres::Row) -> RunStatus {
+    let status: String = row.get(0);
+    // The CHECK constraint keeps unknown statuses out of the table.
+    status.parse().unwrap_or(RunStatus::Failed)
 }
 
 /// Why and when an attempt is handed over to the next one.
@@ -198,30 +217,54 @@ pub struct Handoff<'a> {
     pub delay_ms: i64,
     /// W3C trace context the next attempt continues.
     pub traceparent: Option<&'a str>,
+    /// The attempt did not fail but was given back (its worker shut down):
+    /// it does not use up one of the run's attempts, so `max_attempts` grows
+    /// by one, as a retry from the api does.
+    pub handed_back: bool,
+}
+
+/// What a hand-off did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandedOff {
+    /// RETRYING; `outbox_id` is the row covering the next attempt's publish.
+    Retrying {
+        /// The outbox row.
+        outbox_id: i64,
+    },
+    /// A cancel request accepted while the attempt ran: CANCELLED instead,
+    /// with RUN_CANCELLED and nothing to publish.
+    Cancelled,
 }
 
 /// Hands `attempt` over to a retry: `before` (the attempt's events not yet
 /// in the timeline), RETRYING, a RUN_RETRYING event and an outbox row due in
 /// `delay_ms` (the relay's safety net should the delayed publish fail), in
-/// one statement; the row keeps the attempt's `traceparent`. Returns the
-/// outbox row id, or `None` when fenced out.
+/// one statement; the row keeps the attempt's `traceparent`. A run whose
+/// cancel was requested meanwhile ends CANCELLED instead. `None` when the
+/// attempt was fenced out.
 pub async fn retry_handoff(
     pool: &Pool,
     run_id: Uuid,
     attempt: i32,
     before: &[NewEvent],
     handoff: Handoff<'_>,
-) -> Result<Option<i64>, StoreError> {
+) -> Result<Option<HandedOff>, StoreError> {
     let (kinds, payloads) = columns(before);
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
             "WITH r AS (
-                UPDATE runs SET status = 'RETRYING', lease_until = NULL, error = $3,
+                UPDATE runs SET
+                       status = CASE WHEN cancel_requested THEN 'CANCELLED' ELSE 'RETRYING' END,
+                       lease_until = NULL,
+                       error = CASE WHEN cancel_requested THEN error ELSE $3 END,
+                       finished_at = CASE WHEN cancel_requested THEN clock_timestamp() ELSE finished_at END,
+                       max_attempts = max_attempts
+                           + CASE WHEN $8 AND NOT cancel_requested THEN 1 ELSE 0 END,
                        updated_at = clock_timestamp(),
                        last_seq = last_seq + 1 + cardinality($6::text[])
                 WHERE id = $1 AND attempt = $2 AND status = 'RUNNING'
-                RETURNING id, last_seq, attempt),
+                RETURNING id, last_seq, attempt, cancel_requested),
              p AS (
                 INSERT INTO events (run_id, seq, attempt, kind, payload)
                 SELECT r.id, r.last_seq - 1 - cardinality($6::text[]) + e.ord::int,
@@ -229,14 +272,22 @@ pub async fn retry_handoff(
                 FROM r, unnest($6::text[], $7::jsonb[]) WITH ORDINALITY AS e(kind, payload, ord)),
              e AS (
                 INSERT INTO events (run_id, seq, attempt, kind, payload)
-                SELECT id, last_seq, attempt, 'RUN_RETRYING',
-                       jsonb_build_object('attempt', attempt, 'error', $3::text, 'delay_ms', $4::bigint)
-                FROM r)
-             INSERT INTO outbox (run_id, attempt, delay_ms, not_before, traceparent)
-             SELECT id, attempt + 1, $4,
-                    clock_timestamp() + make_interval(secs => $4::float8 / 1000) + interval '30 seconds',
-                    $5
-             FROM r RETURNING id",
+                SELECT id, last_seq, attempt,
+                       CASE WHEN cancel_requested THEN 'RUN_CANCELLED' ELSE 'RUN_RETRYING' END,
+                       CASE WHEN cancel_requested
+                            THEN jsonb_build_object('attempt', attempt, 'reason', 'cancel requested')
+                            WHEN $8 THEN jsonb_build_object('attempt', attempt, 'error', $3::text,
+                                                            'delay_ms', $4::bigint, 'handed_back', true)
+                            ELSE jsonb_build_object('attempt', attempt, 'error', $3::text,
+                                                    'delay_ms', $4::bigint) END
+                FROM r),
+             o AS (
+                INSERT INTO outbox (run_id, attempt, delay_ms, not_before, traceparent)
+                SELECT id, attempt + 1, $4,
+                       clock_timestamp() + make_interval(secs => $4::float8 / 1000) + interval '30 seconds',
+                       $5
+                FROM r WHERE NOT cancel_requested RETURNING id)
+             SELECT o.id FROM r LEFT JOIN o ON true",
         )
         .await?;
     let row = client
@@ -250,8 +301,12 @@ pub async fn retry_handoff(
                 &handoff.traceparent,
                 &kinds,
                 &payloads,
+                &handoff.handed_back,
             ],
         )
         .await?;
-    Ok(row.map(|r| r.get(0)))
+    Ok(row.map(|row| match row.get::<_, Option<i64>>(0) {
+        Some(outbox_id) => HandedOff::Retrying { outbox_id },
+        None => HandedOff::Cancelled,
+    }))
 }

@@ -252,17 +252,24 @@ pub enum CancelOutcome {
     NotFound,
 }
 
-/// Cancels a run: at once when it is QUEUED or RETRYING, by request (and a
-/// NOTIFY on `run_cancel` that workers listen to) when it is RUNNING.
+/// Cancels a run: at once when it is QUEUED, RETRYING or AWAITING_APPROVAL,
+/// by request (and a NOTIFY on `run_cancel` that workers listen to) when it
+/// is RUNNING. One statement decides, on the row as it is when the statement
+/// gets it: a run whose attempt hands off (RUNNING → RETRYING) meanwhile is
+/// cancelled at once rather than refused, and an attempt that ends after the
+/// request ends the run CANCELLED (see [`attempt::finish`](crate::attempt::finish)).
 pub async fn cancel(pool: &Pool, id: Uuid) -> Result<CancelOutcome, StoreError> {
     let mut client = pool.get().await?;
     let tx = client.transaction().await?;
     let row = tx
         .query_opt(
             &format!(
-                "UPDATE runs SET status = 'CANCELLED', cancel_requested = true, lease_until = NULL,
-                        finished_at = clock_timestamp(), updated_at = clock_timestamp()
-                 WHERE id = $1 AND status IN ('QUEUED', 'RETRYING', 'AWAITING_APPROVAL')
+                "UPDATE runs SET cancel_requested = true, updated_at = clock_timestamp(),
+                        status = CASE WHEN status = 'RUNNING' THEN status ELSE 'CANCELLED' END,
+                        lease_until = CASE WHEN status = 'RUNNING' THEN lease_until END,
+                        finished_at = CASE WHEN status = 'RUNNING' THEN finished_at
+                                           ELSE clock_timestamp() END
+                 WHERE id = $1 AND status IN ('QUEUED', 'RETRYING', 'AWAITING_APPROVAL', 'RUNNING')
                  RETURNING {COLUMNS}"
             ),
             &[&id],
@@ -270,6 +277,12 @@ pub async fn cancel(pool: &Pool, id: Uuid) -> Result<CancelOutcome, StoreError> 
         .await?;
     if let Some(row) = row {
         let run = Run::from_row(&row);
+        if run.status == RunStatus::Running {
+            tx.execute("SELECT pg_notify('run_cancel', $1)", &[&id.to_string()])
+                .await?;
+            tx.commit().await?;
+            return Ok(CancelOutcome::Requested(run));
+        }
         insert_event(
             &tx,
             id,
@@ -279,21 +292,6 @@ pub async fn cancel(pool: &Pool, id: Uuid) -> Result<CancelOutcome, StoreError> 
         .await?;
         tx.commit().await?;
         return Ok(CancelOutcome::Cancelled(run));
-    }
-    let row = tx
-        .query_opt(
-            &format!(
-                "UPDATE runs SET cancel_requested = true, updated_at = clock_timestamp()
-                 WHERE id = $1 AND status = 'RUNNING' RETURNING {COLUMNS}"
-            ),
-            &[&id],
-        )
-        .await?;
-    if let Some(row) = row {
-        tx.execute("SELECT pg_notify('run_cancel', $1)", &[&id.to_string()])
-            .await?;
-        tx.commit().await?;
-        return Ok(CancelOutcome::Requested(Run::from_row(&row)));
     }
     let row = tx
         .query_opt(&format!("SELECT {COLUMNS} FROM runs WHERE id = $1"), &[&id])
