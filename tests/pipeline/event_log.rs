@@ -6,9 +6,10 @@ use agent_runner_agent::{EmitError, EventSink};
 use agent_runner_domain::{EventKind, RunStatus};
 use agent_runner_store::attempt::{self, Ending};
 use agent_runner_store::claim::{self, Claim};
+use agent_runner_store::pool;
 use agent_runner_store::projects::{self, NewProject};
 use agent_runner_store::runs::{self, Created, NewRun};
-use agent_runner_tests::TestEnv;
+use agent_runner_tests::{Outage, TestEnv, host_port};
 use agent_runner_worker::sink::EventLog;
 use serde_json::json;
 use std::time::Duration;
@@ -232,4 +233,50 @@ async fn a_retry_hand_off_carries_the_queued_events_before_run_retrying() {
         dense_kinds(&events),
         [&BEFORE_THE_ENDING[..], &["RUN_RETRYING"]].concat()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_delays_the_timeline_but_does_not_fail_the_attempt() {
+    let env = TestEnv::new().await;
+    let run_id = claimed_run(&env).await;
+    let outage = Outage::forward(host_port(&env.database_url)).await;
+    let pool = pool::connect(&outage.url_through(&env.database_url), 2).expect("pool");
+    let log = EventLog::with_linger(pool, run_id, 1, Duration::from_millis(10));
+    log.emit(EventKind::AgentThinking, json!({}))
+        .await
+        .expect("queued");
+    wait_for_events(&env, run_id, 3).await;
+
+    outage.cut();
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        log.emit(EventKind::Executing, json!({}))
+            .await
+            .expect("an outage does not fail the agent's emits");
+    }
+    assert_eq!(
+        timeline(&env, run_id).await.len(),
+        3,
+        "nothing written while cut"
+    );
+
+    outage.restore();
+    wait_for_events(&env, run_id, 13).await;
+    let events = timeline(&env, run_id).await;
+    let kinds = dense_kinds(&events);
+    assert_eq!(kinds[2], "AGENT_THINKING");
+    assert!(kinds[3..].iter().all(|k| *k == "EXECUTING"), "{kinds:?}");
+    assert!(log.close().await.is_empty(), "everything was written");
+}
+
+async fn wait_for_events(env: &TestEnv, run_id: Uuid, n: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while timeline(env, run_id).await.len() < n {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{n} events expected: {:?}",
+            timeline(env, run_id).await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

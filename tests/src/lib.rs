@@ -8,12 +8,14 @@
 
 mod binaries;
 mod env;
+mod outage;
 mod process;
 mod rabbit;
 mod spawn;
 
 pub use binaries::binary;
 pub use env::TestEnv;
+pub use outage::{Outage, host_port};
 pub use process::ApiProcess;
 pub use rabbit::Rabbit;
 pub use spawn::{ApiHandle, WorkerHandle};

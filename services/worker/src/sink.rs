@@ -7,8 +7,10 @@
 //! takes whatever is still queued ([`EventLog::close`]) and commits it in the
 //! same statement as the terminal status, so a run is never seen finished
 //! with steps missing from its timeline. A flush that finds the attempt
-//! fenced out, or the database down, makes the next `emit` fail as a direct
-//! write would have; events still queued then go with the ending.
+//! fenced out makes the next `emit` fail as a direct write would have. A
+//! flush that finds the database down keeps its events queued and tries
+//! again with backoff, so an outage delays the timeline but does not cost
+//! the attempt (if it outlasts the lease, the attempt is fenced out later).
 
 use agent_runner_agent::{EmitError, EventSink};
 use agent_runner_domain::EventKind;
@@ -91,7 +93,8 @@ impl EventLog {
         queue.events.push(NewEvent { kind, payload });
         if !queue.flush_scheduled {
             queue.flush_scheduled = true;
-            tokio::spawn(flush(Arc::clone(&self.inner)));
+            let linger = self.inner.linger;
+            tokio::spawn(flush(Arc::clone(&self.inner), linger));
         }
         Ok(())
     }
@@ -107,10 +110,18 @@ impl Inner {
     }
 }
 
-/// Writes what is queued after the linger; on failure puts the batch back
-/// in front (for the ending) and records why, for the next `emit`.
-async fn flush(inner: Arc<Inner>) {
-    tokio::time::sleep(inner.linger).await;
+/// Longest wait between flushes while the database is down.
+const UNAVAILABLE_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Writes what is queued after `wait`. A fenced attempt records why, for
+/// the next `emit`; an unavailable database puts the batch back in front
+/// (for a later flush or the ending) and tries again after a longer wait.
+fn flush(inner: Arc<Inner>, wait: Duration) -> BoxFuture<'static, ()> {
+    Box::pin(flush_after(inner, wait))
+}
+
+async fn flush_after(inner: Arc<Inner>, wait: Duration) {
+    tokio::time::sleep(wait).await;
     let _writing = inner.writing.lock().await;
     let batch = {
         let mut queue = inner.lock();
@@ -123,21 +134,28 @@ async fn flush(inner: Arc<Inner>) {
     if batch.is_empty() {
         return;
     }
-    let failure =
-        match attempt::append_events(&inner.pool, inner.run_id, inner.attempt, &batch).await {
-            Ok(true) => return,
-            Ok(false) => EmitError::Fenced,
-            Err(err) => EmitError::Unavailable(err.to_string()),
-        };
+    let written = attempt::append_events(&inner.pool, inner.run_id, inner.attempt, &batch).await;
     let mut queue = inner.lock();
-    if failure == EmitError::Fenced {
-        // Nothing of this attempt can be written any more.
-        queue.events.clear();
-    } else {
-        let later = mem::replace(&mut queue.events, batch);
-        queue.events.extend(later);
+    match written {
+        Ok(true) => {}
+        Ok(false) => {
+            // Nothing of this attempt can be written any more.
+            queue.events.clear();
+            queue.failure = Some(EmitError::Fenced);
+        }
+        Err(err) => {
+            let later = mem::replace(&mut queue.events, batch);
+            queue.events.extend(later);
+            if !err.is_unavailable() {
+                queue.failure = Some(EmitError::Unavailable(err.to_string()));
+            } else if !queue.closed && !queue.flush_scheduled {
+                tracing::warn!(run.id = %inner.run_id, error = %err, "database unavailable; events stay queued");
+                queue.flush_scheduled = true;
+                let next = (wait * 2).clamp(Duration::from_millis(100), UNAVAILABLE_BACKOFF_MAX);
+                tokio::spawn(flush(Arc::clone(&inner), next));
+            }
+        }
     }
-    queue.failure = Some(failure);
 }
 
 impl EventSink for EventLog {

@@ -36,8 +36,13 @@ pub struct Args {
     /// Directory the api and worker logs are written to.
     #[arg(long, default_value = "target/bench-logs")]
     pub log_dir: PathBuf,
-    /// A PostgreSQL URL allowed to create and drop databases.
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+    /// A PostgreSQL URL allowed to create and drop databases (by default the
+    /// `agent_runner` role the scripts create, which has CREATEDB and a
+    /// password, so it also logs in where TCP connections need one).
+    #[arg(
+        long,
+        default_value = "postgres://agent_runner:agent_runner@127.0.0.1:5432/postgres"
+    )]
     pub database_admin_url: String,
     /// RabbitMQ; the bench declares nothing itself, the api and workers do so
     /// under a fresh prefix.

@@ -4,6 +4,7 @@
 //! with its time so the verdict can tell outage answers from the rest.
 
 use serde_json::{Value, json};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::task::JoinHandle;
@@ -57,6 +58,8 @@ pub struct Client {
     pub project: Uuid,
     /// Answers seen.
     pub answers: Answers,
+    /// Submissions never accepted (refused with a 4xx, or given up on).
+    pub refused: Arc<AtomicUsize>,
 }
 
 /// How long a client keeps retrying one submission.
@@ -66,6 +69,19 @@ impl Client {
     /// Submits one run, retrying 503s and transport errors until accepted.
     /// `None` when it was refused for good (a 4xx, or the give-up time).
     pub async fn submit(&self, params: Value, max_attempts: Option<u32>) -> Option<Uuid> {
+        let accepted = self.try_submit(params, max_attempts).await;
+        if accepted.is_none() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        accepted
+    }
+
+    /// How many submissions were never accepted.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    async fn try_submit(&self, params: Value, max_attempts: Option<u32>) -> Option<Uuid> {
         let key = Uuid::new_v4().to_string();
         let mut body = json!({"project_id": self.project, "goal": "chaos", "params": params});
         if let Some(n) = max_attempts {

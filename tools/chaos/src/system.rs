@@ -26,6 +26,9 @@ pub struct Shape {
     pub concurrency: u16,
     /// Lets `fail: "crash"` abort workers.
     pub crash_faults: bool,
+    /// Heartbeats every 5 s (leases of 15 s) instead of every second, so
+    /// that only the cancel NOTIFY can stop a run within 2 s.
+    pub slow_heartbeat: bool,
 }
 
 impl Shape {
@@ -35,6 +38,7 @@ impl Shape {
             workers: 3,
             concurrency: 6,
             crash_faults: false,
+            slow_heartbeat: false,
         }
     }
 }
@@ -92,13 +96,18 @@ impl Sut {
             ("REAPER_INTERVAL_MS", "1000"),
             ("REAPER_LEASE_GRACE_S", "5"),
             ("REAPER_QUEUED_AFTER_S", "30"),
-            ("HEARTBEAT_S", "1"),
             ("SHUTDOWN_GRACE_S", "10"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        env.push(("LEASE_S".into(), LEASE_S.to_string()));
+        let (heartbeat_s, lease_s) = if shape.slow_heartbeat {
+            (5, 15)
+        } else {
+            (1, LEASE_S)
+        };
+        env.push(("HEARTBEAT_S".into(), heartbeat_s.to_string()));
+        env.push(("LEASE_S".into(), lease_s.to_string()));
         env.push((
             "SIMULATED_CRASH_FAULTS".into(),
             shape.crash_faults.to_string(),

@@ -40,9 +40,15 @@ pub async fn run(infra: &mut Infra, system: &str) -> anyhow::Result<Outcome> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    let mut tally = run.verdict().await?;
+    if orphans == 0 {
+        tally
+            .violations
+            .push("the kills orphaned no run: nothing was recovered".to_owned());
+    }
     Ok(Outcome {
         name: "",
-        tally: run.verdict().await?,
+        tally,
         recovery_s: recovery,
         note,
     })

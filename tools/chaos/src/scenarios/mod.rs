@@ -152,6 +152,7 @@ impl Run {
             token: sut.token.clone(),
             project: sut.project,
             answers: Answers::default(),
+            refused: Default::default(),
         };
         let reader = client.spawn_reader();
         Ok(Self {
@@ -199,6 +200,13 @@ impl Run {
     pub async fn outage_until_ready(&mut self, from: f64) {
         let ready = self.wait_ready().await;
         self.outages.push((from, ready + OUTAGE_SLACK_S));
+    }
+
+    /// Waits out a broker outage: `/readyz` fails meanwhile, but the api
+    /// keeps answering every request (submissions go to the outbox), so no
+    /// window for 503s is opened.
+    pub async fn broker_outage_until_ready(&self) {
+        self.wait_ready().await;
     }
 
     /// Replaces dead workers until `task` is done; returns its output.
@@ -285,7 +293,16 @@ impl Run {
             &self.outages,
             &self.api_down,
         )
-        .await;
+        .await
+        .map(|mut tally| {
+            let refused = self.client.refused();
+            if refused > 0 {
+                tally
+                    .violations
+                    .push(format!("{refused} submissions were never accepted"));
+            }
+            tally
+        });
         drop(db);
         self.sut.teardown(self.keep).await;
         tally

@@ -1,7 +1,9 @@
 //! Outages of a dependency: RabbitMQ stopped for 10 s mid-load, PostgreSQL
 //! crashed (`pg_ctl -m immediate`) for 5 s mid-load, and runs submitted
-//! while RabbitMQ is stopped. 503s are expected from the fault until the api
-//! is ready again; every accepted run must still complete.
+//! while RabbitMQ is stopped. 503s are expected from a database fault until
+//! the api is ready again, and none from a broker fault (the api keeps
+//! accepting runs into the outbox); every submission must be accepted and
+//! every accepted run must complete.
 //! Recovery: from the dependency's restart until the first run completed
 //! (for submissions during the outage: until the last of them completed).
 
@@ -51,7 +53,10 @@ async fn restart_mid_load(
         }
     }
     let back = load::now();
-    run.outage_until_ready(down).await;
+    match dependency {
+        Dependency::RabbitMq => run.broker_outage_until_ready().await,
+        Dependency::Postgres => run.outage_until_ready(down).await,
+    }
     let ids = load.await?;
     run.expect(ids, Expect::Completed);
     run.settle().await?;
@@ -86,7 +91,7 @@ pub async fn submit_while_rabbitmq_down(
     }
     infra.mq.start().await?;
     let back = load::now();
-    run.outage_until_ready(down).await;
+    run.broker_outage_until_ready().await;
     run.expect(ids.iter().copied(), Expect::Completed);
     run.settle().await?;
     let recovery = run.last_finish_of(&ids, back).await?;
