@@ -46,6 +46,10 @@ async fn a_permanent_failure_fails_after_max_attempts_and_is_dead_lettered_with_
     assert_eq!(dead[0].message_id.as_deref(), Some(id.as_str()));
     let reason = dead[0].reason.clone().unwrap_or_default();
     assert!(reason.starts_with("failed after 2 attempts"), "{reason}");
+    assert_eq!(dead[0].attempt, Some(2), "{:?}", dead[0]);
+    assert_eq!(dead[0].project_id.as_deref(), Some(project.as_str()));
+    assert_eq!(dead[0].app_id.as_deref(), Some("agent-runner-worker"));
+    assert_eq!(dead[0].kind.as_deref(), Some("dead_letter"));
     let metrics = reqwest::get(format!("{}/metrics", worker.probe_url))
         .await
         .expect("scrape")

@@ -73,6 +73,26 @@ async fn the_job_message_carries_the_submit_requests_trace_or_a_new_one() {
     let untraced = submit_traced(&api, &project, None, json!({})).await;
     let messages = env.rabbit.drain(&env.amqp_url, &work_queue).await;
     assert_eq!(messages.len(), 2);
+    // What the management UI shows of each message.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    for message in &messages {
+        assert_eq!(
+            message.app_id.as_deref(),
+            Some("agent-runner-api"),
+            "{message:?}"
+        );
+        assert_eq!(message.kind.as_deref(), Some("execute_run"), "{message:?}");
+        assert_eq!(message.attempt, Some(1), "{message:?}");
+        assert_eq!(message.project_id.as_deref(), Some(project.as_str()));
+        assert!(message.persistent, "{message:?}");
+        assert!(
+            message.timestamp.is_some_and(|t| t.abs_diff(now) < 120),
+            "{message:?}"
+        );
+    }
     let header_of = |run: &str| {
         messages
             .iter()

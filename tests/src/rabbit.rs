@@ -28,6 +28,18 @@ pub struct DeadLetter {
     pub x_death_reason: Option<String>,
     /// `traceparent` header: the W3C trace the message continues.
     pub traceparent: Option<String>,
+    /// `attempt` header.
+    pub attempt: Option<i32>,
+    /// `project_id` header.
+    pub project_id: Option<String>,
+    /// `app_id` property: the publishing program.
+    pub app_id: Option<String>,
+    /// `type` property: what the message is.
+    pub kind: Option<String>,
+    /// `timestamp` property (seconds since the epoch).
+    pub timestamp: Option<u64>,
+    /// `delivery_mode` 2: the broker keeps it on disk.
+    pub persistent: bool,
 }
 
 /// One test's vhost.
@@ -208,6 +220,15 @@ impl Rabbit {
                 reason: header("reason"),
                 x_death_reason,
                 traceparent: header("traceparent"),
+                attempt: match headers.inner().get("attempt") {
+                    Some(AMQPValue::LongInt(n)) => Some(*n),
+                    _ => None,
+                },
+                project_id: header("project_id"),
+                app_id: props.app_id().as_ref().map(|a| a.to_string()),
+                kind: props.kind().as_ref().map(|k| k.to_string()),
+                timestamp: *props.timestamp(),
+                persistent: *props.delivery_mode() == Some(2),
             });
             message
                 .delivery

@@ -161,9 +161,10 @@ impl Handler {
     async fn defer(&self, delivery: &Delivery, msg: &JobMessage) {
         let wait = Duration::from_secs_f64(self.lease_s / 2.0);
         let delay_ms = self.executor.tiers.nearest(wait);
+        let (attempt, project_id) = received_job(delivery);
         let props = JobProperties {
-            attempt: 0,
-            project_id: None,
+            attempt,
+            project_id,
             reason: None,
             traceparent: received_trace(delivery).map(|t| t.to_header()),
         };
@@ -187,9 +188,14 @@ impl Handler {
         attempt: i32,
         reason: &str,
     ) {
+        let (received_attempt, project_id) = received_job(delivery);
         let props = JobProperties {
-            attempt,
-            project_id: None,
+            attempt: if attempt > 0 {
+                attempt
+            } else {
+                received_attempt
+            },
+            project_id,
             reason: Some(reason.to_owned()),
             traceparent: received_trace(delivery).map(|t| t.to_header()),
         };
@@ -235,6 +241,23 @@ fn reason_class(reason: &str) -> &'static str {
     } else {
         "other"
     }
+}
+
+/// The `attempt` and `project_id` headers of a delivery (0 and `None` when
+/// absent), kept on the copies the worker publishes of it.
+fn received_job(delivery: &Delivery) -> (i32, Option<uuid::Uuid>) {
+    let Some(headers) = delivery.properties.headers().as_ref() else {
+        return (0, None);
+    };
+    let attempt = match headers.inner().get("attempt") {
+        Some(AMQPValue::LongInt(n)) => *n,
+        _ => 0,
+    };
+    let project_id = match headers.inner().get("project_id") {
+        Some(AMQPValue::LongString(value)) => value.to_string().parse().ok(),
+        _ => None,
+    };
+    (attempt, project_id)
 }
 
 /// The `traceparent` header of a delivery, if it carries a valid one.
