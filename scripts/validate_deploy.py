@@ -66,8 +66,28 @@ SECRET = "agent-runner-secrets"
 SECRET_EXAMPLE = "k8s/base/secret.example.yaml"
 RABBITMQ_CONF = "deploy/rabbitmq/rabbitmq.conf"
 ENABLED_PLUGINS = "deploy/rabbitmq/enabled_plugins"
-#: Seconds the worker needs after SHUTDOWN_GRACE_S to hand runs back and exit.
+#: Seconds the api needs after SHUTDOWN_GRACE_S to stop its background tasks and exit.
 SHUTDOWN_MARGIN_S = 5
+#: The worker's shutdown after SIGTERM besides SHUTDOWN_GRACE_S (the drain of
+#: in-flight runs), step by step, each bounded by a timeout in
+#: services/worker/src/worker.rs (STOP_STEP = 5 s) or shared/telemetry
+#: (EXPORT_TIMEOUT = 10 s). The span flush is counted even where export is off,
+#: so turning it on in the ConfigMap needs no other change.
+WORKER_SHUTDOWN_STEPS_S = (
+    ("stop consuming", 5),
+    ("hand the runs still executing back to RabbitMQ", 10),
+    ("deregister the worker", 5),
+    ("stop the heartbeat, cancel listener and probe server", 5),
+    ("close the RabbitMQ connection", 5),
+    ("flush buffered spans", 10),
+)
+#: Worst case of the above: a worker exits within SHUTDOWN_GRACE_S + this.
+WORKER_SHUTDOWN_OVERHEAD_S = sum(seconds for _, seconds in WORKER_SHUTDOWN_STEPS_S)
+
+
+def worker_shutdown_s(grace: int) -> int:
+    """Longest a worker can take from SIGTERM to exit with SHUTDOWN_GRACE_S=grace."""
+    return grace + WORKER_SHUTDOWN_OVERHEAD_S
 
 CLUSTER_SCOPED_KINDS = {
     "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
@@ -253,12 +273,14 @@ def check_compose_worker_scalable(compose: dict, report: Report) -> None:
         report.fail(f"{where}.network_mode", "host networking collides with --scale worker=N")
     if "WORKER_ID" in compose_env(worker):
         report.fail(f"{where}.environment.WORKER_ID", "a fixed id would be shared by every replica")
-    check_compose_stop_grace(compose, "worker", report)
-    report.ran("compose: worker is scalable and stops within its grace period")
+    check_compose_stop_grace(compose, "worker", WORKER_SHUTDOWN_OVERHEAD_S, report)
+    report.ran(f"compose: worker is scalable and stops within its grace period (SHUTDOWN_GRACE_S + "
+               f"{WORKER_SHUTDOWN_OVERHEAD_S}s worst case)")
 
 
-def check_compose_stop_grace(compose: dict, name: str, report: Report) -> None:
-    """Docker sends SIGKILL stop_grace_period after SIGTERM: it must outlast the drain."""
+def check_compose_stop_grace(compose: dict, name: str, overhead_s: int, report: Report) -> None:
+    """Docker sends SIGKILL stop_grace_period after SIGTERM: it must outlast the
+    drain (SHUTDOWN_GRACE_S) and the `overhead_s` the process needs after it."""
     service = (compose.get("services") or {}).get(name) or {}
     where = f"{COMPOSE_FILE}: services.{name}.stop_grace_period"
     grace = int(compose_env(service).get("SHUTDOWN_GRACE_S") or 30)
@@ -271,12 +293,13 @@ def check_compose_stop_grace(compose: dict, name: str, report: Report) -> None:
     except ValueError as exc:
         report.fail(where, str(exc))
         return
-    if seconds < grace + SHUTDOWN_MARGIN_S:
-        report.fail(where, f"{stop} must exceed SHUTDOWN_GRACE_S={grace}s by at least {SHUTDOWN_MARGIN_S}s")
+    if seconds < grace + overhead_s:
+        report.fail(where, f"{stop} must be at least SHUTDOWN_GRACE_S={grace}s + {overhead_s}s = "
+                           f"{grace + overhead_s}s, the longest {name} shutdown")
 
 
 def check_compose_api_stops(compose: dict, report: Report) -> None:
-    check_compose_stop_grace(compose, "api", report)
+    check_compose_stop_grace(compose, "api", SHUTDOWN_MARGIN_S, report)
     report.ran("compose: api stops within its grace period (in-flight requests drain for SHUTDOWN_GRACE_S)")
 
 
@@ -1130,9 +1153,13 @@ def check_worker(rendered: Rendered, report: Report) -> None:
     config = rendered.config()
     grace = int(config.get("SHUTDOWN_GRACE_S") or 30)
     period = pod_spec(obj).get("terminationGracePeriodSeconds", 30)
-    if period < grace + SHUTDOWN_MARGIN_S:
-        report.fail(where, f"spec.template.spec.terminationGracePeriodSeconds is {period}; it must exceed "
-                           f"SHUTDOWN_GRACE_S={grace} (ConfigMap {CONFIG_MAP}) by at least {SHUTDOWN_MARGIN_S}s")
+    pre_stop = pre_stop_sleep_s(container(obj, "worker"))
+    needed = pre_stop + worker_shutdown_s(grace)
+    if period < needed:
+        steps = " + ".join(f"{seconds}s {what}" for what, seconds in WORKER_SHUTDOWN_STEPS_S)
+        report.fail(where, f"spec.template.spec.terminationGracePeriodSeconds is {period}; the worker's "
+                           f"worst-case shutdown takes {needed}s: preStop {pre_stop}s + SHUTDOWN_GRACE_S={grace}s "
+                           f"(ConfigMap {CONFIG_MAP}) + {steps}")
     spec = container(obj, "worker")
     env = {e.get("name"): e for e in spec.get("env") or []}
     field_ref = ((env.get("WORKER_ID") or {}).get("valueFrom") or {}).get("fieldRef") or {}
@@ -1144,8 +1171,8 @@ def check_worker(rendered: Rendered, report: Report) -> None:
     if not workspace or "emptyDir" not in volume:
         report.fail(where, f"WORKSPACE_ROOT ({workspace!r}) must be the mountPath of an emptyDir volume")
     check_consumer_timeout(rendered.root, config, f"{rendered.target.path} ConfigMap/{CONFIG_MAP}", report)
-    report.ran(f"{rendered.target.name}: worker grace period {period}s > SHUTDOWN_GRACE_S {grace}s, probes, "
-               "WORKER_ID, workspace emptyDir")
+    report.ran(f"{rendered.target.name}: worker grace period {period}s >= worst-case shutdown {needed}s "
+               f"(SHUTDOWN_GRACE_S {grace}s + {WORKER_SHUTDOWN_OVERHEAD_S}s), probes, WORKER_ID, workspace emptyDir")
 
 
 def check_migrate_job(rendered: Rendered, report: Report) -> None:
@@ -1551,7 +1578,10 @@ MUTATIONS = (
              replace_text(COMPOSE_FILE, "./deploy/rabbitmq/rabbitmq.conf:", "./deploy/rabbitmq/rabitmq.conf:"),
              "rabitmq.conf does not exist"),
     Mutation("compose: worker stop_grace_period below SHUTDOWN_GRACE_S", "compose",
-             replace_text(COMPOSE_FILE, "stop_grace_period: 45s", "stop_grace_period: 10s"), "stop_grace_period"),
+             replace_text(COMPOSE_FILE, "stop_grace_period: 70s", "stop_grace_period: 10s"), "stop_grace_period"),
+    Mutation("compose: worker killed while handing its runs back (SHUTDOWN_GRACE_S + 15s)", "compose",
+             replace_text(COMPOSE_FILE, "stop_grace_period: 70s", "stop_grace_period: 45s"),
+             "services.worker.stop_grace_period: 45s must be at least SHUTDOWN_GRACE_S=30s + 40s"),
     Mutation("compose: worker loses OTEL_EXPORTER_OTLP_ENDPOINT", "compose",
              edit_compose(lambda s: s["worker"]["environment"].pop("OTEL_EXPORTER_OTLP_ENDPOINT")),
              "services.worker.environment: OTEL_EXPORTER_OTLP_ENDPOINT is not passed"),
@@ -1580,8 +1610,11 @@ MUTATIONS = (
     Mutation("k8s: api readiness probe on the wrong path", "k8s",
              replace_text("k8s/base/api-deployment.yaml", "path: /readyz", "path: /ready"), "expected /readyz"),
     Mutation("k8s: worker grace period below SHUTDOWN_GRACE_S", "k8s",
-             replace_text("k8s/base/worker-deployment.yaml", "terminationGracePeriodSeconds: 45",
+             replace_text("k8s/base/worker-deployment.yaml", "terminationGracePeriodSeconds: 70",
                           "terminationGracePeriodSeconds: 20"), "terminationGracePeriodSeconds is 20"),
+    Mutation("k8s: worker grace period ends before its shutdown steps do", "k8s",
+             replace_text("k8s/base/worker-deployment.yaml", "terminationGracePeriodSeconds: 70",
+                          "terminationGracePeriodSeconds: 69"), "worst-case shutdown takes 70s"),
     Mutation("k8s: api grace period ends before its drain does", "k8s",
              replace_text("k8s/base/api-deployment.yaml", "terminationGracePeriodSeconds: 40",
                           "terminationGracePeriodSeconds: 30"), "cover the preStop sleep (5s)"),
