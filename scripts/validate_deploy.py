@@ -1332,6 +1332,7 @@ def check_replica_ownership(rendered: Rendered, report: Report) -> None:
 def check_keda(rendered: Rendered, report: Report) -> None:
     config = rendered.config()
     queue = f"{config.get('QUEUE_PREFIX', 'agent_runner')}.work"
+    concurrency = config.get("WORKER_CONCURRENCY", "8")
     for obj in rendered.of_kind("ScaledObject"):
         spec = obj.get("spec") or {}
         where = rendered.where(obj)
@@ -1349,6 +1350,10 @@ def check_keda(rendered: Rendered, report: Report) -> None:
                 report.fail(where, f"trigger queueName is {metadata.get('queueName')!r}, expected {queue}")
             if metadata.get("mode") != "QueueLength":
                 report.fail(where, "trigger mode must be QueueLength")
+            elif str(metadata.get("value")) != concurrency:
+                report.fail(where, f"trigger value (messages per worker) is {metadata.get('value')!r}, but "
+                                   f"WORKER_CONCURRENCY is {concurrency!r} (ConfigMap {CONFIG_MAP}): one worker "
+                                   "runs WORKER_CONCURRENCY messages at once, so the two must agree")
             if metadata.get("protocol") != "http" or metadata.get("excludeUnacknowledged") == "true":
                 report.fail(where, "trigger must use protocol http and count unacknowledged messages: "
                                    "a running run's delivery stays unacked")
@@ -1357,7 +1362,29 @@ def check_keda(rendered: Rendered, report: Report) -> None:
             if auth and "host" not in params:
                 report.fail(rendered.where(auth), "spec.secretTargetRef must provide the `host` parameter")
     if rendered.of_kind("ScaledObject"):
-        report.ran(f"{rendered.target.name}: KEDA scales on {queue} (QueueLength, ready + unacked)")
+        report.ran(f"{rendered.target.name}: KEDA scales on {queue} (QueueLength, ready + unacked), "
+                   f"{concurrency} messages per worker = WORKER_CONCURRENCY")
+    check_hpa(rendered, concurrency, report)
+
+
+def check_hpa(rendered: Rendered, concurrency: str, report: Report) -> None:
+    """An HPA on the worker with a per-pod queue metric (External or Object,
+    AverageValue) must aim at WORKER_CONCURRENCY messages per worker, as KEDA
+    does. The shipped HPA scales on CPU, which has no such value."""
+    for obj in rendered.of_kind("HorizontalPodAutoscaler"):
+        spec = obj.get("spec") or {}
+        if (spec.get("scaleTargetRef") or {}).get("name") != WORKER_DEPLOYMENT:
+            continue
+        for index, metric in enumerate(spec.get("metrics") or []):
+            kind = metric.get("type")
+            if kind not in ("External", "Object"):
+                continue
+            target = (metric.get(kind[0].lower() + kind[1:]) or {}).get("target") or {}
+            value = target.get("averageValue")
+            if value is not None and str(value) != concurrency:
+                report.fail(rendered.where(obj), f"spec.metrics[{index}] aims at averageValue {value!r} per "
+                                                 f"worker, but WORKER_CONCURRENCY is {concurrency!r}")
+        report.ran(f"{rendered.target.name}: HPA queue metrics (if any) aim at WORKER_CONCURRENCY per worker")
 
 
 def check_target_policy(rendered: Rendered, report: Report) -> None:
@@ -1671,6 +1698,18 @@ MUTATIONS = (
     Mutation("KEDA: scaling on the dead-letter queue", "k8s",
              replace_text("k8s/components/keda/scaledobject.yaml", "queueName: agent_runner.work",
                           "queueName: agent_runner.dead"), "expected agent_runner.work", ("base+keda",)),
+    Mutation("KEDA: messages per worker differ from WORKER_CONCURRENCY", "k8s",
+             replace_text("k8s/components/keda/scaledobject.yaml", 'value: "8"', 'value: "16"'),
+             "trigger value (messages per worker) is '16', but WORKER_CONCURRENCY is '8'", ("base+keda",)),
+    Mutation("KEDA: WORKER_CONCURRENCY changed without the trigger", "k8s",
+             replace_text("k8s/overlays/prod/config.yaml", 'WORKER_CONCURRENCY: "8"', 'WORKER_CONCURRENCY: "4"'),
+             "WORKER_CONCURRENCY is '4'", ("prod",)),
+    Mutation("HPA: queue metric aims at another count per worker than WORKER_CONCURRENCY", "k8s",
+             replace_text("k8s/components/hpa/hpa.yaml", "  metrics:\n",
+                          "  metrics:\n    - type: External\n      external:\n        metric:\n"
+                          "          name: rabbitmq_queue_messages\n        target:\n"
+                          "          type: AverageValue\n          averageValue: \"16\"\n"),
+             "aims at averageValue '16' per worker, but WORKER_CONCURRENCY is '8'", ("base+hpa",)),
     Mutation("KEDA: TriggerAuthentication names a missing Secret key", "k8s",
              replace_text("k8s/components/keda/triggerauthentication.yaml", "key: RABBITMQ_MANAGEMENT_URL",
                           "key: RABBITMQ_MGMT_URL"), "'RABBITMQ_MGMT_URL'", ("base+keda",)),
