@@ -15,9 +15,11 @@ needs no Docker engine, no cluster and no network, and checks:
   each optional component (kubectl kustomize, or the built-in renderer below);
   validates every object against the Kubernetes OpenAPI schemas
   (kubernetes-validate, strict) and KEDA objects against k8s/schemas/; and checks
-  the invariants the software relies on (grace periods, probe paths, replica
-  ownership, PDB selectors, Secret and ConfigMap references, image pinning,
-  OpenTelemetry settings of the api and the worker...).
+  the invariants the software relies on (grace periods covering the worker's
+  whole shutdown, probe paths, replica ownership, KEDA's messages per worker =
+  WORKER_CONCURRENCY, PDB selectors, Secret and ConfigMap references, image
+  pinning, OpenTelemetry settings of the api and the worker, the dev overlay's
+  own PostgreSQL and RabbitMQ and the Secret URLs that reach them...).
 * the built-in renderer against kubectl kustomize (drift test), when kubectl is
   available.
 * itself (--self-test): broken copies of the files must be rejected.
@@ -29,6 +31,7 @@ everything passed.
 from __future__ import annotations
 
 import argparse
+import base64
 import concurrent.futures
 import copy
 import json
@@ -41,6 +44,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import unquote, urlsplit
 from collections.abc import Iterable
 
 try:
@@ -66,14 +70,36 @@ SECRET = "agent-runner-secrets"
 SECRET_EXAMPLE = "k8s/base/secret.example.yaml"
 RABBITMQ_CONF = "deploy/rabbitmq/rabbitmq.conf"
 ENABLED_PLUGINS = "deploy/rabbitmq/enabled_plugins"
-#: Seconds the worker needs after SHUTDOWN_GRACE_S to hand runs back and exit.
+#: Seconds the api needs after SHUTDOWN_GRACE_S to stop its background tasks and exit.
 SHUTDOWN_MARGIN_S = 5
+#: The worker's shutdown after SIGTERM besides SHUTDOWN_GRACE_S (the drain of
+#: in-flight runs), step by step, each bounded by a timeout in
+#: services/worker/src/worker.rs (STOP_STEP = 5 s) or shared/telemetry
+#: (EXPORT_TIMEOUT = 10 s). The span flush is counted even where export is off,
+#: so turning it on in the ConfigMap needs no other change.
+WORKER_SHUTDOWN_STEPS_S = (
+    ("stop consuming", 5),
+    ("hand the runs still executing back to RabbitMQ", 10),
+    ("deregister the worker", 5),
+    ("stop the heartbeat, cancel listener and probe server", 5),
+    ("close the RabbitMQ connection", 5),
+    ("flush buffered spans", 10),
+)
+#: Worst case of the above: a worker exits within SHUTDOWN_GRACE_S + this.
+WORKER_SHUTDOWN_OVERHEAD_S = sum(seconds for _, seconds in WORKER_SHUTDOWN_STEPS_S)
+
+
+def worker_shutdown_s(grace: int) -> int:
+    """Longest a worker can take from SIGTERM to exit with SHUTDOWN_GRACE_S=grace."""
+    return grace + WORKER_SHUTDOWN_OVERHEAD_S
 
 CLUSTER_SCOPED_KINDS = {
     "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
     "PersistentVolume", "StorageClass", "PriorityClass", "ClusterTriggerAuthentication",
 }
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job"}
+#: Images built from this repository (the Dockerfile's api and worker targets).
+OWN_IMAGES = ("agent-runner-api", "agent-runner-worker")
 
 
 # --------------------------------------------------------------------------
@@ -253,12 +279,14 @@ def check_compose_worker_scalable(compose: dict, report: Report) -> None:
         report.fail(f"{where}.network_mode", "host networking collides with --scale worker=N")
     if "WORKER_ID" in compose_env(worker):
         report.fail(f"{where}.environment.WORKER_ID", "a fixed id would be shared by every replica")
-    check_compose_stop_grace(compose, "worker", report)
-    report.ran("compose: worker is scalable and stops within its grace period")
+    check_compose_stop_grace(compose, "worker", WORKER_SHUTDOWN_OVERHEAD_S, report)
+    report.ran(f"compose: worker is scalable and stops within its grace period (SHUTDOWN_GRACE_S + "
+               f"{WORKER_SHUTDOWN_OVERHEAD_S}s worst case)")
 
 
-def check_compose_stop_grace(compose: dict, name: str, report: Report) -> None:
-    """Docker sends SIGKILL stop_grace_period after SIGTERM: it must outlast the drain."""
+def check_compose_stop_grace(compose: dict, name: str, overhead_s: int, report: Report) -> None:
+    """Docker sends SIGKILL stop_grace_period after SIGTERM: it must outlast the
+    drain (SHUTDOWN_GRACE_S) and the `overhead_s` the process needs after it."""
     service = (compose.get("services") or {}).get(name) or {}
     where = f"{COMPOSE_FILE}: services.{name}.stop_grace_period"
     grace = int(compose_env(service).get("SHUTDOWN_GRACE_S") or 30)
@@ -271,12 +299,13 @@ def check_compose_stop_grace(compose: dict, name: str, report: Report) -> None:
     except ValueError as exc:
         report.fail(where, str(exc))
         return
-    if seconds < grace + SHUTDOWN_MARGIN_S:
-        report.fail(where, f"{stop} must exceed SHUTDOWN_GRACE_S={grace}s by at least {SHUTDOWN_MARGIN_S}s")
+    if seconds < grace + overhead_s:
+        report.fail(where, f"{stop} must be at least SHUTDOWN_GRACE_S={grace}s + {overhead_s}s = "
+                           f"{grace + overhead_s}s, the longest {name} shutdown")
 
 
 def check_compose_api_stops(compose: dict, report: Report) -> None:
-    check_compose_stop_grace(compose, "api", report)
+    check_compose_stop_grace(compose, "api", SHUTDOWN_MARGIN_S, report)
     report.ran("compose: api stops within its grace period (in-flight requests drain for SHUTDOWN_GRACE_S)")
 
 
@@ -440,11 +469,9 @@ def check_compose(root: Path, report: Report) -> None:
 # RabbitMQ configuration
 # --------------------------------------------------------------------------
 
-def rabbitmq_setting(root: Path, key: str) -> str | None:
-    path = root / RABBITMQ_CONF
-    if not path.is_file():
-        return None
-    for line in path.read_text().splitlines():
+def rabbitmq_conf_setting(text: str, key: str) -> str | None:
+    """A setting of a rabbitmq.conf (sysctl format) text; None if unset."""
+    for line in text.splitlines():
         line = line.split("#", 1)[0].strip()
         if "=" in line:
             name, value = (part.strip() for part in line.split("=", 1))
@@ -453,18 +480,26 @@ def rabbitmq_setting(root: Path, key: str) -> str | None:
     return None
 
 
-def check_consumer_timeout(root: Path, env: dict[str, str], where: str, report: Report) -> None:
-    """A run's delivery stays unacked for the whole run: consumer_timeout must outlast it."""
-    timeout = rabbitmq_setting(root, "consumer_timeout")
+def rabbitmq_setting(root: Path, key: str) -> str | None:
+    path = root / RABBITMQ_CONF
+    return rabbitmq_conf_setting(path.read_text(), key) if path.is_file() else None
+
+
+def check_consumer_timeout(root: Path, env: dict[str, str], where: str, report: Report,
+                           conf_text: str | None = None, conf_where: str = RABBITMQ_CONF) -> None:
+    """A run's delivery stays unacked for the whole run: consumer_timeout must outlast it.
+    conf_text: the rabbitmq.conf to check (default: the shipped one, RABBITMQ_CONF)."""
+    timeout = (rabbitmq_setting(root, "consumer_timeout") if conf_text is None
+               else rabbitmq_conf_setting(conf_text, "consumer_timeout"))
     if timeout is None:
-        report.fail(RABBITMQ_CONF, "consumer_timeout is not set")
+        report.fail(conf_where, "consumer_timeout is not set")
         return
     longest_s = int(env.get("RUN_TIMEOUT_MAX_S") or 3600) + int(env.get("SHUTDOWN_GRACE_S") or 30)
-    if int(timeout) <= longest_s * 1000:
-        report.fail(f"{RABBITMQ_CONF}: consumer_timeout",
+    if not timeout.isdigit() or int(timeout) <= longest_s * 1000:
+        report.fail(f"{conf_where}: consumer_timeout",
                     f"{timeout} ms must exceed RUN_TIMEOUT_MAX_S + SHUTDOWN_GRACE_S = {longest_s} s "
                     f"({where})")
-    report.ran(f"rabbitmq: consumer_timeout outlasts the longest run ({where})")
+    report.ran(f"rabbitmq: consumer_timeout of {conf_where} outlasts the longest run ({where})")
 
 
 # --------------------------------------------------------------------------
@@ -810,6 +845,8 @@ class Target:
     log_format: str | None = None
     image_tag: str | None = None
     pinned_images: bool = False
+    #: Renders its own PostgreSQL and RabbitMQ (and the Secret pointing at them).
+    datastores: bool = False
     #: Synthetic targets are kustomizations generated by the validator.
     synthetic: dict | None = None
 
@@ -817,7 +854,7 @@ class Target:
 TARGETS = (
     Target("base", "k8s/base", replicas={API_DEPLOYMENT: 2, WORKER_DEPLOYMENT: 2}),
     Target("dev", "k8s/overlays/dev", replicas={API_DEPLOYMENT: 1, WORKER_DEPLOYMENT: 1},
-           log_format="text", image_tag="dev"),
+           log_format="text", image_tag="dev", datastores=True),
     Target("prod", "k8s/overlays/prod", replicas={API_DEPLOYMENT: 3}, autoscaler="ScaledObject",
            min_workers=4, log_format="json", pinned_images=True),
     Target("base+keda", "target/validate-deploy/base+keda", autoscaler="ScaledObject",
@@ -1130,9 +1167,13 @@ def check_worker(rendered: Rendered, report: Report) -> None:
     config = rendered.config()
     grace = int(config.get("SHUTDOWN_GRACE_S") or 30)
     period = pod_spec(obj).get("terminationGracePeriodSeconds", 30)
-    if period < grace + SHUTDOWN_MARGIN_S:
-        report.fail(where, f"spec.template.spec.terminationGracePeriodSeconds is {period}; it must exceed "
-                           f"SHUTDOWN_GRACE_S={grace} (ConfigMap {CONFIG_MAP}) by at least {SHUTDOWN_MARGIN_S}s")
+    pre_stop = pre_stop_sleep_s(container(obj, "worker"))
+    needed = pre_stop + worker_shutdown_s(grace)
+    if period < needed:
+        steps = " + ".join(f"{seconds}s {what}" for what, seconds in WORKER_SHUTDOWN_STEPS_S)
+        report.fail(where, f"spec.template.spec.terminationGracePeriodSeconds is {period}; the worker's "
+                           f"worst-case shutdown takes {needed}s: preStop {pre_stop}s + SHUTDOWN_GRACE_S={grace}s "
+                           f"(ConfigMap {CONFIG_MAP}) + {steps}")
     spec = container(obj, "worker")
     env = {e.get("name"): e for e in spec.get("env") or []}
     field_ref = ((env.get("WORKER_ID") or {}).get("valueFrom") or {}).get("fieldRef") or {}
@@ -1144,8 +1185,8 @@ def check_worker(rendered: Rendered, report: Report) -> None:
     if not workspace or "emptyDir" not in volume:
         report.fail(where, f"WORKSPACE_ROOT ({workspace!r}) must be the mountPath of an emptyDir volume")
     check_consumer_timeout(rendered.root, config, f"{rendered.target.path} ConfigMap/{CONFIG_MAP}", report)
-    report.ran(f"{rendered.target.name}: worker grace period {period}s > SHUTDOWN_GRACE_S {grace}s, probes, "
-               "WORKER_ID, workspace emptyDir")
+    report.ran(f"{rendered.target.name}: worker grace period {period}s >= worst-case shutdown {needed}s "
+               f"(SHUTDOWN_GRACE_S {grace}s + {WORKER_SHUTDOWN_OVERHEAD_S}s), probes, WORKER_ID, workspace emptyDir")
 
 
 def check_migrate_job(rendered: Rendered, report: Report) -> None:
@@ -1172,9 +1213,11 @@ def check_pod_security(rendered: Rendered, report: Report) -> None:
         pod_context = spec.get("securityContext") or {}
         if spec.get("automountServiceAccountToken") is not False:
             report.fail(rendered.where(obj), "spec.template.spec.automountServiceAccountToken must be false")
-        for item in spec.get("containers") or []:
+        containers = [("containers", c) for c in spec.get("containers") or []]
+        containers += [("initContainers", c) for c in spec.get("initContainers") or []]
+        for list_name, item in containers:
             context = item.get("securityContext") or {}
-            field_path = f"spec.template.spec.containers[{item.get('name')}]"
+            field_path = f"spec.template.spec.{list_name}[{item.get('name')}]"
             if not (context.get("runAsNonRoot") or pod_context.get("runAsNonRoot")):
                 report.fail(rendered.where(obj), f"{field_path}: runAsNonRoot must be true")
             for key, wanted in (("readOnlyRootFilesystem", True), ("allowPrivilegeEscalation", False)):
@@ -1305,6 +1348,7 @@ def check_replica_ownership(rendered: Rendered, report: Report) -> None:
 def check_keda(rendered: Rendered, report: Report) -> None:
     config = rendered.config()
     queue = f"{config.get('QUEUE_PREFIX', 'agent_runner')}.work"
+    concurrency = config.get("WORKER_CONCURRENCY", "8")
     for obj in rendered.of_kind("ScaledObject"):
         spec = obj.get("spec") or {}
         where = rendered.where(obj)
@@ -1322,6 +1366,10 @@ def check_keda(rendered: Rendered, report: Report) -> None:
                 report.fail(where, f"trigger queueName is {metadata.get('queueName')!r}, expected {queue}")
             if metadata.get("mode") != "QueueLength":
                 report.fail(where, "trigger mode must be QueueLength")
+            elif str(metadata.get("value")) != concurrency:
+                report.fail(where, f"trigger value (messages per worker) is {metadata.get('value')!r}, but "
+                                   f"WORKER_CONCURRENCY is {concurrency!r} (ConfigMap {CONFIG_MAP}): one worker "
+                                   "runs WORKER_CONCURRENCY messages at once, so the two must agree")
             if metadata.get("protocol") != "http" or metadata.get("excludeUnacknowledged") == "true":
                 report.fail(where, "trigger must use protocol http and count unacknowledged messages: "
                                    "a running run's delivery stays unacked")
@@ -1330,7 +1378,29 @@ def check_keda(rendered: Rendered, report: Report) -> None:
             if auth and "host" not in params:
                 report.fail(rendered.where(auth), "spec.secretTargetRef must provide the `host` parameter")
     if rendered.of_kind("ScaledObject"):
-        report.ran(f"{rendered.target.name}: KEDA scales on {queue} (QueueLength, ready + unacked)")
+        report.ran(f"{rendered.target.name}: KEDA scales on {queue} (QueueLength, ready + unacked), "
+                   f"{concurrency} messages per worker = WORKER_CONCURRENCY")
+    check_hpa(rendered, concurrency, report)
+
+
+def check_hpa(rendered: Rendered, concurrency: str, report: Report) -> None:
+    """An HPA on the worker with a per-pod queue metric (External or Object,
+    AverageValue) must aim at WORKER_CONCURRENCY messages per worker, as KEDA
+    does. The shipped HPA scales on CPU, which has no such value."""
+    for obj in rendered.of_kind("HorizontalPodAutoscaler"):
+        spec = obj.get("spec") or {}
+        if (spec.get("scaleTargetRef") or {}).get("name") != WORKER_DEPLOYMENT:
+            continue
+        for index, metric in enumerate(spec.get("metrics") or []):
+            kind = metric.get("type")
+            if kind not in ("External", "Object"):
+                continue
+            target = (metric.get(kind[0].lower() + kind[1:]) or {}).get("target") or {}
+            value = target.get("averageValue")
+            if value is not None and str(value) != concurrency:
+                report.fail(rendered.where(obj), f"spec.metrics[{index}] aims at averageValue {value!r} per "
+                                                 f"worker, but WORKER_CONCURRENCY is {concurrency!r}")
+        report.ran(f"{rendered.target.name}: HPA queue metrics (if any) aim at WORKER_CONCURRENCY per worker")
 
 
 def check_target_policy(rendered: Rendered, report: Report) -> None:
@@ -1343,7 +1413,8 @@ def check_target_policy(rendered: Rendered, report: Report) -> None:
         for item in pod_spec(obj).get("containers") or []:
             name, tag, digest = split_image(item.get("image", ""))
             field_path = f"spec.template.spec.containers[{item.get('name')}].image"
-            if target.image_tag and tag != target.image_tag:
+            own = name.rsplit("/", 1)[-1] in OWN_IMAGES
+            if target.image_tag and own and tag != target.image_tag:
                 report.fail(rendered.where(obj),
                             f"{field_path} {item.get('image')!r} should be tagged {target.image_tag}")
             if target.pinned_images and not digest and (not tag or tag in ("latest", "dev", "main")):
@@ -1381,9 +1452,213 @@ def check_otel(rendered: Rendered, report: Report) -> None:
                f"from a Secret and their own {OTEL_SERVICE_NAME}")
 
 
+# In-cluster PostgreSQL and RabbitMQ (the dev overlay only)
+
+POSTGRES = "agent-runner-postgres"
+RABBITMQ = "agent-runner-rabbitmq"
+#: The ConfigMap carrying deploy/rabbitmq/ into the RabbitMQ pod, key -> file.
+RABBITMQ_CONFIG_MAP = "agent-runner-rabbitmq"
+RABBITMQ_CONFIG_FILES = {"rabbitmq.conf": RABBITMQ_CONF, "enabled_plugins": ENABLED_PLUGINS}
+
+
+def secret_value(rendered: Rendered, name: str, key: str) -> str | None:
+    obj = rendered.find("Secret", name) or {}
+    if key in (obj.get("stringData") or {}):
+        return str(obj["stringData"][key])
+    if key in (obj.get("data") or {}):
+        return base64.b64decode(obj["data"][key]).decode()
+    return None
+
+
+def env_value(rendered: Rendered, spec: dict, name: str) -> str | None:
+    """A container's variable: its value, or the value of the rendered Secret key it names."""
+    for item in spec.get("env") or []:
+        if item.get("name") != name:
+            continue
+        if "value" in item:
+            return str(item["value"])
+        ref = (item.get("valueFrom") or {}).get("secretKeyRef") or {}
+        return secret_value(rendered, ref.get("name"), ref.get("key")) if ref else None
+    return None
+
+
+def service_port_to(service: dict, spec: dict, container_port: int) -> int | None:
+    """The Service port whose targetPort reaches `container_port` of the container `spec`."""
+    names = {p.get("name") for p in spec.get("ports") or [] if p.get("containerPort") == container_port}
+    for port in (service.get("spec") or {}).get("ports") or []:
+        target = port.get("targetPort", port.get("port"))
+        if target == container_port or target in names:
+            return port.get("port")
+    return None
+
+
+def host_is_service(host: str, service: str) -> bool:
+    return host in (service, f"{service}.{NAMESPACE}", f"{service}.{NAMESPACE}.svc",
+                    f"{service}.{NAMESPACE}.svc.cluster.local")
+
+
+def compose_image(root: Path, service: str) -> str | None:
+    path = root / COMPOSE_FILE
+    compose = (load_yaml_file(path) or {}) if path.is_file() else {}
+    return ((compose.get("services") or {}).get(service) or {}).get("image")
+
+
+def check_datastore(rendered: Rendered, name: str, compose_service: str, data_path: str,
+                    report: Report) -> tuple[dict, dict, dict] | None:
+    """What both StatefulSets need: one replica, the image compose runs, a readiness
+    probe, a volumeClaimTemplate holding `data_path`, a governing Service.
+    Returns (StatefulSet, container, Service) when they exist."""
+    obj = rendered.find("StatefulSet", name)
+    if obj is None:
+        report.fail(rendered.where(None, "StatefulSet", name), "missing; the dev overlay runs its own datastores")
+        return None
+    where = rendered.where(obj)
+    spec = obj.get("spec") or {}
+    if spec.get("replicas") != 1:
+        report.fail(where, f"spec.replicas is {spec.get('replicas')}, expected 1 (a single, unclustered node)")
+    containers = pod_spec(obj).get("containers") or []
+    item = containers[0] if containers else {}
+    field_path = f"spec.template.spec.containers[{item.get('name')}]"
+    wanted = compose_image(rendered.root, compose_service)
+    if item.get("image") != wanted:
+        report.fail(where, f"{field_path}.image is {item.get('image')!r}; {COMPOSE_FILE} runs {wanted!r}, "
+                           "and both must run the same version")
+    if not item.get("readinessProbe"):
+        report.fail(where, f"{field_path}.readinessProbe is missing; clients must not reach a starting node")
+    claims = {(t.get("metadata") or {}).get("name") for t in spec.get("volumeClaimTemplates") or []}
+    mount = next((m for m in item.get("volumeMounts") or [] if m.get("name") in claims
+                  and (data_path + "/").startswith(m.get("mountPath", "").rstrip("/") + "/")), None)
+    if mount is None:
+        report.fail(where, f"{field_path}: {data_path} must be on a volumeClaimTemplate (data survives restarts)")
+    service = rendered.find("Service", spec.get("serviceName"))
+    if service is None:
+        report.fail(where, f"spec.serviceName {spec.get('serviceName')!r} names no Service")
+        return None
+    if not selects((service.get("spec") or {}).get("selector"), pod_labels(obj)):
+        report.fail(rendered.where(service), f"spec.selector does not select the pods of StatefulSet {name}")
+    return obj, item, service
+
+
+def check_url(rendered: Rendered, key: str, schemes: tuple[str, ...], service: dict, port: int | None,
+              user: str | None, password: str | None, report: Report, database: str | None = None) -> None:
+    """The Secret's `key` is a URL reaching `service` on `port` as `user`/`password`."""
+    where = f"{rendered.where(rendered.find('Secret', SECRET))} stringData.{key}"
+    value = secret_value(rendered, SECRET, key)
+    if value is None:
+        report.fail(where, "missing")
+        return
+    url = urlsplit(value)
+    service_name = service["metadata"]["name"]
+    default_port = {"postgres": 5432, "postgresql": 5432, "amqp": 5672, "http": 80}.get(url.scheme)
+    if url.scheme not in schemes:
+        report.fail(where, f"scheme {url.scheme!r}, expected {' or '.join(schemes)}")
+    if not host_is_service(url.hostname or "", service_name):
+        report.fail(where, f"host {url.hostname!r} is not the Service {service_name} (the overlay's own "
+                           "datastore)")
+    if port is None:
+        report.fail(rendered.where(service), f"spec.ports: no port reaches the container port {key} needs")
+    elif (url.port or default_port) != port:
+        report.fail(where, f"port {url.port or default_port} is not the Service {service_name}'s port {port}")
+    if user is not None and unquote(url.username or "") != user:
+        report.fail(where, f"user {unquote(url.username or '')!r} is not the one the datastore creates ({user!r})")
+    if password is not None and unquote(url.password or "") != password:
+        report.fail(where, "password differs from the one the datastore is initialised with")
+    if database is not None and unquote(url.path.lstrip("/")) != database:
+        report.fail(where, f"database {unquote(url.path.lstrip('/'))!r} is not the one created ({database!r})")
+
+
+def check_postgres(rendered: Rendered, report: Report) -> None:
+    found = check_datastore(rendered, POSTGRES, "postgres", "/var/lib/postgresql/data", report)
+    if found is None:
+        return
+    _, item, service = found
+    user = env_value(rendered, item, "POSTGRES_USER") or "postgres"
+    pgdata = env_value(rendered, item, "PGDATA") or "/var/lib/postgresql/data"
+    if pgdata.rstrip("/") == "/var/lib/postgresql/data":
+        report.fail(rendered.where(found[0]), "PGDATA must be a subdirectory of the volume: initdb refuses a "
+                                              "mount point it does not own when not running as root")
+    check_url(rendered, "DATABASE_URL", ("postgres", "postgresql"), service, service_port_to(service, item, 5432),
+              user, env_value(rendered, item, "POSTGRES_PASSWORD"), report,
+              database=env_value(rendered, item, "POSTGRES_DB") or user)
+
+
+def check_rabbitmq(rendered: Rendered, report: Report) -> None:
+    found = check_datastore(rendered, RABBITMQ, "rabbitmq", "/var/lib/rabbitmq", report)
+    if found is None:
+        return
+    obj, item, service = found
+    where = rendered.where(obj)
+    user = env_value(rendered, item, "RABBITMQ_DEFAULT_USER")
+    password = env_value(rendered, item, "RABBITMQ_DEFAULT_PASS")
+    check_url(rendered, "AMQP_URL", ("amqp",), service, service_port_to(service, item, 5672), user, password,
+              report)
+    check_url(rendered, "RABBITMQ_MANAGEMENT_URL", ("http",), service, service_port_to(service, item, 15672),
+              user, password, report)
+    config_map = rendered.find("ConfigMap", RABBITMQ_CONFIG_MAP)
+    if config_map is None:
+        report.fail(rendered.where(None, "ConfigMap", RABBITMQ_CONFIG_MAP), "missing; it carries deploy/rabbitmq/")
+        return
+    data = config_map.get("data") or {}
+    for key, path in RABBITMQ_CONFIG_FILES.items():
+        shipped = (rendered.root / path).read_text() if (rendered.root / path).is_file() else None
+        if data.get(key) != shipped:
+            report.fail(rendered.where(config_map), f"data.{key!r} differs from {path}; copy the file verbatim")
+    if "rabbitmq_management" not in data.get("enabled_plugins", ""):
+        report.fail(rendered.where(config_map), "data.enabled_plugins must enable rabbitmq_management")
+    volumes = {v.get("name") for v in pod_spec(obj).get("volumes") or []
+               if (v.get("configMap") or {}).get("name") == RABBITMQ_CONFIG_MAP}
+    mounted = {m.get("subPath"): m.get("mountPath") for m in item.get("volumeMounts") or []
+               if m.get("name") in volumes}
+    conf_path = mounted.get("rabbitmq.conf") or ""
+    if not (conf_path.startswith("/etc/rabbitmq/conf.d/") or conf_path == "/etc/rabbitmq/rabbitmq.conf"):
+        report.fail(where, f"ConfigMap {RABBITMQ_CONFIG_MAP} key rabbitmq.conf must be mounted (subPath) in "
+                           "/etc/rabbitmq/conf.d/")
+    if mounted.get("enabled_plugins") != "/etc/rabbitmq/enabled_plugins":
+        report.fail(where, f"ConfigMap {RABBITMQ_CONFIG_MAP} key enabled_plugins must be mounted (subPath) at "
+                           "/etc/rabbitmq/enabled_plugins")
+    check_consumer_timeout(rendered.root, rendered.config(), f"{rendered.target.path} ConfigMap/{CONFIG_MAP}",
+                           report, conf_text=data.get("rabbitmq.conf", ""),
+                           conf_where=f"{rendered.target.path} ConfigMap/{RABBITMQ_CONFIG_MAP}")
+
+
+def check_datastores(rendered: Rendered, report: Report) -> None:
+    """The dev overlay runs its own PostgreSQL and RabbitMQ, and its Secret points at
+    them; every other target uses external ones and renders neither."""
+    target = rendered.target
+    own = [o for o in rendered.of_kind("StatefulSet") if o["metadata"].get("name") in (POSTGRES, RABBITMQ)]
+    if not target.datastores:
+        for obj in own:
+            report.fail(rendered.where(obj), "an in-cluster datastore belongs in the dev overlay only; this "
+                                             "target uses managed or existing instances (the Secret's URLs)")
+        return
+    secret = rendered.find("Secret", SECRET)
+    if secret is None:
+        report.fail(rendered.where(None, "Secret", SECRET), "missing; the dev overlay renders it, pointing at "
+                                                            "its own datastores")
+        return
+    keys = set(secret.get("stringData") or {}) | set(secret.get("data") or {})
+    for key in sorted(set().union(*rendered.external_secrets.values()) - keys if rendered.external_secrets else ()):
+        report.fail(rendered.where(secret), f"lacks {key}, which {SECRET_EXAMPLE} documents")
+    check_postgres(rendered, report)
+    check_rabbitmq(rendered, report)
+    job = rendered.find("Job", MIGRATE_JOB)
+    if job is not None:
+        waits = [c for c in pod_spec(job).get("initContainers") or []
+                 if "pg_isready" in " ".join(map(str, (c.get("command") or []) + (c.get("args") or [])))]
+        if not waits:
+            report.fail(rendered.where(job), "spec.template.spec.initContainers must wait for the in-cluster "
+                                             "PostgreSQL (pg_isready): `migrate` fails at once while it starts")
+        elif "activeDeadlineSeconds" not in (job.get("spec") or {}):
+            report.fail(rendered.where(job), "spec.activeDeadlineSeconds is missing; the wait must end")
+    report.ran(f"{target.name}: own PostgreSQL and RabbitMQ (images as in {COMPOSE_FILE}, readiness probes, "
+               "volumeClaimTemplates), Secret URLs reach their Services with their credentials, RabbitMQ "
+               "ConfigMap = deploy/rabbitmq/, migration waits for PostgreSQL")
+
+
 K8S_CHECKS: tuple[Callable[[Rendered, Report], None], ...] = (
     check_metadata, check_config, check_api, check_worker, check_migrate_job, check_pod_security,
     check_selectors, check_references, check_replica_ownership, check_keda, check_target_policy, check_otel,
+    check_datastores,
 )
 
 
@@ -1551,7 +1826,10 @@ MUTATIONS = (
              replace_text(COMPOSE_FILE, "./deploy/rabbitmq/rabbitmq.conf:", "./deploy/rabbitmq/rabitmq.conf:"),
              "rabitmq.conf does not exist"),
     Mutation("compose: worker stop_grace_period below SHUTDOWN_GRACE_S", "compose",
-             replace_text(COMPOSE_FILE, "stop_grace_period: 45s", "stop_grace_period: 10s"), "stop_grace_period"),
+             replace_text(COMPOSE_FILE, "stop_grace_period: 70s", "stop_grace_period: 10s"), "stop_grace_period"),
+    Mutation("compose: worker killed while handing its runs back (SHUTDOWN_GRACE_S + 15s)", "compose",
+             replace_text(COMPOSE_FILE, "stop_grace_period: 70s", "stop_grace_period: 45s"),
+             "services.worker.stop_grace_period: 45s must be at least SHUTDOWN_GRACE_S=30s + 40s"),
     Mutation("compose: worker loses OTEL_EXPORTER_OTLP_ENDPOINT", "compose",
              edit_compose(lambda s: s["worker"]["environment"].pop("OTEL_EXPORTER_OTLP_ENDPOINT")),
              "services.worker.environment: OTEL_EXPORTER_OTLP_ENDPOINT is not passed"),
@@ -1580,8 +1858,11 @@ MUTATIONS = (
     Mutation("k8s: api readiness probe on the wrong path", "k8s",
              replace_text("k8s/base/api-deployment.yaml", "path: /readyz", "path: /ready"), "expected /readyz"),
     Mutation("k8s: worker grace period below SHUTDOWN_GRACE_S", "k8s",
-             replace_text("k8s/base/worker-deployment.yaml", "terminationGracePeriodSeconds: 45",
+             replace_text("k8s/base/worker-deployment.yaml", "terminationGracePeriodSeconds: 70",
                           "terminationGracePeriodSeconds: 20"), "terminationGracePeriodSeconds is 20"),
+    Mutation("k8s: worker grace period ends before its shutdown steps do", "k8s",
+             replace_text("k8s/base/worker-deployment.yaml", "terminationGracePeriodSeconds: 70",
+                          "terminationGracePeriodSeconds: 69"), "worst-case shutdown takes 70s"),
     Mutation("k8s: api grace period ends before its drain does", "k8s",
              replace_text("k8s/base/api-deployment.yaml", "terminationGracePeriodSeconds: 40",
                           "terminationGracePeriodSeconds: 30"), "cover the preStop sleep (5s)"),
@@ -1638,12 +1919,53 @@ MUTATIONS = (
     Mutation("KEDA: scaling on the dead-letter queue", "k8s",
              replace_text("k8s/components/keda/scaledobject.yaml", "queueName: agent_runner.work",
                           "queueName: agent_runner.dead"), "expected agent_runner.work", ("base+keda",)),
+    Mutation("KEDA: messages per worker differ from WORKER_CONCURRENCY", "k8s",
+             replace_text("k8s/components/keda/scaledobject.yaml", 'value: "8"', 'value: "16"'),
+             "trigger value (messages per worker) is '16', but WORKER_CONCURRENCY is '8'", ("base+keda",)),
+    Mutation("KEDA: WORKER_CONCURRENCY changed without the trigger", "k8s",
+             replace_text("k8s/overlays/prod/config.yaml", 'WORKER_CONCURRENCY: "8"', 'WORKER_CONCURRENCY: "4"'),
+             "WORKER_CONCURRENCY is '4'", ("prod",)),
+    Mutation("HPA: queue metric aims at another count per worker than WORKER_CONCURRENCY", "k8s",
+             replace_text("k8s/components/hpa/hpa.yaml", "  metrics:\n",
+                          "  metrics:\n    - type: External\n      external:\n        metric:\n"
+                          "          name: rabbitmq_queue_messages\n        target:\n"
+                          "          type: AverageValue\n          averageValue: \"16\"\n"),
+             "aims at averageValue '16' per worker, but WORKER_CONCURRENCY is '8'", ("base+hpa",)),
     Mutation("KEDA: TriggerAuthentication names a missing Secret key", "k8s",
              replace_text("k8s/components/keda/triggerauthentication.yaml", "key: RABBITMQ_MANAGEMENT_URL",
                           "key: RABBITMQ_MGMT_URL"), "'RABBITMQ_MGMT_URL'", ("base+keda",)),
     Mutation("k8s: prod image not pinned", "k8s",
              replace_text("k8s/overlays/prod/kustomization.yaml", 'newTag: "0.1.0"', "newTag: latest", count=2),
              "is not pinned", ("prod",)),
+    Mutation("dev: DATABASE_URL names another host than the postgres Service", "k8s",
+             replace_text("k8s/overlays/dev/secret.yaml", "@agent-runner-postgres:5432/", "@postgres:5432/"),
+             "host 'postgres' is not the Service agent-runner-postgres", ("dev",)),
+    Mutation("dev: RabbitMQ initialised with another password than AMQP_URL's", "k8s",
+             replace_text("k8s/overlays/dev/secret.yaml", "RABBITMQ_PASSWORD: agent_runner",
+                          "RABBITMQ_PASSWORD: something-else"),
+             "stringData.AMQP_URL: password differs", ("dev",)),
+    Mutation("dev: RabbitMQ ConfigMap with a consumer_timeout shorter than the longest run", "k8s",
+             replace_text("k8s/overlays/dev/rabbitmq.yaml", "    consumer_timeout = 7200000",
+                          "    consumer_timeout = 1800000"),
+             "ConfigMap/agent-runner-rabbitmq: consumer_timeout", ("dev",)),
+    Mutation("dev: RabbitMQ ConfigMap out of step with deploy/rabbitmq/rabbitmq.conf", "k8s",
+             replace_text("k8s/overlays/dev/rabbitmq.yaml", "vm_memory_high_watermark.relative = 0.6",
+                          "vm_memory_high_watermark.relative = 0.4"),
+             "data.'rabbitmq.conf' differs from deploy/rabbitmq/rabbitmq.conf", ("dev",)),
+    Mutation("dev: PostgreSQL version differs from docker-compose.yml", "k8s",
+             replace_text("k8s/overlays/dev/postgres.yaml", "image: postgres:16", "image: postgres:15"),
+             "docker-compose.yml runs 'postgres:16'", ("dev",)),
+    Mutation("dev: RabbitMQ without a readiness probe", "k8s",
+             remove_regex("k8s/overlays/dev/rabbitmq.yaml", r"^          readinessProbe:\n(?:            .*\n)+"),
+             "containers[rabbitmq].readinessProbe is missing", ("dev",)),
+    Mutation("dev: PostgreSQL may run as root", "k8s",
+             replace_text("k8s/overlays/dev/postgres.yaml", "runAsNonRoot: true", "runAsNonRoot: false"),
+             "containers[postgres]: runAsNonRoot must be true", ("dev",)),
+    Mutation("dev: the migration does not wait for PostgreSQL", "k8s",
+             replace_text("k8s/overlays/dev/migrate-job.yaml",
+                          '- until pg_isready -q -d "$DATABASE_URL"; do echo "waiting for postgres"; sleep 2; done',
+                          "- 'true'"),
+             "must wait for the in-cluster PostgreSQL", ("dev",)),
     Mutation("rabbitmq: consumer_timeout shorter than the longest run", "k8s",
              replace_text(RABBITMQ_CONF, "consumer_timeout = 7200000", "consumer_timeout = 600000"),
              "consumer_timeout"),
