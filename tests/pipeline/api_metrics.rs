@@ -89,7 +89,7 @@ async fn api_metrics_count_submissions_cancels_retries_and_requests_by_route_tem
         4.0
     );
     assert_eq!(
-        value("agent_runner_runs_cancelled_total{outcome=\"requested\"}"),
+        value("agent_runner_runs_cancelled_total{agent=\"simulated\",outcome=\"requested\"}"),
         1.0
     );
     assert_eq!(

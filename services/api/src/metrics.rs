@@ -22,7 +22,7 @@ pub struct ApiMetrics {
     registry: Registry,
     /// Runs accepted (201, not idempotent replays), by agent kind.
     pub runs_submitted: IntCounterVec,
-    /// Cancel requests that took effect, by outcome (`cancelled`, `requested`).
+    /// Cancel requests that took effect, by outcome (`cancelled`, `requested`) and agent.
     pub runs_cancelled: IntCounterVec,
     /// Runs re-queued through `POST /v1/runs/{id}/retry`, by agent kind.
     pub runs_retried: IntCounterVec,
@@ -59,7 +59,7 @@ impl ApiMetrics {
             runs_cancelled: counter(
                 "agent_runner_runs_cancelled_total",
                 "Cancel requests that took effect: cancelled at once, or requested from the worker",
-                &["outcome"],
+                &["outcome", "agent"],
             ),
             runs_retried: counter(
                 "agent_runner_runs_retried_total",

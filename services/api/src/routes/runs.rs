@@ -271,7 +271,7 @@ pub async fn cancel(
             state
                 .metrics
                 .runs_cancelled
-                .with_label_values(&["cancelled"])
+                .with_label_values(&["cancelled", run.agent.as_str()])
                 .inc();
             Ok((StatusCode::OK, Json(run)).into_response())
         }
@@ -279,7 +279,7 @@ pub async fn cancel(
             state
                 .metrics
                 .runs_cancelled
-                .with_label_values(&["requested"])
+                .with_label_values(&["requested", run.agent.as_str()])
                 .inc();
             Ok((StatusCode::ACCEPTED, Json(run)).into_response())
         }
