@@ -32,6 +32,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod panic_guard;
 pub mod reaper;
 pub mod relay;
 pub mod request_metrics;

@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         // down is an answer, not an error of the api.
         .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(()))
         .layer(middleware::from_fn(request_trace::trace))
+        .layer(crate::panic_guard::layer())
         .with_state(state)
 }
 
