@@ -55,13 +55,18 @@ impl ApiConfig {
                 &["postgres", "postgresql"],
             )?,
             db_pool_size: env.parse_in("DB_POOL_SIZE", 16, 1, 1000)?,
-            amqp_url: env.url(
+            amqp_url: env.url_checked(
                 "AMQP_URL",
                 "amqp://guest:guest@127.0.0.1:5672/%2f",
                 &["amqp", "amqps"],
+                agent_runner_queue::connect::check_amqp_url,
             )?,
             addr: env.parse("API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
-            queue_prefix: env.string("QUEUE_PREFIX", "agent_runner"),
+            queue_prefix: env.string_checked(
+                "QUEUE_PREFIX",
+                "agent_runner",
+                agent_runner_queue::names::check_prefix,
+            )?,
             retry_base_ms: env.parse_in("RETRY_BASE_MS", 1000, 10, 3_600_000)?,
             retry_tiers: env.parse_in("RETRY_TIERS", 10, 1, 20)?,
             delivery_limit: env.parse_in("DELIVERY_LIMIT", 5, 1, 1000)?,
@@ -82,12 +87,6 @@ impl ApiConfig {
                     "must not exceed RUN_TIMEOUT_MAX_S ({})",
                     config.run_timeout_max_s
                 ),
-            });
-        }
-        if config.queue_prefix.is_empty() || config.queue_prefix.contains(char::is_whitespace) {
-            return Err(ConfigError {
-                var: "QUEUE_PREFIX".into(),
-                message: "must be a non-empty name without spaces".into(),
             });
         }
         Ok(config)

@@ -59,12 +59,17 @@ impl WorkerConfig {
                 &["postgres", "postgresql"],
             )?,
             db_pool_size: env.parse_in("DB_POOL_SIZE", usize::from(concurrency) + 4, 2, 1000)?,
-            amqp_url: env.url(
+            amqp_url: env.url_checked(
                 "AMQP_URL",
                 "amqp://guest:guest@127.0.0.1:5672/%2f",
                 &["amqp", "amqps"],
+                agent_runner_queue::connect::check_amqp_url,
             )?,
-            queue_prefix: env.string("QUEUE_PREFIX", "agent_runner"),
+            queue_prefix: env.string_checked(
+                "QUEUE_PREFIX",
+                "agent_runner",
+                agent_runner_queue::names::check_prefix,
+            )?,
             worker_id: env.string("WORKER_ID", &default_id),
             concurrency,
             metrics_addr: env.parse(
@@ -91,6 +96,18 @@ mod tests {
         let config = WorkerConfig::from_env(&Env::from_map::<&str, &str>([])).expect("defaults");
         assert_eq!(config.concurrency, 8);
         assert_eq!(config.db_pool_size, 12);
+    }
+
+    #[test]
+    fn a_malformed_amqp_url_or_prefix_names_its_variable() {
+        for (var, value) in [
+            ("AMQP_URL", "amqp://mq:notaport/"),
+            ("AMQP_URL", "amqps://mq:5671/"),
+            ("QUEUE_PREFIX", "two words"),
+        ] {
+            let err = WorkerConfig::from_env(&Env::from_map([(var, value)])).expect_err(value);
+            assert_eq!(err.var, var, "{value}");
+        }
     }
 
     #[test]

@@ -58,6 +58,21 @@ impl Env {
         self.raw(var).unwrap_or_else(|| default.to_owned())
     }
 
+    /// [`Env::string`], then `check` (which explains what is wrong).
+    pub fn string_checked(
+        &self,
+        var: &str,
+        default: &str,
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> Result<String, ConfigError> {
+        let value = self.string(var, default);
+        check(&value).map_err(|message| ConfigError {
+            var: var.to_owned(),
+            message,
+        })?;
+        Ok(value)
+    }
+
     /// `var` parsed as `T`, or `default`; a value that does not parse is an error.
     pub fn parse<T>(&self, var: &str, default: T) -> Result<T, ConfigError>
     where
@@ -99,6 +114,22 @@ impl Env {
                 message: format!("expected a URL starting with {}://", schemes.join("://, ")),
             });
         }
+        Ok(value)
+    }
+
+    /// [`Env::url`], then `check` (which explains what is wrong).
+    pub fn url_checked(
+        &self,
+        var: &str,
+        default: &str,
+        schemes: &[&str],
+        check: impl Fn(&str) -> Result<(), String>,
+    ) -> Result<String, ConfigError> {
+        let value = self.url(var, default, schemes)?;
+        check(&value).map_err(|message| ConfigError {
+            var: var.to_owned(),
+            message,
+        })?;
         Ok(value)
     }
 }

@@ -13,6 +13,17 @@ use std::time::Duration;
 /// otherwise hold a supervisor's reconnect loop for ever.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Checks an AMQP URL the way [`connect`] will read it, so a bad one stops
+/// start-up instead of failing every reconnect: it must parse, and be
+/// `amqp://` (this build has no TLS for `amqps://`).
+pub fn check_amqp_url(amqp_url: &str) -> Result<(), String> {
+    let uri: lapin::uri::AMQPUri = amqp_url.parse()?;
+    if uri.scheme == lapin::uri::AMQPScheme::AMQPS {
+        return Err("amqps:// is not supported by this build (no TLS); use amqp://".to_owned());
+    }
+    Ok(())
+}
+
 /// Connects to `amqp_url` (its vhost is honoured) under `connection_name`,
 /// which the management UI shows in its Connections tab; a handshake not
 /// done within [`CONNECT_TIMEOUT`] is [`QueueError::ConnectTimeout`].
@@ -47,6 +58,18 @@ pub fn reconnect_backoff() -> impl Iterator<Item = std::time::Duration> + Send {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amqp_urls_are_checked_as_the_connection_reads_them() {
+        assert_eq!(
+            check_amqp_url("amqp://guest:guest@127.0.0.1:5672/%2f"),
+            Ok(())
+        );
+        assert_eq!(check_amqp_url("amqp://u:p@mq:5672/tenant"), Ok(()));
+        assert!(check_amqp_url("amqp://mq:notaport/").is_err());
+        let tls = check_amqp_url("amqps://mq:5671/").expect_err("amqps");
+        assert!(tls.contains("TLS"), "{tls}");
+    }
 
     #[tokio::test]
     async fn a_broker_that_never_answers_the_handshake_times_out() {

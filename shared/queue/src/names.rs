@@ -4,6 +4,15 @@
 /// The routing key of work messages on the work exchange.
 pub const WORK_ROUTING_KEY: &str = "run";
 
+/// Checks a prefix: RabbitMQ takes almost any name, but one with spaces or
+/// control characters is a mistake in the configuration, not a name.
+pub fn check_prefix(prefix: &str) -> Result<(), String> {
+    if prefix.is_empty() || prefix.contains(|c: char| c.is_whitespace() || c.is_control()) {
+        return Err("must be a non-empty name without spaces".to_owned());
+    }
+    Ok(())
+}
+
 /// Exchange and queue names for one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Names {
