@@ -16,12 +16,12 @@
 use crate::tools::ExecOutput;
 use crate::tools::command::{self, ExecEnd};
 use crate::workspace::mirror::{git_timeout, lock_project, push, resolve_commit, sync};
-use crate::workspace::redact_url;
 use crate::workspace::snapshot::ensure_branch;
 use crate::workspace::{
     RunBranch, WorkspaceError, is_agent_branch, mirror_path, run_git, run_git_output, worktree,
     worktree_path,
 };
+use crate::workspace::{redact_url, repair};
 use agent_runner_agent::ProjectSpec;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -255,6 +255,9 @@ pub async fn reject(
     let branch = agent_branch(run_id, recorded)?;
     let _lock = lock_project(workspace_root, project.id).await?;
     let mirror = mirror_path(workspace_root, project.id);
+    if mirror.join("HEAD").is_file() {
+        repair::mirror_config(&mirror)?;
+    }
     worktree::remove(&mirror, &worktree_path(workspace_root, run_id)).await?;
     let branch_ref = format!("refs/heads/{branch}");
     if resolve_commit(&mirror, &branch_ref).await?.is_some() {
