@@ -266,6 +266,7 @@ impl CodingAgent {
             "insertions": changes.insertions,
             "deletions": changes.deletions,
             "iterations": end.iterations,
+            "cut_off_replies": end.cut_off,
             "usage": end.usage,
             "model": settings.llm.model,
             "conversation": end.messages,

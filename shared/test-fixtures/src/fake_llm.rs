@@ -176,6 +176,18 @@ pub fn calls_with_text(text: Option<&str>, calls: &[(&str, &str, Value)]) -> Scr
     )
 }
 
+/// A reply calling tools that the server cut off at its output limit
+/// (`finish_reason: length`).
+pub fn calls_cut_off(calls: &[(&str, &str, Value)]) -> Scripted {
+    match calls_with_text(None, calls) {
+        Scripted::Reply(mut body) => {
+            body["choices"][0]["finish_reason"] = json!("length");
+            Scripted::Reply(body)
+        }
+        other => other,
+    }
+}
+
 /// A reply calling one tool with `arguments` exactly as given (an object,
 /// or a string that may not be valid JSON).
 pub fn raw_call(id: &str, name: &str, arguments: Value) -> Scripted {
