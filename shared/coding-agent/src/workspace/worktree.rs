@@ -81,12 +81,15 @@ pub(crate) async fn attach(
 
 /// The directories of the worktree at `path` of `mirror`: git names the
 /// administrative directory after the worktree's directory (the run id).
+/// Absolute, since git reads them after `-C` changed its directory.
 pub(crate) fn dirs(mirror: &Path, path: &Path) -> WorktreeDirs {
-    let name = path.file_name().unwrap_or(path.as_os_str());
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (mirror, path) = (absolute(mirror), absolute(path));
+    let name = path.file_name().unwrap_or(path.as_os_str()).to_owned();
     WorktreeDirs {
-        work_tree: path.to_path_buf(),
         git_dir: mirror.join("worktrees").join(name),
-        common_dir: mirror.to_path_buf(),
+        common_dir: mirror,
+        work_tree: path,
     }
 }
 
@@ -94,7 +97,10 @@ pub(crate) fn dirs(mirror: &Path, path: &Path) -> WorktreeDirs {
 /// [`dirs`] names (it picks another when that one is taken).
 fn named_as_expected(dirs: &WorktreeDirs) -> Result<(), WorkspaceError> {
     let recorded = std::fs::read_to_string(dirs.git_dir.join("gitdir")).unwrap_or_default();
-    if Path::new(recorded.trim()) == dirs.work_tree.join(".git") {
+    // Compared as real paths: git may record them through or past a symlink.
+    let real = |p: &Path| std::fs::canonicalize(p).ok();
+    let expected = real(&dirs.work_tree.join(".git"));
+    if expected.is_some() && real(Path::new(recorded.trim())) == expected {
         Ok(())
     } else {
         Err(WorkspaceError::Invalid(format!(
