@@ -19,6 +19,8 @@
 //! - [`sink`]: the event log agents write their timeline to: fenced, and
 //!   written behind the agent, a burst per statement.
 //! - [`http`]: `/healthz` for probes and `/metrics`.
+//! - [`inspection`]: keeping other processes of the worker's user out of its
+//!   environment and memory.
 //! - [`metrics`]: the worker's Prometheus metrics.
 
 pub mod agents;
@@ -31,6 +33,7 @@ pub mod execution;
 pub mod heartbeat;
 pub mod http;
 pub mod inflight;
+pub mod inspection;
 pub mod metrics;
 pub mod review;
 pub mod sink;

@@ -39,6 +39,10 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: WorkerConfig) -> anyhow::Result<()> {
+    // Agents' commands run as this user: keep them out of /proc/<pid>/environ.
+    if let Err(e) = agent_runner_worker::inspection::forbid() {
+        tracing::warn!(error = %e, "could not mark the worker not dumpable; its environment is readable by processes of its user");
+    }
     let (agents, review) = agents::from_env(&Env::process(), config.simulated_crash_faults)
         .map_err(|e| anyhow::anyhow!("configuration error: {e}"))?;
     let worker = Worker::build(config, agents).await?.with_review(review);

@@ -137,12 +137,13 @@ impl Reviewer {
             }
         } else {
             match reject(root, &project, run.id, &recorded).await {
-                Ok(()) => (
+                Ok(outcome) => (
                     Verdict::Rejected,
                     json!({
                         "decision": "rejected",
                         "branch": branch,
                         "branch_deleted": true,
+                        "deleted_from_origin": outcome.deleted_from_origin,
                         "worker_id": self.worker_id,
                     }),
                 ),

@@ -174,15 +174,16 @@ impl CodingAgent {
 
         let git_failed =
             |e: workspace::WorkspaceError| AgentError::Fatal(format!("workspace: {e}"));
+        workspace::reclaim(prepared).await.map_err(git_failed)?;
         diff::commit_all(
-            &prepared.path,
+            &prepared.dirs,
             &commit_message(&end.summary, ctx.run.id, &ctx.run.goal),
         )
         .await
         .map_err(git_failed)?;
-        let head = diff::head(&prepared.path).await.map_err(git_failed)?;
+        let head = diff::head(&prepared.dirs).await.map_err(git_failed)?;
         let changes = diff::summarise(
-            &prepared.path,
+            &prepared.dirs.common_dir,
             &prepared.start_commit,
             &head,
             self.config.diff_cap,
@@ -265,6 +266,7 @@ impl CodingAgent {
             "insertions": changes.insertions,
             "deletions": changes.deletions,
             "iterations": end.iterations,
+            "cut_off_replies": end.cut_off,
             "usage": end.usage,
             "model": settings.llm.model,
             "conversation": end.messages,

@@ -7,13 +7,17 @@
 //! - an unknown tool, invalid JSON or a refused path is an error result, not
 //!   the end of the run;
 //! - the stop token (cancel or deadline) is watched around every model call
-//!   and every tool, so a long generation or command is interrupted.
+//!   and every tool, so a long generation or command is interrupted;
+//! - a reply cut off at the model's output limit (`finish_reason: length`)
+//!   is never acted on: its tool calls, whose arguments may be incomplete,
+//!   are answered "not executed" and the model is told to be brief; such
+//!   replies are counted (`result.cut_off_replies`).
 //!
 //! Each model call is an `llm.chat` span (model, token usage, tool calls)
 //! and each tool call a `tool.call` span (name, call id, ok), children of the
 //! worker's `delivery` span and so of the run's trace.
 
-use crate::conversation::NUDGE;
+use crate::conversation::{CUT_OFF, CUT_OFF_CALL, NUDGE};
 use crate::llm::{ChatModel, ChatRequest, Message, ToolCall, Usage};
 use crate::output::cap_text;
 use crate::tools::{ToolBox, ToolOutcome, tool_specs};
@@ -54,6 +58,8 @@ pub(crate) struct LoopEnd {
     pub(crate) iterations: u32,
     pub(crate) usage: Usage,
     pub(crate) messages: Vec<Message>,
+    /// Replies cut off at the model's output limit.
+    pub(crate) cut_off: u32,
 }
 
 enum Stop {
@@ -70,6 +76,7 @@ pub(crate) async fn run(
     let mut usage = Usage::default();
     let mut plan_sent = false;
     let mut text_only = 0_u32;
+    let mut cut_off = 0_u32;
     let mut failures = FailureStreak::default();
 
     for iteration in 1..=input.max_iterations {
@@ -126,6 +133,23 @@ pub(crate) async fn run(
             tool_calls: calls.clone(),
         });
 
+        if reply.finish_reason.as_deref() == Some("length") {
+            cut_off += 1;
+            tracing::warn!(
+                iteration,
+                tool_calls = calls.len(),
+                "the model's reply was cut off at its output limit"
+            );
+            if calls.is_empty() {
+                messages.push(Message::User {
+                    content: CUT_OFF.to_owned(),
+                });
+            }
+            for call in &calls {
+                messages.push(tool_message(call, CUT_OFF_CALL));
+            }
+            continue;
+        }
         if calls.is_empty() {
             text_only += 1;
             if text_only >= MAX_TEXT_ONLY_REPLIES {
@@ -158,6 +182,7 @@ pub(crate) async fn run(
                     iterations: iteration,
                     usage,
                     messages,
+                    cut_off,
                 });
             }
             Some(Stop::Fail(err)) => return Err(err),

@@ -91,8 +91,9 @@ pub struct CodingAgentConfig {
     /// larger one is not stored and only this worker can continue the run.
     pub snapshot_cap: usize,
     /// Whether a run's `params.base_url` (and `params.api_key`) may point the
-    /// run at another endpoint. The worker turns it on only for runs an admin
-    /// submitted.
+    /// run at another endpoint: one switch for every run of the worker
+    /// (`AGENT_ALLOW_BASE_URL_OVERRIDE`). That only admins can submit such
+    /// params is the api's check, not this one's.
     pub allow_base_url_override: bool,
 }
 

@@ -8,6 +8,15 @@ use agent_runner_agent::{ProjectSpec, RunSpec};
 pub(crate) const NUDGE: &str = "Your reply called no tool. Call a tool to make progress, \
 or call `finish` with a summary if the goal is achieved (or `give_up` with a reason).";
 
+/// Sent after a text-only reply cut off at the model's output limit.
+pub(crate) const CUT_OFF: &str = "Your reply was cut off at the model's output limit \
+(finish_reason `length`). Be brief: call one tool at a time, and write large files in parts.";
+
+/// The result of each tool call of a reply cut off at the output limit.
+pub(crate) const CUT_OFF_CALL: &str = "not executed: your reply was cut off at the model's \
+output limit (finish_reason `length`), so its arguments may be incomplete. Send the call again, \
+shorter (write large files in parts).";
+
 /// Sent when a finished run is started again without a new message.
 const RESUME: &str = "The run was started again. Check the worktree against the goal, \
 complete what is missing, and call `finish`.";

@@ -41,7 +41,8 @@ pub use agent::CodingAgent;
 pub use config::{CodingAgentConfig, ConfigError, LlmConfig, RetryConfig};
 pub use params::{params_override_endpoint, validate_llm_params, validate_project_settings};
 pub use review::{
-    ApproveOutcome, ApproveTarget, ExecCommand, ReviewError, approve, exec_in_worktree, reject,
+    ApproveOutcome, ApproveTarget, ExecCommand, RejectOutcome, ReviewError, approve,
+    exec_in_worktree, reject,
 };
 pub use tools::ExecOutput;
 pub use workspace::RunBranch;

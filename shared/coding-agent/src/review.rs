@@ -15,13 +15,15 @@
 
 use crate::tools::ExecOutput;
 use crate::tools::command::{self, ExecEnd};
-use crate::workspace::mirror::{git_timeout, lock_project, push, resolve_commit, sync};
-use crate::workspace::redact_url;
+use crate::workspace::mirror::{
+    git_timeout, lock_project, push, pushes_branches, resolve_commit, sync,
+};
 use crate::workspace::snapshot::ensure_branch;
 use crate::workspace::{
     RunBranch, WorkspaceError, is_agent_branch, mirror_path, run_git, run_git_output, worktree,
     worktree_path,
 };
+use crate::workspace::{redact_url, repair};
 use agent_runner_agent::ProjectSpec;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -81,6 +83,18 @@ pub enum ReviewError {
          pushes, or keep the branch without pushing): {reason}"
     )]
     PushFailed {
+        /// The repository, credentials hidden.
+        remote: String,
+        /// What git said.
+        reason: String,
+    },
+    /// The project's repository did not let the rejection delete the run's
+    /// pushed branch; nothing changed, there or in the mirror.
+    #[error(
+        "deleting the branch from {remote} failed, so nothing was rejected (reject again once \
+         it takes pushes): {reason}"
+    )]
+    DeleteFailed {
         /// The repository, credentials hidden.
         remote: String,
         /// What git said.
@@ -244,23 +258,60 @@ async fn merge(
     })
 }
 
-/// Rejects a run: removes its worktree and deletes its branch. Rejecting
-/// twice is harmless.
+/// Rejects a run: deletes its branch from the project's repository when it
+/// was pushed there (`settings.push_branches`), then removes its worktree
+/// and deletes its branch from the mirror. A repository that refuses the
+/// deletion fails the rejection and nothing changes (reject again once it
+/// takes pushes). Rejecting twice is harmless.
 pub async fn reject(
     workspace_root: &Path,
     project: &ProjectSpec,
     run_id: Uuid,
     recorded: &RunBranch,
-) -> Result<(), ReviewError> {
+) -> Result<RejectOutcome, ReviewError> {
     let branch = agent_branch(run_id, recorded)?;
     let _lock = lock_project(workspace_root, project.id).await?;
     let mirror = mirror_path(workspace_root, project.id);
+    if mirror.join("HEAD").is_file() {
+        repair::mirror_config(&mirror)?;
+    }
+    let mut outcome = RejectOutcome::default();
+    let pushed = recorded.pushed || pushes_branches(&project.settings).unwrap_or(false);
+    if let Some(url) = project.repo_url.as_deref().filter(|_| pushed) {
+        // A push needs a repository to push from: a worker that never ran
+        // the project clones it first.
+        let from = if mirror.join("HEAD").is_file() {
+            mirror.clone()
+        } else {
+            sync(workspace_root, project).await?.path
+        };
+        let timeout = git_timeout(&project.settings)?;
+        outcome.deleted_from_origin =
+            match push(&from, url, &[format!(":refs/heads/{branch}")], timeout).await {
+                Ok(()) => true,
+                Err(said) if said.contains("remote ref does not exist") => false,
+                Err(reason) => {
+                    return Err(ReviewError::DeleteFailed {
+                        remote: redact_url(url),
+                        reason,
+                    });
+                }
+            };
+    }
     worktree::remove(&mirror, &worktree_path(workspace_root, run_id)).await?;
     let branch_ref = format!("refs/heads/{branch}");
     if resolve_commit(&mirror, &branch_ref).await?.is_some() {
         run_git(&mirror, &["update-ref", "-d", &branch_ref]).await?;
     }
-    Ok(())
+    Ok(outcome)
+}
+
+/// What rejecting did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RejectOutcome {
+    /// Whether the project's repository took the deletion of the branch
+    /// (`false`: the branch was never pushed there).
+    pub deleted_from_origin: bool,
 }
 
 /// A command for [`exec_in_worktree`].

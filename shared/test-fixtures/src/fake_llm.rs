@@ -21,7 +21,14 @@ pub enum Scripted {
     Status(u16, Option<u64>),
     /// Never answers.
     Hang,
+    /// The inner answer, given only once this many requests have arrived
+    /// in all (HTTP 500 after [`BARRIER_WAIT`]): runs answered this way
+    /// were provably waiting on the model at the same time.
+    AfterRequests(usize, Box<Scripted>),
 }
+
+/// Longest an [`Scripted::AfterRequests`] answer waits for the others.
+pub const BARRIER_WAIT: Duration = Duration::from_secs(20);
 
 /// A request as received.
 #[derive(Debug, Clone)]
@@ -99,6 +106,20 @@ async fn answer(
         });
         script.queue.pop_front().or_else(|| script.then.clone())
     };
+    let next = match next {
+        Some(Scripted::AfterRequests(wanted, inner)) => {
+            let deadline = tokio::time::Instant::now() + BARRIER_WAIT;
+            while state.lock().expect("lock").requests.len() < wanted {
+                if tokio::time::Instant::now() > deadline {
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "barrier not reached")
+                        .into_response();
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Some(*inner)
+        }
+        other => other,
+    };
     match next {
         Some(Scripted::Reply(body)) => axum::Json(body).into_response(),
         Some(Scripted::Status(code, retry_after)) => {
@@ -114,6 +135,9 @@ async fn answer(
         Some(Scripted::Hang) => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        Some(Scripted::AfterRequests(..)) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "nested barrier").into_response()
         }
         None => (StatusCode::INTERNAL_SERVER_ERROR, "script exhausted").into_response(),
     }
@@ -150,6 +174,18 @@ pub fn calls_with_text(text: Option<&str>, calls: &[(&str, &str, Value)]) -> Scr
         json!({"role": "assistant", "content": text, "tool_calls": tool_calls}),
         "tool_calls",
     )
+}
+
+/// A reply calling tools that the server cut off at its output limit
+/// (`finish_reason: length`).
+pub fn calls_cut_off(calls: &[(&str, &str, Value)]) -> Scripted {
+    match calls_with_text(None, calls) {
+        Scripted::Reply(mut body) => {
+            body["choices"][0]["finish_reason"] = json!("length");
+            Scripted::Reply(body)
+        }
+        other => other,
+    }
 }
 
 /// A reply calling one tool with `arguments` exactly as given (an object,

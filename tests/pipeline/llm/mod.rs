@@ -5,7 +5,9 @@
 //! - `review`: approve, reject and exec on the worker holding the worktree.
 //! - `handover`: follow-ups, exec and reviews on another worker once the
 //!   run's worker is gone, from the branch snapshot in Postgres.
+//! - `concurrency`: a cancel during a long command, two runs at once.
 
+mod concurrency;
 mod handover;
 mod review;
 mod runs;

@@ -85,15 +85,16 @@ pub async fn approve(
     review(&state, id, RequestKind::Approve, params, &trace.0).await
 }
 
-/// Rejects a run that awaits approval: its branch is deleted; 200 with the
-/// run (REJECTED), or 202 with a URL to poll.
+/// Rejects a run that awaits approval: its branch is deleted (from the
+/// project's repository too when it was pushed there); 200 with the run
+/// (REJECTED), or 202 with a URL to poll.
 #[utoipa::path(post, path = "/v1/runs/{id}/reject", tag = "review", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Run id")),
     request_body(content = Option<RejectBody>, description = "Nothing (an empty object or no body)"),
     responses(
         (status = 200, description = "Rejected: the run (REJECTED, branch deleted) with the request", body = Run),
         (status = 202, description = "Handed to the worker holding the worktree; poll the URL given", body = serde_json::Value),
-        (status = 409, description = "Not AWAITING_APPROVAL, or a review already open", body = ErrorBody),
+        (status = 409, description = "Not AWAITING_APPROVAL, a review already open, or the project's repository refused deleting the pushed branch", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
         (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]

@@ -1,16 +1,19 @@
 //! `run_command{cmd, timeout_s?}`: `sh -c` in the worktree, bounded.
 //!
 //! The command runs in its own process group with a scrubbed environment
-//! (`PATH`, `HOME` = the worktree, `LANG` — nothing else, so no API key or
-//! database URL leaks). Its output is capped. On timeout or cancel the whole
-//! group is killed with SIGKILL; when the command ends on its own, what it
-//! left running in the background is killed too, so no process outlives the
-//! call. If the future is dropped half-way, a guard kills the group.
+//! (`PATH`, `HOME` = the worktree, `LANG`, and a tag naming the command —
+//! nothing else, so no API key or database URL is handed to it). Its output
+//! is capped. On timeout or cancel the whole group is killed with SIGKILL;
+//! when the command ends on its own, what it left running in the background
+//! is killed too. Processes that left the group (`setsid`) are found by
+//! their tag and killed as well ([`super::sweep`]). If the future is dropped
+//! half-way, a guard does the same.
 //!
 //! This is confinement of the working directory and environment, not a
 //! sandbox: the command runs with the worker's user and can read what that
 //! user can.
 
+use super::sweep::{TAG_VAR, kill_tagged};
 use crate::output::CappedBuffer;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
@@ -82,14 +85,25 @@ pub(crate) enum ExecEnd {
     Cancelled,
 }
 
-/// Kills a process group when dropped (unless disarmed).
-struct GroupKiller(Option<Pid>);
+/// Kills a command's process group, and the processes carrying its tag,
+/// once — at the latest when dropped.
+struct GroupKiller {
+    group: Option<Pid>,
+    tag: String,
+}
 
 impl GroupKiller {
     fn kill(&mut self) {
-        if let Some(group) = self.0.take() {
+        if let Some(group) = self.group.take() {
             // ESRCH (nothing left in the group) is the usual, fine outcome.
             let _ = killpg(group, Signal::SIGKILL);
+            let escaped = kill_tagged(&self.tag);
+            if escaped > 0 {
+                tracing::info!(
+                    processes = escaped,
+                    "killed processes a command left running outside its process group"
+                );
+            }
         }
     }
 }
@@ -109,6 +123,7 @@ pub(crate) async fn exec(
     cancel: &CancellationToken,
 ) -> std::io::Result<ExecEnd> {
     let path = std::env::var_os("PATH").unwrap_or_else(|| FALLBACK_PATH.into());
+    let tag = uuid::Uuid::new_v4().simple().to_string();
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(cmd)
@@ -117,18 +132,20 @@ pub(crate) async fn exec(
         .env("PATH", path)
         .env("HOME", dir)
         .env("LANG", "C.UTF-8")
+        .env(TAG_VAR, &tag)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true)
         .spawn()?;
-    let mut group = GroupKiller(
-        child
+    let mut group = GroupKiller {
+        group: child
             .id()
             .and_then(|pid| i32::try_from(pid).ok())
             .map(Pid::from_raw),
-    );
+        tag,
+    };
     let stdout = tokio::spawn(read_capped(child.stdout.take(), output_cap));
     let stderr = tokio::spawn(read_capped(child.stderr.take(), output_cap));
 
@@ -221,6 +238,32 @@ mod tests {
         assert_eq!(out.exit_code, Some(3));
         assert!(out.truncated);
         assert!(out.stdout.ends_with(crate::output::TRUNCATED_MARKER));
+    }
+
+    #[tokio::test]
+    async fn a_process_that_left_the_group_with_setsid_is_killed_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let pid_file = dir.path().join("escaped.pid");
+        let cmd = format!(
+            "setsid sh -c 'echo $$ > {}; exec sleep 30' > /dev/null 2>&1 < /dev/null &\n\
+             while [ ! -s {0} ]; do sleep 0.01; done",
+            pid_file.display()
+        );
+        let out = run(&cmd, Duration::from_secs(5)).await;
+        assert!(out.succeeded(), "{out:?}");
+        let pid = std::fs::read_to_string(&pid_file).expect("pid");
+        let stat = format!("/proc/{}/stat", pid.trim());
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while std::fs::read_to_string(&stat).is_ok_and(|s| !s.contains(") Z "))
+            && std::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = std::fs::read_to_string(&stat).unwrap_or_default();
+        assert!(
+            left.is_empty() || left.contains(") Z "),
+            "still running: {left}"
+        );
     }
 
     #[tokio::test]

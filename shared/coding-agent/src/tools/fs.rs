@@ -3,8 +3,17 @@
 //! Plain blocking functions over the worktree (the tool box runs them on the
 //! blocking pool). Each resolves its path through [`super::paths`] first and
 //! answers with text for the model, or an error message it can act on.
+//!
+//! Files are opened with `O_NOFOLLOW`: the resolved path has no symlink in
+//! its last component, and one put there between the check and the open
+//! (by a command running in the background) makes the open fail instead of
+//! leading outside. A directory higher up swapped for a symlink in that
+//! window is not caught; `run_command` can reach those files anyway.
 
 use super::paths::{display, resolve};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Most entries `list_files` shows.
@@ -110,7 +119,7 @@ pub(super) fn write_file(root: &Path, path: &str, content: &str) -> Result<Strin
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(|e| format!("`{path}`: {e}"))?;
     }
-    std::fs::write(&target, content).map_err(|e| format!("`{path}`: {e}"))?;
+    write_no_follow(&target, content).map_err(|e| format!("`{path}`: {e}"))?;
     let verb = if existed { "replaced" } else { "created" };
     Ok(format!("{verb} `{path}` ({} bytes)", content.len()))
 }
@@ -135,7 +144,7 @@ pub(super) fn str_replace(
         1 => {
             let target = resolve(root, path).map_err(|e| e.to_string())?;
             let replaced = text.replacen(old_str, new_str, 1);
-            std::fs::write(&target, replaced).map_err(|e| format!("`{path}`: {e}"))?;
+            write_no_follow(&target, &replaced).map_err(|e| format!("`{path}`: {e}"))?;
             Ok(format!("replaced 1 occurrence in `{path}`"))
         }
         n => Err(format!(
@@ -147,7 +156,8 @@ pub(super) fn str_replace(
 
 fn read_text(root: &Path, path: &str) -> Result<String, String> {
     let target = resolve(root, path).map_err(|e| e.to_string())?;
-    let meta = std::fs::metadata(&target).map_err(|e| format!("`{path}`: {e}"))?;
+    let mut file = open_no_follow(&target).map_err(|e| format!("`{path}`: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("`{path}`: {e}"))?;
     if meta.is_dir() {
         return Err(format!("`{path}` is a directory; use list_files"));
     }
@@ -157,11 +167,33 @@ fn read_text(root: &Path, path: &str) -> Result<String, String> {
             meta.len()
         ));
     }
-    let bytes = std::fs::read(&target).map_err(|e| format!("`{path}`: {e}"))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| format!("`{path}`: {e}"))?;
     if bytes.iter().take(8192).any(|b| *b == 0) {
         return Err(format!("`{path}` is a binary file"));
     }
     String::from_utf8(bytes).map_err(|_| format!("`{path}` is not UTF-8 text"))
+}
+
+/// Opens `path` for reading, refusing a symlink as its last component.
+fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Creates or truncates `path` and writes `content`, refusing a symlink as
+/// its last component.
+fn write_no_follow(path: &Path, content: &str) -> std::io::Result<()> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)?
+        .write_all(content.as_bytes())
 }
 
 #[cfg(test)]
@@ -208,6 +240,20 @@ mod tests {
         str_replace(&root, "src/lib.rs", "one\n", "1\n").expect("one match");
         let text = std::fs::read_to_string(root.join("src/lib.rs")).expect("read");
         assert_eq!(text, "1\ntwo\ntwo\nthree\n");
+    }
+
+    #[test]
+    fn a_symlink_put_in_place_after_the_check_is_not_followed() {
+        let (_dir, root) = worktree();
+        let outside = tempfile::tempdir().expect("tempdir");
+        let secret = outside.path().join("secret");
+        std::fs::write(&secret, "secret\n").expect("write");
+        // What a background command could do between resolve and open.
+        let target = resolve(&root, "swapped.txt").expect("resolve");
+        std::os::unix::fs::symlink(&secret, &target).expect("symlink");
+        assert!(open_no_follow(&target).is_err());
+        assert!(write_no_follow(&target, "planted").is_err());
+        assert_eq!(std::fs::read_to_string(&secret).expect("read"), "secret\n");
     }
 
     #[test]

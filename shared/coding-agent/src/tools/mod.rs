@@ -5,6 +5,8 @@
 //! - [`fs`] — `list_files`, `read_file`, `write_file`, `str_replace`.
 //! - [`search`] — `search_code`.
 //! - [`command`] — `run_command`.
+//! - [`sweep`] — killing what a command left running outside its process
+//!   group.
 //! - `finish` and `give_up` end the loop; the tool box only checks their
 //!   arguments.
 //!
@@ -16,6 +18,7 @@ pub mod fs;
 pub mod paths;
 pub mod search;
 mod specs;
+mod sweep;
 
 pub use command::ExecOutput;
 pub(crate) use specs::tool_specs;

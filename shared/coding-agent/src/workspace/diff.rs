@@ -1,8 +1,9 @@
 //! What a run changed: the harness's commit of the worktree, and the diff and
-//! diffstat from the start commit to the branch's head.
+//! diffstat from the start commit to the branch's head. Diffs never run a
+//! program the repository names (`--no-ext-diff --no-textconv`).
 
 use super::WorkspaceError;
-use super::git::{git, git_output};
+use super::git::{WorktreeDirs, git, git_in, git_output_in};
 use crate::output::cap_text;
 use std::path::Path;
 
@@ -25,13 +26,26 @@ pub(crate) struct DiffSummary {
 
 /// Stages everything and commits it as agent-runner. Returns whether there
 /// was anything to commit.
-pub(crate) async fn commit_all(worktree: &Path, message: &str) -> Result<bool, WorkspaceError> {
-    git(worktree, &["add", "-A"]).await?;
-    let staged = git_output(worktree, &["diff", "--cached", "--quiet"]).await?;
+pub(crate) async fn commit_all(
+    worktree: &WorktreeDirs,
+    message: &str,
+) -> Result<bool, WorkspaceError> {
+    git_in(worktree, &["add", "-A"]).await?;
+    let staged = git_output_in(
+        worktree,
+        &[
+            "diff",
+            "--cached",
+            "--quiet",
+            "--no-ext-diff",
+            "--no-textconv",
+        ],
+    )
+    .await?;
     if staged.success {
         return Ok(false);
     }
-    git(
+    git_in(
         worktree,
         &["commit", "--quiet", "--no-verify", "-m", message],
     )
@@ -40,8 +54,8 @@ pub(crate) async fn commit_all(worktree: &Path, message: &str) -> Result<bool, W
 }
 
 /// The commit `HEAD` of the worktree points at.
-pub(crate) async fn head(worktree: &Path) -> Result<String, WorkspaceError> {
-    Ok(git(worktree, &["rev-parse", "HEAD"])
+pub(crate) async fn head(worktree: &WorktreeDirs) -> Result<String, WorkspaceError> {
+    Ok(git_in(worktree, &["rev-parse", "HEAD"])
         .await?
         .trim()
         .to_owned())
@@ -55,10 +69,20 @@ pub(crate) async fn summarise(
     diff_cap: usize,
 ) -> Result<DiffSummary, WorkspaceError> {
     let range = format!("{start}..{head}");
-    let full = git(repo, &["diff", "--no-color", "--no-ext-diff", &range]).await?;
+    let diff_args = |extra: &'static str| {
+        [
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            extra,
+            range.as_str(),
+        ]
+    };
+    let full = git(repo, &diff_args("--patch")).await?;
     let (diff, diff_truncated) = cap_text(&full, diff_cap);
-    let diffstat = git(repo, &["diff", "--no-color", "--stat=120", &range]).await?;
-    let numstat = git(repo, &["diff", "--numstat", &range]).await?;
+    let diffstat = git(repo, &diff_args("--stat=120")).await?;
+    let numstat = git(repo, &diff_args("--numstat")).await?;
     let (mut files_changed, mut insertions, mut deletions) = (0, 0, 0);
     for line in numstat.lines().filter(|l| !l.trim().is_empty()) {
         let mut fields = line.split('\t');

@@ -1,13 +1,40 @@
-//! Running the `git` CLI for the workspace: never interactive, never
-//! inheriting a `GIT_DIR` from the worker's environment, killed if the run
-//! is dropped half-way. Commands that talk to a remote ([`git_remote`]) are
-//! bounded in time: a remote that stops answering can not hold a project's
-//! lock for ever.
+//! Running the `git` CLI for the harness — the one place the harness starts
+//! git. The agent's `run_command` runs as the same OS user in a linked
+//! worktree of the project's mirror, so everything git would read from disk
+//! may have been rewritten by the agent: hooks, `core.fsmonitor`, filter,
+//! diff and merge drivers in the repository's config, the worktree's `.git`
+//! file, the user's `~/.gitconfig`. Git started here must never run code the
+//! agent chose, and must never hand such code the worker's secrets:
+//!
+//! - **Cleared environment.** Only `PATH`, `HOME`, `LANG`/`LC_ALL=C`, proxy,
+//!   TLS and ssh-agent variables, and the operator's `GIT_CONFIG_COUNT`
+//!   settings (`GIT_CONFIG_KEY_<n>`/`GIT_CONFIG_VALUE_<n>`, e.g. a
+//!   credential helper) are passed on. No API key, no database URL.
+//! - **No config file but the repository's.** `GIT_CONFIG_NOSYSTEM=1` and
+//!   `GIT_CONFIG_GLOBAL=/dev/null`: `/etc/gitconfig` and `~/.gitconfig` are
+//!   writable by a process of the worker's user (or root) and so are not
+//!   trusted. The repository's own config is rewritten by the harness before
+//!   it reads it, see [`super::repair`].
+//! - **Fixed options** on every command: `core.hooksPath=/dev/null` (no
+//!   hook, wherever it was installed), `core.fsmonitor=false`, no global
+//!   attributes or excludes file, `protocol.ext.allow=never`, the commit
+//!   identity, no signing. Diffs are taken with `--no-ext-diff --no-textconv`
+//!   by their callers.
+//! - **Explicit directories.** A worktree is addressed through
+//!   [`WorktreeDirs`] (`GIT_DIR`, `GIT_COMMON_DIR`, `GIT_WORK_TREE`), never
+//!   through its `.git` file or its `commondir` file.
+//! - **Bounded.** Every command runs in a process group of its own, killed
+//!   with everything it started past its time limit or when the caller
+//!   drops the future (a cancelled run): [`LOCAL_TIMEOUT`] for local work,
+//!   the project's `settings.git_timeout_s` for [`git_remote`].
+//!
+//! Git is never interactive (`GIT_TERMINAL_PROMPT=0`, ssh in batch mode).
 
 use super::WorkspaceError;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::process::Command;
@@ -16,6 +43,90 @@ use tokio::process::Command;
 pub(crate) const AUTHOR_NAME: &str = "agent-runner";
 /// E-mail of that identity.
 pub(crate) const AUTHOR_EMAIL: &str = "agent-runner@localhost";
+/// Longest a local git command (commit, diff, bundle, worktree…) may run.
+pub(crate) const LOCAL_TIMEOUT: Duration = Duration::from_secs(600);
+/// `PATH` when the worker has none.
+const FALLBACK_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
+/// Variables of the worker's environment git may need, passed on as they
+/// are: where to find programs and credentials, how to reach the network.
+const PASSED_ON: &[&str] = &[
+    "HOME",
+    "TMPDIR",
+    "SSH_AUTH_SOCK",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "GIT_SSL_CAINFO",
+    "GIT_SSL_CAPATH",
+];
+/// Options given to every command, ahead of its own arguments.
+const FIXED_OPTIONS: &[&str] = &[
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "core.attributesFile=/dev/null",
+    "core.excludesFile=/dev/null",
+    "protocol.ext.allow=never",
+    "commit.gpgsign=false",
+    "tag.gpgsign=false",
+];
+
+/// A linked worktree named by its three directories, so that git reads
+/// neither the worktree's `.git` file nor the `commondir` file of its
+/// administrative directory (either may have been rewritten by the agent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct WorktreeDirs {
+    /// The checked-out files.
+    pub(crate) work_tree: PathBuf,
+    /// Its administrative directory, `<mirror>/worktrees/<name>`.
+    pub(crate) git_dir: PathBuf,
+    /// The mirror.
+    pub(crate) common_dir: PathBuf,
+}
+
+/// How long a git command may run.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    /// Local work: [`LOCAL_TIMEOUT`].
+    Local,
+    /// Talking to a remote: the project's `settings.git_timeout_s`.
+    Remote(Duration),
+}
+
+impl Limit {
+    fn duration(self) -> Duration {
+        match self {
+            Limit::Local => LOCAL_TIMEOUT,
+            Limit::Remote(timeout) => timeout,
+        }
+    }
+
+    fn exceeded(self) -> String {
+        match self {
+            Limit::Local => format!("still running after {} s", LOCAL_TIMEOUT.as_secs()),
+            Limit::Remote(timeout) => format!(
+                "no answer from the remote within {} s (settings.git_timeout_s)",
+                timeout.as_secs()
+            ),
+        }
+    }
+}
+
+/// Where a git command works.
+#[derive(Debug, Clone, Copy)]
+enum Place<'a> {
+    /// `git -C dir`: a bare repository (the mirror), or a directory that is
+    /// no repository (clone, init).
+    Dir(&'a Path),
+    /// A linked worktree, addressed explicitly.
+    Worktree(&'a WorktreeDirs),
+}
 
 /// What a git command printed, and whether it succeeded.
 #[derive(Debug)]
@@ -33,7 +144,7 @@ pub(crate) async fn git(dir: &Path, args: &[&str]) -> Result<String, WorkspaceEr
 
 /// Runs `git -C dir args…` and returns its output whatever the exit code.
 pub(crate) async fn git_output(dir: &Path, args: &[&str]) -> Result<GitOutput, WorkspaceError> {
-    git_output_with(dir, args, &[]).await
+    run(Place::Dir(dir), args, &[], Limit::Local).await
 }
 
 /// Like [`git`], with extra environment variables.
@@ -42,7 +153,40 @@ pub(crate) async fn git_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Result<String, WorkspaceError> {
-    let out = git_output_with(dir, args, env).await?;
+    succeeded(args, run(Place::Dir(dir), args, env, Limit::Local).await?)
+}
+
+/// Like [`git`], in a linked worktree.
+pub(crate) async fn git_in(
+    worktree: &WorktreeDirs,
+    args: &[&str],
+) -> Result<String, WorkspaceError> {
+    succeeded(
+        args,
+        run(Place::Worktree(worktree), args, &[], Limit::Local).await?,
+    )
+}
+
+/// Like [`git_output`], in a linked worktree.
+pub(crate) async fn git_output_in(
+    worktree: &WorktreeDirs,
+    args: &[&str],
+) -> Result<GitOutput, WorkspaceError> {
+    run(Place::Worktree(worktree), args, &[], Limit::Local).await
+}
+
+/// Runs `git -C dir args…` that talks to a remote (clone, fetch, push), for
+/// at most `timeout` (the project's `settings.git_timeout_s`). Returns the
+/// output whatever the exit code; a timeout is an error saying so.
+pub(crate) async fn git_remote(
+    dir: &Path,
+    args: &[&str],
+    timeout: Duration,
+) -> Result<GitOutput, WorkspaceError> {
+    run(Place::Dir(dir), args, &[], Limit::Remote(timeout)).await
+}
+
+fn succeeded(args: &[&str], out: GitOutput) -> Result<String, WorkspaceError> {
     if out.success {
         Ok(out.stdout)
     } else {
@@ -53,29 +197,16 @@ pub(crate) async fn git_with(
     }
 }
 
-async fn git_output_with(
-    dir: &Path,
+/// Runs git in a process group of its own; past `timeout` — or when the
+/// caller drops the future — the whole group (git and the helpers it
+/// started: ssh, git-remote-https, pack-objects) is killed.
+async fn run(
+    place: Place<'_>,
     args: &[&str],
     env: &[(&str, &str)],
+    limit: Limit,
 ) -> Result<GitOutput, WorkspaceError> {
-    let output = command(dir, args, env)
-        .output()
-        .await
-        .map_err(|e| WorkspaceError::io(format!("could not run git {}", shown_args(args)), e))?;
-    Ok(GitOutput::from(output))
-}
-
-/// Runs `git -C dir args…` that talks to a remote (clone, fetch, push), in a
-/// process group of its own; past `timeout` — or when the caller drops the
-/// future (a cancelled run) — the whole group (git and the helpers it
-/// started: ssh, git-remote-https) is killed; a timeout is an error saying
-/// so. Returns the output whatever the exit code.
-pub(crate) async fn git_remote(
-    dir: &Path,
-    args: &[&str],
-    timeout: Duration,
-) -> Result<GitOutput, WorkspaceError> {
-    let child = command(dir, args, &[])
+    let child = command(place, args, env)
         .process_group(0)
         .spawn()
         .map_err(|e| WorkspaceError::io(format!("could not run git {}", shown_args(args)), e))?;
@@ -85,7 +216,7 @@ pub(crate) async fn git_remote(
             .and_then(|id| i32::try_from(id).ok())
             .map(Pid::from_raw),
     );
-    match tokio::time::timeout(timeout, child.wait_with_output()).await {
+    match tokio::time::timeout(limit.duration(), child.wait_with_output()).await {
         Ok(output) => {
             // Done: the group is gone (or its leftovers are git's business).
             group.0 = None;
@@ -97,10 +228,7 @@ pub(crate) async fn git_remote(
             drop(group);
             Err(WorkspaceError::Git {
                 args: shown_args(args),
-                stderr: format!(
-                    "no answer from the remote within {} s (settings.git_timeout_s)",
-                    timeout.as_secs()
-                ),
+                stderr: limit.exceeded(),
             })
         }
     }
@@ -117,29 +245,82 @@ impl Drop for GroupGuard {
     }
 }
 
-/// `git -C dir` with the workspace's fixed options and environment.
-fn command(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+/// `git` at `place` with the workspace's fixed options and environment.
+fn command(place: Place<'_>, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut command = Command::new("git");
+    command.env_clear().envs(environment());
+    match place {
+        Place::Dir(dir) => {
+            command.arg("-C").arg(dir);
+        }
+        Place::Worktree(dirs) => {
+            command
+                .arg("-C")
+                .arg(&dirs.work_tree)
+                .env("GIT_DIR", &dirs.git_dir)
+                .env("GIT_COMMON_DIR", &dirs.common_dir)
+                .env("GIT_WORK_TREE", &dirs.work_tree);
+        }
+    }
+    for option in FIXED_OPTIONS {
+        command.args(["-c", option]);
+    }
     command
-        .arg("-C")
-        .arg(dir)
         .args(["-c", &format!("user.name={AUTHOR_NAME}")])
         .args(["-c", &format!("user.email={AUTHOR_EMAIL}")])
-        .args(["-c", "commit.gpgsign=false"])
         .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
-        .env("LC_ALL", "C")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_WORK_TREE")
-        .env_remove("GIT_INDEX_FILE")
-        .env_remove("GIT_OBJECT_DIRECTORY")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     command
+}
+
+/// The whole environment of a harness git command.
+fn environment() -> Vec<(OsString, OsString)> {
+    let mut vars: Vec<(OsString, OsString)> = vec![
+        (
+            "PATH".into(),
+            std::env::var_os("PATH").unwrap_or_else(|| FALLBACK_PATH.into()),
+        ),
+        ("LANG".into(), "C".into()),
+        ("LC_ALL".into(), "C".into()),
+        ("GIT_CONFIG_NOSYSTEM".into(), "1".into()),
+        ("GIT_CONFIG_GLOBAL".into(), "/dev/null".into()),
+        ("GIT_TERMINAL_PROMPT".into(), "0".into()),
+        ("GIT_SSH_COMMAND".into(), "ssh -o BatchMode=yes".into()),
+    ];
+    for name in PASSED_ON {
+        if let Some(value) = std::env::var_os(name) {
+            vars.push(((*name).into(), value));
+        }
+    }
+    vars.extend(operator_config());
+    vars
+}
+
+/// The worker's `GIT_CONFIG_COUNT` settings: configuration an operator gives
+/// git through the worker's environment, which the agent can not change.
+fn operator_config() -> Vec<(OsString, OsString)> {
+    let Some(count) = std::env::var("GIT_CONFIG_COUNT")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+    else {
+        return Vec::new();
+    };
+    let mut vars = vec![("GIT_CONFIG_COUNT".into(), count.to_string().into())];
+    for n in 0..count {
+        for name in [
+            format!("GIT_CONFIG_KEY_{n}"),
+            format!("GIT_CONFIG_VALUE_{n}"),
+        ] {
+            if let Some(value) = std::env::var_os(&name) {
+                vars.push((name.into(), value));
+            }
+        }
+    }
+    vars
 }
 
 impl From<std::process::Output> for GitOutput {
@@ -187,6 +368,38 @@ pub(crate) fn redact_url(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn git_gets_only_the_variables_it_needs() {
+        let fixed = [
+            "PATH",
+            "LANG",
+            "LC_ALL",
+            "GIT_CONFIG_NOSYSTEM",
+            "GIT_CONFIG_GLOBAL",
+            "GIT_TERMINAL_PROMPT",
+            "GIT_SSH_COMMAND",
+        ];
+        for (name, _) in environment() {
+            let name = name.to_string_lossy();
+            assert!(
+                fixed.contains(&name.as_ref())
+                    || PASSED_ON.contains(&name.as_ref())
+                    || name.starts_with("GIT_CONFIG_"),
+                "{name} is passed on"
+            );
+        }
+        let command = command(Place::Dir(Path::new("/")), &["status"], &[]);
+        let std = command.as_std();
+        let cleared = std.get_envs().any(|(name, _)| name == "GIT_CONFIG_GLOBAL");
+        assert!(cleared);
+        let args: Vec<_> = std.get_args().map(|a| a.to_string_lossy()).collect();
+        assert!(
+            args.iter().any(|a| a == "core.hooksPath=/dev/null"),
+            "{args:?}"
+        );
+        assert!(args.iter().any(|a| a == "core.fsmonitor=false"), "{args:?}");
+    }
 
     #[test]
     fn credentials_in_urls_are_hidden() {

@@ -3,7 +3,10 @@
 //!
 //! The mirror is cloned with `git clone --mirror` the first time and fetched
 //! on every run. The fetch updates upstream branches and tags but never
-//! touches `agent/*` branches, which belong to the mirror. A project without
+//! touches `agent/*` branches, which belong to the mirror. Its config is
+//! written anew before every use ([`super::repair`]): it names no remote, so
+//! fetches and pushes give the project's URL each time and no credential in
+//! one stays on disk. A project without
 //! a repository gets an empty one with a single empty commit (the same on
 //! every worker), so that the agent can start from nothing.
 //!
@@ -14,6 +17,7 @@
 
 use super::WorkspaceError;
 use super::git::{GitOutput, git, git_output, git_remote, git_with, redact_url};
+use super::repair;
 use agent_runner_agent::ProjectSpec;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -106,16 +110,16 @@ pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, W
     let path = mirror_path(root, project.id);
     let timeout = git_timeout(&project.settings)?;
     if path.join("HEAD").is_file() {
+        repair::mirror_config(&path)?;
         let mut fetch_error = None;
         if let Some(url) = &project.repo_url {
-            // The project's repository may have moved since the clone.
-            git(&path, &["remote", "set-url", "origin", url]).await?;
             let fetched = git_remote(
                 &path,
                 &[
                     "fetch",
                     "--quiet",
-                    "origin",
+                    "--no-write-fetch-head",
+                    url,
                     "+refs/heads/*:refs/heads/*",
                     "^refs/heads/agent/*",
                     "+refs/tags/*:refs/tags/*",
@@ -133,7 +137,7 @@ pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, W
                 Err(e) => return Err(e),
             };
             if !out.success {
-                let reason = out.stderr.trim().to_owned();
+                let reason = redact_url(out.stderr.trim());
                 tracing::warn!(project.id = %project.id, error = %reason, "mirror fetch failed; using the mirror as it is");
                 fetch_error = Some(reason);
             }
@@ -151,7 +155,7 @@ pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, W
         Some(url) => clone(&parent, url, &staging, timeout).await,
         None => init_empty(&parent, &staging, &project.default_branch).await,
     };
-    if let Err(e) = staged {
+    if let Err(e) = staged.and_then(|()| repair::mirror_config(&staging)) {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
     }

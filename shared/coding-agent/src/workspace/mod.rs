@@ -12,17 +12,21 @@
 //! - [`diff`] — the harness's commit and the run's diff.
 //! - [`snapshot`] — the run's branch as a bundle stored in Postgres, so that
 //!   any worker can continue or review it.
+//! - [`repair`] — the git metadata the agent could have changed, put back
+//!   before the harness reads it.
 //!
 //! The agent's tools never run git; the harness does, before and after the
-//! loop.
+//! loop, always through [`git`], which runs no hook and no program the
+//! repository's files name, with a cleared environment.
 
 pub(crate) mod diff;
 mod git;
 pub(crate) mod mirror;
+pub(crate) mod repair;
 pub(crate) mod snapshot;
 pub(crate) mod worktree;
 
-pub(crate) use git::{git as run_git, git_output as run_git_output, redact_url};
+pub(crate) use git::{WorktreeDirs, git as run_git, git_output as run_git_output, redact_url};
 pub use mirror::mirror_path;
 pub use snapshot::RunBranch;
 
@@ -115,6 +119,8 @@ pub fn is_agent_branch(branch: &str) -> bool {
 pub(crate) struct Prepared {
     /// The worktree.
     pub(crate) path: PathBuf,
+    /// How the harness's git addresses it.
+    pub(crate) dirs: WorktreeDirs,
     /// Its branch.
     pub(crate) branch: String,
     /// The commit the run's diff starts from.
@@ -174,6 +180,7 @@ pub(crate) async fn prepare(
     let path = worktree_path(root, run_id);
     let attached = worktree::attach(&mirror.path, &path, &branch, &start_commit).await?;
     Ok(Prepared {
+        dirs: worktree::dirs(&mirror.path, &path),
         path,
         branch,
         start_commit,
@@ -183,6 +190,14 @@ pub(crate) async fn prepare(
     })
 }
 
+/// Once the loop has ended and before the harness commits: puts back the
+/// mirror's config and the worktree's links, and points the worktree at the
+/// run's branch again (see [`repair`]).
+pub(crate) async fn reclaim(prepared: &Prepared) -> Result<(), WorkspaceError> {
+    repair::mirror_config(&prepared.dirs.common_dir)?;
+    worktree::reclaim(&prepared.dirs, &prepared.branch).await
+}
+
 /// Removes the run's worktree; its branch stays in the mirror.
 pub(crate) async fn release(
     root: &Path,
@@ -190,7 +205,11 @@ pub(crate) async fn release(
     run_id: Uuid,
 ) -> Result<(), WorkspaceError> {
     let _lock = mirror::lock_project(root, project_id).await?;
-    worktree::remove(&mirror_path(root, project_id), &worktree_path(root, run_id)).await
+    let mirror = mirror_path(root, project_id);
+    if mirror.join("HEAD").is_file() {
+        repair::mirror_config(&mirror)?;
+    }
+    worktree::remove(&mirror, &worktree_path(root, run_id)).await
 }
 
 #[cfg(test)]

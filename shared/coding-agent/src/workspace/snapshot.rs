@@ -29,11 +29,14 @@ pub struct RunBranch {
     pub head_commit: Option<String>,
     /// The stored bundle of `start..head`, read when needed.
     pub snapshot: StoredBranch,
+    /// Whether the last attempt pushed the branch to the project's
+    /// repository (`result.push.pushed`).
+    pub pushed: bool,
 }
 
 impl RunBranch {
-    /// Reads `branch`, `start_commit` and `head_commit` from a run's result
-    /// (`runs.result`), with where the run's snapshot is stored.
+    /// Reads `branch`, `start_commit`, `head_commit` and `push.pushed` from a
+    /// run's result (`runs.result`), with where the run's snapshot is stored.
     pub fn from_result(result: Option<&serde_json::Value>, snapshot: StoredBranch) -> Self {
         let text = |key: &str| {
             result
@@ -46,6 +49,10 @@ impl RunBranch {
             start_commit: text("start_commit"),
             head_commit: text("head_commit"),
             snapshot,
+            pushed: result
+                .and_then(|r| r.pointer("/push/pushed"))
+                .and_then(serde_json::Value::as_bool)
+                .unwrap_or(false),
         }
     }
 }

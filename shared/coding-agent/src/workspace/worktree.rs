@@ -4,10 +4,15 @@
 //! finds the branch (and maybe the worktree) already there and continues on
 //! it: an existing worktree is reset to the branch's last commit, so a new
 //! attempt never inherits half-done edits of a failed one.
+//!
+//! The harness's git reaches a worktree through [`dirs`] — its directory,
+//! its administrative directory in the mirror, the mirror — never through
+//! the `.git` file the agent could rewrite.
 
 use super::WorkspaceError;
-use super::git::{git, git_output};
+use super::git::{WorktreeDirs, git, git_in, git_output, git_output_in};
 use super::mirror::resolve_commit;
+use super::repair;
 use std::path::Path;
 
 /// How the worktree came to be.
@@ -40,10 +45,11 @@ pub(crate) async fn attach(
     branch: &str,
     start: &str,
 ) -> Result<Attached, WorkspaceError> {
+    let dirs = dirs(mirror, path);
     if path.exists() {
-        if on_branch(path, branch).await? {
-            git(path, &["reset", "--hard", "--quiet"]).await?;
-            git(path, &["clean", "-fd", "--quiet"]).await?;
+        if on_branch(&dirs, branch).await? {
+            git_in(&dirs, &["reset", "--hard", "--quiet"]).await?;
+            git_in(&dirs, &["clean", "-fd", "--quiet"]).await?;
             return Ok(Attached::Reused);
         }
         remove(mirror, path).await?;
@@ -60,6 +66,7 @@ pub(crate) async fn attach(
         .is_some()
     {
         git(mirror, &["worktree", "add", "--quiet", &target, branch]).await?;
+        named_as_expected(&dirs)?;
         Ok(Attached::Reattached)
     } else {
         git(
@@ -67,17 +74,64 @@ pub(crate) async fn attach(
             &["worktree", "add", "--quiet", "-b", branch, &target, start],
         )
         .await?;
+        named_as_expected(&dirs)?;
         Ok(Attached::Created)
     }
 }
 
-/// Whether `path` is a worktree with `branch` checked out.
-async fn on_branch(path: &Path, branch: &str) -> Result<bool, WorkspaceError> {
-    // Without its own `.git` file, `git -C` would find an enclosing repository.
-    if !path.join(".git").is_file() {
+/// The directories of the worktree at `path` of `mirror`: git names the
+/// administrative directory after the worktree's directory (the run id).
+/// Absolute, since git reads them after `-C` changed its directory.
+pub(crate) fn dirs(mirror: &Path, path: &Path) -> WorktreeDirs {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let (mirror, path) = (absolute(mirror), absolute(path));
+    let name = path.file_name().unwrap_or(path.as_os_str()).to_owned();
+    WorktreeDirs {
+        git_dir: mirror.join("worktrees").join(name),
+        common_dir: mirror,
+        work_tree: path,
+    }
+}
+
+/// Checks that `git worktree add` used the administrative directory
+/// [`dirs`] names (it picks another when that one is taken).
+fn named_as_expected(dirs: &WorktreeDirs) -> Result<(), WorkspaceError> {
+    let recorded = std::fs::read_to_string(dirs.git_dir.join("gitdir")).unwrap_or_default();
+    // Compared as real paths: git may record them through or past a symlink.
+    let real = |p: &Path| std::fs::canonicalize(p).ok();
+    let expected = real(&dirs.work_tree.join(".git"));
+    if expected.is_some() && real(Path::new(recorded.trim())) == expected {
+        Ok(())
+    } else {
+        Err(WorkspaceError::Invalid(format!(
+            "git did not register the worktree {} as {}",
+            dirs.work_tree.display(),
+            dirs.git_dir.display()
+        )))
+    }
+}
+
+/// Puts back the worktree's links to the mirror and points its `HEAD` at
+/// `branch`: whatever the agent did to them, the harness's commit lands on
+/// the run's branch in the mirror.
+pub(crate) async fn reclaim(dirs: &WorktreeDirs, branch: &str) -> Result<(), WorkspaceError> {
+    repair::worktree_links(dirs)?;
+    git_in(
+        dirs,
+        &["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether the worktree of `dirs` exists with `branch` checked out; its
+/// links to the mirror are put back first.
+async fn on_branch(dirs: &WorktreeDirs, branch: &str) -> Result<bool, WorkspaceError> {
+    if !dirs.git_dir.join("HEAD").is_file() {
         return Ok(false);
     }
-    let out = git_output(path, &["symbolic-ref", "--quiet", "HEAD"]).await?;
+    repair::worktree_links(dirs)?;
+    let out = git_output_in(dirs, &["symbolic-ref", "--quiet", "HEAD"]).await?;
     Ok(out.success && out.stdout.trim() == format!("refs/heads/{branch}"))
 }
 

@@ -1,9 +1,11 @@
 //! `settings.push_branches`: each successful attempt's branch is pushed to
 //! the project's repository; a refused push is recorded, and the run still
-//! succeeds.
+//! succeeds; a rejection deletes the pushed branch there too.
 
 use crate::fake_llm::fix_the_answer;
 use crate::helpers::{Harness, RecordingEvents, fatal_reason, git, origin_repo, ref_exists};
+use agent_runner_agent::StoredBranch;
+use agent_runner_coding_agent::{RunBranch, reject};
 use agent_runner_domain::EventKind;
 use agent_runner_test_fixtures::git_daemon::GitDaemon;
 use serde_json::{Value, json};
@@ -74,4 +76,35 @@ async fn push_branches_must_be_true_or_false() {
         "{reason}"
     );
     assert!(h.llm.bodies().is_empty(), "checked before the work starts");
+}
+
+#[tokio::test]
+async fn rejecting_a_run_deletes_its_pushed_branch_from_the_repository_too() {
+    let (daemon, h) = on_remote(
+        true,
+        json!({"push_branches": true, "require_approval": true}),
+    )
+    .await;
+    let run = h.run("Fix the answer");
+    let (result, _) = h.execute(&run).await;
+    let outcome = result.expect("the run succeeds");
+    assert!(outcome.awaiting_approval);
+    let branch = outcome.result["branch"].as_str().expect("branch");
+    let branch_ref = format!("refs/heads/{branch}");
+    assert!(ref_exists(&daemon.repo(), &branch_ref), "pushed");
+
+    let recorded = RunBranch::from_result(Some(&outcome.result), StoredBranch::none());
+    assert!(recorded.pushed);
+    let rejected = reject(h.workspace.path(), &h.project, run.id, &recorded)
+        .await
+        .expect("reject");
+    assert!(rejected.deleted_from_origin);
+    assert!(!ref_exists(&daemon.repo(), &branch_ref), "deleted remotely");
+    assert!(!ref_exists(&h.mirror(), &branch_ref), "deleted locally");
+    assert!(ref_exists(&daemon.repo(), "refs/heads/main"));
+
+    reject(h.workspace.path(), &h.project, run.id, &recorded)
+        .await
+        .expect("rejecting twice is harmless");
+    assert!(!ref_exists(&daemon.repo(), &branch_ref));
 }

@@ -10,6 +10,7 @@ mod branch_push;
 mod confinement;
 mod continuation;
 mod happy_path;
+mod harness_git;
 mod limits_and_cancel;
 mod llm_failures;
 mod snapshot;

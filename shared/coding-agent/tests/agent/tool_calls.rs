@@ -1,6 +1,6 @@
 //! How the loop treats odd tool calls and replies.
 
-use crate::fake_llm::{calls, finish, raw_call, text};
+use crate::fake_llm::{calls, calls_cut_off, finish, raw_call, text};
 use crate::helpers::{Harness, assert_every_tool_call_answered_once, fatal_reason, tool_results};
 use serde_json::json;
 
@@ -163,4 +163,37 @@ async fn calls_after_finish_in_the_same_reply_are_answered_but_not_run() {
     assert_eq!(outcome.result["files_changed"], 0);
     let conversation = json!({"messages": outcome.result["conversation"]});
     assert_every_tool_call_answered_once(&conversation);
+}
+
+#[tokio::test]
+async fn a_reply_cut_off_at_the_output_limit_is_not_acted_on_and_is_counted() {
+    let h = Harness::new(
+        vec![
+            calls_cut_off(&[(
+                "c1",
+                "write_file",
+                json!({"path": "half.txt", "content": "the first half of"}),
+            )]),
+            finish("c2", "Nothing written."),
+        ],
+        None,
+    )
+    .await;
+    let run = h.run("Write a long file");
+    let (result, _) = h.execute(&run).await;
+    let outcome = result.expect("the run goes on after a cut-off reply");
+    assert_eq!(outcome.result["cut_off_replies"], 1);
+    assert_eq!(
+        outcome.result["files_changed"], 0,
+        "the call was not executed"
+    );
+    let body = &h.llm.bodies()[1];
+    assert_every_tool_call_answered_once(body);
+    let results = tool_results(body);
+    assert_eq!(results[0].0, "c1");
+    assert!(
+        results[0].1.contains("cut off at the model's output limit"),
+        "{}",
+        results[0].1
+    );
 }
