@@ -1,5 +1,6 @@
 //! Submitting runs and reading them back.
 
+use agent_runner_store::tokens;
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use serde_json::json;
 use std::time::Duration;
@@ -96,10 +97,50 @@ async fn the_same_idempotency_key_returns_the_same_run_and_a_different_body_conf
         "only one run was created"
     );
 
-    let other = send(json!({"project_id": project, "goal": "something else"}))
+    for (changed, named) in [
+        (
+            json!({"project_id": project, "goal": "something else", "params": {"step_delay_ms": 0}}),
+            "goal",
+        ),
+        (
+            json!({"project_id": project, "goal": "once", "params": {"step_delay_ms": 5}}),
+            "params",
+        ),
+        (
+            json!({"project_id": project, "goal": "once", "params": {"step_delay_ms": 0}, "max_attempts": 1}),
+            "max_attempts",
+        ),
+    ] {
+        let other = send(changed.clone()).await.expect("reuse");
+        assert_eq!(other.status(), 409, "{changed}");
+        let answer: serde_json::Value = other.json().await.expect("json");
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(&format!("different {named}")),
+            "`{message}` should name {named}"
+        );
+    }
+
+    // Keys are each token's own: another token's same key is a new run.
+    let (other_token, _) = tokens::create(&env.pool, "another-client", true)
         .await
-        .expect("third");
-    assert_eq!(other.status(), 409);
+        .expect("token");
+    let theirs = api
+        .http
+        .post(format!("{}/v1/runs", api.base_url))
+        .bearer_auth(&other_token)
+        .header("Idempotency-Key", "key-1")
+        .json(&body)
+        .send()
+        .await
+        .expect("other token");
+    assert_eq!(theirs.status(), 201);
+    assert!(theirs.headers().get("idempotent-replayed").is_none());
+    let theirs: serde_json::Value = theirs.json().await.expect("json");
+    assert_ne!(
+        theirs["id"], first["id"],
+        "another token's key makes its own run"
+    );
     api.stop().await;
 }
 

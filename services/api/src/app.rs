@@ -5,6 +5,7 @@
 //! the shutdown future resolves, then drains in-flight requests within the
 //! grace period.
 
+use crate::auth_throttle::AuthThrottle;
 use crate::broker::{Broker, BrokerSettings};
 use crate::config::ApiConfig;
 use crate::metrics::ApiMetrics;
@@ -13,6 +14,7 @@ use crate::relay::{self, RelayWaker};
 use crate::routes;
 use crate::run_watch::RunWatch;
 use crate::sent_marks::SentMarks;
+use crate::serve::{self, ConnectionLimits};
 use crate::state::AppState;
 use agent_runner_queue::{Names, RetryTiers};
 use agent_runner_store::pool;
@@ -85,6 +87,7 @@ impl Application {
             relay: waker,
             sent,
             watch,
+            auth_throttle: Arc::new(AuthThrottle::new(config.auth_failures_per_minute)),
             config: Arc::new(config),
             metrics: ApiMetrics::new(),
         };
@@ -116,6 +119,9 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let addr = self.local_addr();
+        let limits = ConnectionLimits {
+            header_read_timeout: Duration::from_secs(self.state.config.header_read_timeout_s),
+        };
         let router = routes::router(self.state);
         let stopping = CancellationToken::new();
         let signal = stopping.clone();
@@ -124,11 +130,10 @@ impl Application {
             signal.cancel();
         });
         tracing::info!(api.addr = %addr, "api listening");
-        let serve = axum::serve(self.listener, router)
-            .with_graceful_shutdown(stopping.clone().cancelled_owned());
+        let serve = serve::serve(self.listener, router, limits, stopping.clone());
         let grace = self.grace;
         tokio::select! {
-            result = serve => result.context("api server failed")?,
+            () = serve => {},
             () = async { stopping.cancelled().await; tokio::time::sleep(grace).await } => {
                 tracing::warn!(grace_s = grace.as_secs(), "requests still in flight after the grace period");
             }

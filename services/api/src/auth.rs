@@ -13,24 +13,43 @@ use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// Rejects requests without a live token with 401.
+/// Rejects requests without a live token with 401, and with 429 a client
+/// address that failed too often ([`crate::auth_throttle`]).
 pub async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let secret = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or(ApiError::Unauthorized)?;
-    let principal = tokens::authenticate(&state.pool, secret)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
+    let client = crate::serve::peer(&request).map(|addr| addr.ip());
+    if let Some(ip) = client {
+        state
+            .auth_throttle
+            .check(ip)
+            .map_err(ApiError::TooManyRequests)?;
+    }
+    let principal = match bearer(&request) {
+        Some(secret) => tokens::authenticate(&state.pool, secret).await?,
+        None => None,
+    };
+    let Some(principal) = principal else {
+        if let Some(ip) = client {
+            state.auth_throttle.failed(ip);
+        }
+        return Err(ApiError::Unauthorized);
+    };
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
+}
+
+/// The token of an `Authorization: Bearer <token>` header (the scheme in
+/// any case, RFC 9110 §11.1).
+fn bearer(request: &Request) -> Option<&str> {
+    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// 403 unless the principal has the admin scope.

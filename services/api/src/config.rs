@@ -28,6 +28,15 @@ pub struct ApiConfig {
     pub run_timeout_max_s: i64,
     /// `MAX_BODY_BYTES`: largest request body accepted.
     pub max_body_bytes: usize,
+    /// `HEADER_READ_TIMEOUT_S`: how long a connection may take to send a
+    /// request's headers, and stay idle between requests, before it is cut.
+    pub header_read_timeout_s: u64,
+    /// `BODY_READ_TIMEOUT_S`: how long a request's body may take to arrive
+    /// (408 past it).
+    pub body_read_timeout_s: u64,
+    /// `AUTH_FAILURES_PER_MINUTE`: failed authentications one client
+    /// address may make per minute before it gets 429 (0: no limit).
+    pub auth_failures_per_minute: u32,
     /// `RELAY_INTERVAL_MS`: how often the outbox relay looks for leftovers.
     pub relay_interval_ms: u64,
     /// `REAPER_INTERVAL_MS`: how often the reaper looks for orphaned runs.
@@ -73,6 +82,9 @@ impl ApiConfig {
             run_timeout_default_s: env.parse_in("RUN_TIMEOUT_DEFAULT_S", 600, 1, 86_400)?,
             run_timeout_max_s: env.parse_in("RUN_TIMEOUT_MAX_S", 3600, 1, 86_400)?,
             max_body_bytes: env.parse_in("MAX_BODY_BYTES", 64 * 1024, 1024, 64 * 1024 * 1024)?,
+            header_read_timeout_s: env.parse_in("HEADER_READ_TIMEOUT_S", 30, 1, 3600)?,
+            body_read_timeout_s: env.parse_in("BODY_READ_TIMEOUT_S", 30, 1, 3600)?,
+            auth_failures_per_minute: env.parse_in("AUTH_FAILURES_PER_MINUTE", 30, 0, 1_000_000)?,
             relay_interval_ms: env.parse_in("RELAY_INTERVAL_MS", 1000, 10, 60_000)?,
             shutdown_grace_s: env.parse_in("SHUTDOWN_GRACE_S", 30, 0, 3600)?,
             reaper_interval_ms: env.parse_in("REAPER_INTERVAL_MS", 5000, 100, 3_600_000)?,

@@ -20,8 +20,9 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable code: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
-    /// `method_not_allowed`, `conflict`, `payload_too_large`,
-    /// `unsupported_media_type`, `validation_failed`, `service_unavailable`,
+    /// `method_not_allowed`, `request_timeout`, `conflict`,
+    /// `payload_too_large`, `unsupported_media_type`, `validation_failed`,
+    /// `too_many_requests`, `service_unavailable`,
     /// `internal` (and `not_ready` from `/readyz`).
     #[schema(example = "not_found")]
     pub code: String,
@@ -59,6 +60,9 @@ pub enum ApiError {
     /// 405: the route exists with another method.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 408: the request's body did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     /// 409: the request conflicts with the resource's state.
     #[error("{0}")]
     Conflict(String),
@@ -71,6 +75,10 @@ pub enum ApiError {
     /// 422: the body is JSON but not a valid request.
     #[error("{0}")]
     Validation(String),
+    /// 429: this client failed to authenticate too often; retry after the
+    /// given number of seconds.
+    #[error("too many failed authentications from this address; retry in {0} s")]
+    TooManyRequests(u64),
     /// 503: a dependency (Postgres, RabbitMQ) is unavailable.
     #[error("{0}")]
     Unavailable(String),
@@ -90,12 +98,14 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable"),
             ApiError::NoWorker(_) => (StatusCode::SERVICE_UNAVAILABLE, "no_worker"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -128,11 +138,23 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let retry_after = match &self {
+            ApiError::TooManyRequests(seconds) => Some(*seconds),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(1),
+            _ => None,
+        };
         let mut response = (status, Json(ErrorBody::new(code, message))).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still be on its way: do not read it
+            // as the next request.
             response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static("1"),
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
             );
         }
         response

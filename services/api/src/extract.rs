@@ -1,5 +1,11 @@
 //! Request extractors that answer with [`ApiError`] instead of axum's
 //! plain-text rejections, so every client error has the JSON error body.
+//!
+//! A JSON body is read as a [`Value`] first and checked before it is turned
+//! into the handler's type: it must be an object (serde would otherwise take
+//! an array for a struct, field by field), and no string or key in it may
+//! hold a NUL character, which PostgreSQL can store neither in `text` nor in
+//! `jsonb` (the insert would fail with a 500).
 
 use crate::error::ApiError;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
@@ -7,10 +13,12 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use uuid::Uuid;
 
-/// A JSON body: 400 when malformed, 413 when too large, 415 when not JSON,
-/// 422 when it does not match the expected shape.
+/// A JSON object body: 400 when malformed, 413 when too large, 415 when not
+/// JSON, 422 when it is not an object, holds a NUL character or does not
+/// match the expected shape.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -21,10 +29,66 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(value)) => Ok(ApiJson(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let value = match axum::Json::<Value>::from_request(req, state).await {
+            Ok(axum::Json(value)) => value,
+            Err(rejection) => return Err(json_rejection(rejection)),
+        };
+        if !value.is_object() {
+            return Err(ApiError::Validation(format!(
+                "the request body must be a JSON object, not {}",
+                kind(&value)
+            )));
         }
+        if let Some(path) = nul_at(&value, "") {
+            return Err(ApiError::Validation(format!(
+                "{path}: contains a NUL character (\\u0000), which can not be stored"
+            )));
+        }
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| ApiError::Validation(format!("invalid request body: {e}")))
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Where in `value` the first NUL character is, as a dotted path
+/// (`params.name`, `settings.list[2]`); `None` when there is none.
+fn nul_at(value: &Value, path: &str) -> Option<String> {
+    let here = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => Some(if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path.to_owned()
+        }),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_at(item, &format!("{path}[{i}]"))),
+        Value::Object(fields) => fields.iter().find_map(|(name, item)| {
+            if name.contains('\0') {
+                Some(here(&name.replace('\0', "\\u0000")))
+            } else {
+                nul_at(item, &here(name))
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -39,8 +103,15 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             ApiError::PayloadTooLarge("request body is over the size limit".into())
         }
+        JsonRejection::BytesRejection(_) => body_unread(),
         _ => ApiError::BadRequest(text),
     }
+}
+
+/// A body that could not be read for another reason than its size: it
+/// stalled past `BODY_READ_TIMEOUT_S` (or the client went away).
+fn body_unread() -> ApiError {
+    ApiError::RequestTimeout("the request body did not arrive in time (BODY_READ_TIMEOUT_S)".into())
 }
 
 /// A JSON body that may be left out: an empty body reads as `T::default()`;
@@ -59,8 +130,12 @@ where
         let bytes =
             axum::body::Bytes::from_request(Request::from_parts(parts.clone(), body), state)
                 .await
-                .map_err(|_| {
-                    ApiError::PayloadTooLarge("request body is over the size limit".into())
+                .map_err(|rejection| {
+                    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::PayloadTooLarge("request body is over the size limit".into())
+                    } else {
+                        body_unread()
+                    }
                 })?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(OptionalJson(T::default()));
@@ -98,4 +173,24 @@ fn query_rejection(rejection: QueryRejection) -> ApiError {
 pub fn parse_id(raw: &str, what: &str) -> Result<Uuid, ApiError> {
     raw.parse()
         .map_err(|_| ApiError::NotFound(format!("no {what} with id `{raw}`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_nul_is_found_by_its_path() {
+        assert_eq!(nul_at(&json!({"goal": "a\0b"}), ""), Some("goal".into()));
+        assert_eq!(
+            nul_at(&json!({"params": {"x": [1, "ok", "\0"]}}), ""),
+            Some("params.x[2]".into())
+        );
+        assert_eq!(
+            nul_at(&json!({"settings": {"k\0": 1}}), ""),
+            Some("settings.k\\u0000".into())
+        );
+        assert_eq!(nul_at(&json!({"goal": "fine", "n": 1}), ""), None);
+    }
 }

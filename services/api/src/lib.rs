@@ -19,11 +19,14 @@
 //!   documentation; [`openapi`]: the document's frame.
 //! - [`metrics`], [`request_metrics`]: Prometheus metrics on `/metrics`.
 //! - [`request_trace`]: the request span and its W3C trace context.
-//! - [`error`], [`extract`], [`auth`]: how requests are checked and errors answered.
+//! - [`serve`]: the connection loop, with its header-read and idle timeouts.
+//! - [`error`], [`extract`], [`auth`], [`auth_throttle`], [`security_headers`]:
+//!   how requests are checked and errors answered.
 //! - [`cli`]: the `migrate` and `token` subcommands.
 
 pub mod app;
 pub mod auth;
+pub mod auth_throttle;
 pub mod broker;
 pub mod cli;
 pub mod config;
@@ -39,7 +42,9 @@ pub mod request_metrics;
 pub mod request_trace;
 pub mod routes;
 pub mod run_watch;
+pub mod security_headers;
 pub mod sent_marks;
+pub mod serve;
 pub mod state;
 
 pub use app::Application;

@@ -1,5 +1,6 @@
 //! Shared handler state: cheap clonable handles, no run state.
 
+use crate::auth_throttle::AuthThrottle;
 use crate::broker::Broker;
 use crate::config::ApiConfig;
 use crate::metrics::ApiMetrics;
@@ -26,4 +27,6 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Prometheus metrics.
     pub metrics: ApiMetrics,
+    /// Failed authentications per client address.
+    pub auth_throttle: Arc<AuthThrottle>,
 }

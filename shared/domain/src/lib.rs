@@ -5,12 +5,14 @@
 //! - [`message`]: the job message that travels on RabbitMQ.
 //! - [`submission`]: validation of what a client submits.
 //! - [`branch`]: a run's branch as a portable git bundle.
+//! - [`secret`]: which values are secrets, and their masked form.
 //!
 //! This crate does no I/O: it is plain data and the rules over it.
 
 pub mod branch;
 pub mod event;
 pub mod message;
+pub mod secret;
 pub mod status;
 pub mod submission;
 

@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "run_branches",
         include_str!("../migrations/0005_run_branches.sql"),
     ),
+    (
+        7,
+        "idempotency_per_token",
+        include_str!("../migrations/0007_idempotency_per_token.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet; returns the versions applied now.

@@ -15,11 +15,15 @@ pub struct Project {
     pub id: Uuid,
     /// Unique name.
     pub name: String,
-    /// Git repository (local path or URL), if any.
+    /// Git repository (local path or URL), if any; answered with its
+    /// credentials masked ([`agent_runner_domain::secret`]).
+    #[serde(serialize_with = "agent_runner_domain::secret::serialize_masked_url")]
     pub repo_url: Option<String>,
     /// Branch runs start from.
     pub default_branch: String,
-    /// Project settings (e.g. `require_approval`).
+    /// Project settings (e.g. `require_approval`); answered with secrets
+    /// masked.
+    #[serde(serialize_with = "agent_runner_domain::secret::serialize_masked_json")]
     pub settings: Value,
     /// Creation time.
     pub created_at: DateTime<Utc>,

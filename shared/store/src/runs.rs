@@ -23,7 +23,9 @@ pub struct Run {
     pub goal: String,
     /// Agent kind.
     pub agent: String,
-    /// Agent parameters.
+    /// Agent parameters; answered with secrets masked
+    /// ([`agent_runner_domain::secret`]).
+    #[serde(serialize_with = "agent_runner_domain::secret::serialize_masked_json")]
     pub params: Value,
     /// Current status.
     pub status: RunStatus,
@@ -107,11 +109,21 @@ pub struct NewRun {
     pub max_attempts: i32,
     /// Attempt deadline in seconds.
     pub timeout_s: i32,
-    /// Client-chosen key making the submission idempotent.
-    pub idempotency_key: Option<String>,
+    /// Client-chosen key making the submission idempotent, with the token
+    /// that chose it.
+    pub idempotency: Option<Idempotency>,
     /// W3C `traceparent` of the submitting request, kept with the outbox
     /// row so that whoever publishes the job continues the trace.
     pub traceparent: Option<String>,
+}
+
+/// An `Idempotency-Key` and the token that sent it: keys are one token's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    /// The token.
+    pub token_id: Uuid,
+    /// The key.
+    pub key: String,
 }
 
 /// What [`create`] did.
@@ -136,9 +148,9 @@ pub async fn create(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
         format!(
             "WITH r AS (
                 INSERT INTO runs (id, project_id, goal, agent, params, status, max_attempts,
-                                  timeout_s, idempotency_key, last_seq)
-                VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, 1)
-                ON CONFLICT (idempotency_key) DO NOTHING
+                                  timeout_s, idempotency_token, idempotency_key, last_seq)
+                VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $10, 1)
+                ON CONFLICT (idempotency_token, idempotency_key) DO NOTHING
                 RETURNING {COLUMNS}),
              e AS (
                 INSERT INTO events (run_id, seq, attempt, kind, payload)
@@ -165,8 +177,9 @@ pub async fn create(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
                 &new.params,
                 &new.max_attempts,
                 &new.timeout_s,
-                &new.idempotency_key,
+                &new.idempotency.as_ref().map(|i| i.token_id),
                 &new.traceparent,
+                &new.idempotency.as_ref().map(|i| i.key.as_str()),
             ],
         )
         .await?;
@@ -180,21 +193,48 @@ pub async fn create(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
     }
 }
 
+/// The run an idempotency key created, when `new` asks for exactly that
+/// run; [`StoreError::Conflict`] naming what differs otherwise (as Stripe
+/// answers a key reused with other parameters).
 async fn existing_for_key(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
+    let Some(idempotency) = &new.idempotency else {
+        return Err(StoreError::Conflict("the run could not be created".into()));
+    };
     let client = pool.get().await?;
     let row = client
         .query_one(
-            &format!("SELECT {COLUMNS} FROM runs WHERE idempotency_key = $1"),
-            &[&new.idempotency_key],
+            &format!(
+                "SELECT {COLUMNS} FROM runs WHERE idempotency_token = $1 AND idempotency_key = $2"
+            ),
+            &[&idempotency.token_id, &idempotency.key],
         )
         .await?;
     let run = Run::from_row(&row);
-    if run.project_id != new.project_id || run.goal != new.goal || run.agent != new.agent {
-        return Err(StoreError::Conflict(
-            "Idempotency-Key was already used for a different request".into(),
-        ));
+    let differences = differences(&run, new);
+    if !differences.is_empty() {
+        return Err(StoreError::Conflict(format!(
+            "Idempotency-Key `{}` was used for a request with a different {}; use a new key \
+             for a new run",
+            idempotency.key,
+            differences.join(", ")
+        )));
     }
     Ok(Created::Existing(run))
+}
+
+/// The fields of a submission in which `new` differs from the run `run`.
+fn differences(run: &Run, new: &NewRun) -> Vec<&'static str> {
+    [
+        ("project_id", run.project_id == new.project_id),
+        ("goal", run.goal == new.goal),
+        ("agent", run.agent == new.agent),
+        ("params", run.params == new.params),
+        ("max_attempts", run.max_attempts == new.max_attempts),
+        ("timeout_s", run.timeout_s == new.timeout_s),
+    ]
+    .into_iter()
+    .filter_map(|(field, same)| (!same).then_some(field))
+    .collect()
 }
 
 /// Reads one run.

@@ -30,6 +30,8 @@ use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::{Extension, Router, middleware};
 use std::sync::Arc;
+use std::time::Duration;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -77,12 +79,16 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(openapi::Document(Arc::new(document))))
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_secs(
+            state.config.body_read_timeout_s,
+        )))
         // Failures are logged once, where they are handled (`ApiError`), not
         // again for each 5xx status: a `/readyz` 503 while a dependency is
         // down is an answer, not an error of the api.
         .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(()))
         .layer(middleware::from_fn(request_trace::trace))
         .layer(crate::panic_guard::layer())
+        .layer(middleware::from_fn(crate::security_headers::add))
         .with_state(state)
 }
 

@@ -3,11 +3,17 @@
 //! removed), checked as at creation, and written under a row lock, so two
 //! changes at once never lose one another's keys. Runs read the project as
 //! it is when their attempt starts.
+//!
+//! Secrets are answered masked, so a client that reads a project, changes
+//! one thing and sends the rest back would send the mask: a secret setting
+//! given as `"***"`, or a `repo_url` that is the masked form of the stored
+//! one, leaves the stored secret as it is.
 
 use super::projects::{checked_default_branch, checked_repo_url, checked_settings};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, parse_id};
 use crate::state::AppState;
+use agent_runner_domain::secret::{MASK, is_masked_form_of, is_secret_name};
 use agent_runner_store::projects::{self, Project, ProjectChange};
 use axum::Json;
 use axum::extract::{Path, State};
@@ -71,6 +77,9 @@ pub async fn update(
     let changed = projects::update(&state.pool, id, |current| {
         let mut settings = current.settings.as_object().cloned().unwrap_or_default();
         for (key, value) in patch {
+            if value == MASK && is_secret_name(&key) && settings.contains_key(&key) {
+                continue;
+            }
             if value.is_null() {
                 settings.remove(&key);
             } else {
@@ -79,6 +88,14 @@ pub async fn update(
         }
         Ok::<_, ApiError>(ProjectChange {
             repo_url: match body.repo_url {
+                Some(Some(url))
+                    if current
+                        .repo_url
+                        .as_deref()
+                        .is_some_and(|stored| is_masked_form_of(&url, stored)) =>
+                {
+                    current.repo_url.clone()
+                }
                 Some(repo_url) => checked_repo_url(repo_url),
                 None => current.repo_url.clone(),
             },

@@ -9,7 +9,7 @@ use agent_runner_coding_agent::{params_override_endpoint, validate_llm_params};
 use agent_runner_domain::{JobMessage, RunStatus, RunSubmission};
 use agent_runner_queue::JobProperties;
 use agent_runner_store::runs::{
-    self, CancelOutcome, Created, NewRun, RetryOutcome, Run, RunFilter,
+    self, CancelOutcome, Created, Idempotency, NewRun, RetryOutcome, Run, RunFilter,
 };
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -21,12 +21,14 @@ use utoipa::{IntoParams, ToSchema};
 /// Longest accepted `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
-/// Submits a run: 201 with the run. With an `Idempotency-Key` seen before,
-/// 201 with the run that key created (and `Idempotent-Replayed: true`).
+/// Submits a run: 201 with the run. With an `Idempotency-Key` this token
+/// used before for the same body, 201 with the run that key created (and
+/// `Idempotent-Replayed: true`); for another body, 409 naming the fields
+/// that differ.
 #[utoipa::path(post, path = "/v1/runs", tag = "runs", security(("bearer" = [])),
     request_body = RunSubmission,
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "Makes the submission idempotent: a repeat returns the run this key created"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes the submission idempotent: a repeat with the same body from the same token returns the run this key created; keys are the token's own"),
         ("traceparent" = Option<String>, Header, description = "W3C trace context; the job message and the worker continue this trace (a new one is started when absent)"),
     ),
     responses(
@@ -34,7 +36,7 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "An llm run's params.base_url from a token without the admin scope", body = ErrorBody),
-        (status = 409, description = "The Idempotency-Key was used for a different submission", body = ErrorBody),
+        (status = 409, description = "This token used the Idempotency-Key for a submission that differs (the message names the fields)", body = ErrorBody),
         (status = 413, description = "Body over MAX_BODY_BYTES", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid submission (goal, agent, params, unknown project)", body = ErrorBody),
@@ -70,7 +72,10 @@ pub async fn create(
             state.config.run_timeout_max_s
         )));
     }
-    let idempotency_key = idempotency_key(&headers)?;
+    let idempotency = idempotency_key(&headers)?.map(|key| Idempotency {
+        token_id: principal.token_id,
+        key,
+    });
     let new = NewRun {
         project_id: valid.project_id,
         goal: valid.goal,
@@ -78,7 +83,7 @@ pub async fn create(
         params: valid.params,
         max_attempts: valid.max_attempts,
         timeout_s: i32::try_from(timeout_s).unwrap_or(i32::MAX),
-        idempotency_key,
+        idempotency,
         traceparent: Some(trace.0.to_header()),
     };
     let created = runs::create(&state.pool, &new)
