@@ -3,7 +3,7 @@
 //! temporary git repository, see `llm`) for message, exec and approve.
 
 use crate::llm::{ENDED, Setup, changelog_in_two_steps};
-use agent_runner_store::tokens;
+use agent_runner_store::access::Role;
 use agent_runner_test_fixtures::git_repo::{git, ref_exists};
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle, binary};
 use serde_json::json;
@@ -215,14 +215,12 @@ async fn exec_prints_the_command_output_exits_with_its_code_and_refuses_a_non_ad
     assert_eq!(request["worker_id"], s.worker.id);
     assert_eq!(request["result"]["exit_code"], 7);
 
-    let (reader, _) = tokens::create(&s.env.pool, "reader", false)
-        .await
-        .expect("token");
+    let reader = s.env.token_with(Role::Reviewer, &[]).await;
     let out = cli_as(&s.api, &reader, &["exec", &id, "touch", "pwned"]).await;
     assert_eq!(out.status.code(), Some(4), "{}", shown(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("forbidden") && err.contains("admin scope"),
+        err.contains("forbidden") && err.contains("admin role"),
         "{err}"
     );
     assert!(out.stdout.is_empty());

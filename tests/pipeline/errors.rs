@@ -1,5 +1,6 @@
 //! Bad input gets a clear JSON error and loses nothing.
 
+use agent_runner_store::access::Role;
 use agent_runner_store::tokens;
 use agent_runner_tests::{ApiHandle, TestEnv};
 use serde_json::{Value, json};
@@ -41,7 +42,7 @@ async fn requests_without_a_token_or_with_a_wrong_one_get_401() {
 async fn a_revoked_token_is_refused() {
     let env = TestEnv::new().await;
     let api = ApiHandle::spawn(&env, &[]).await;
-    let (secret, _) = agent_runner_store::tokens::create(&env.pool, "short-lived", false)
+    let (secret, _) = tokens::create(&env.pool, "short-lived", Role::Viewer, None)
         .await
         .expect("token");
     let url = format!("{}/v1/projects", api.base_url);
@@ -50,7 +51,7 @@ async fn a_revoked_token_is_refused() {
         200
     );
     assert!(
-        agent_runner_store::tokens::revoke(&env.pool, "short-lived")
+        tokens::revoke(&env.pool, "short-lived")
             .await
             .expect("revoke")
     );
@@ -162,9 +163,8 @@ async fn another_model_endpoint_needs_an_admin_token_and_project_settings_are_ch
     let project = api.project().await;
     let elsewhere = json!({"project_id": project, "goal": "g", "agent": "llm",
                            "params": {"base_url": "http://127.0.0.1:9/v1", "api_key": "k"}});
-    let (reader, _) = tokens::create(&env.pool, "reader", false)
-        .await
-        .expect("token");
+    // A runner may submit runs, but not to another model endpoint.
+    let reader = env.token_with(Role::Runner, &[]).await;
     let (status, body) = api
         .request_as(
             &reader,

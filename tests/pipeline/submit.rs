@@ -1,5 +1,6 @@
 //! Submitting runs and reading them back.
 
+use agent_runner_store::access::Role;
 use agent_runner_store::tokens;
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use serde_json::json;
@@ -122,7 +123,7 @@ async fn the_same_idempotency_key_returns_the_same_run_and_a_different_body_conf
     }
 
     // Keys are each token's own: another token's same key is a new run.
-    let (other_token, _) = tokens::create(&env.pool, "another-client", true)
+    let (other_token, _) = tokens::create(&env.pool, "another-client", Role::Runner, None)
         .await
         .expect("token");
     let theirs = api

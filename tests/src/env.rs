@@ -1,6 +1,7 @@
 //! A private database, vhost and prefix per test, torn down on drop.
 
 use crate::rabbit::Rabbit;
+use agent_runner_store::access::Role;
 use agent_runner_store::{Pool, migrate, pool, tokens};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
@@ -42,6 +43,18 @@ fn with_database(url: &str, database: &str) -> String {
 impl TestEnv {
     /// Creates the database (migrated), the vhost and an admin token.
     pub async fn new() -> Self {
+        let mut env = Self::migrated_until(i32::MAX).await;
+        let (token, _) = tokens::create(&env.pool, "test-admin", Role::Admin, None)
+            .await
+            .expect("token");
+        env.token = token;
+        env
+    }
+
+    /// Creates the database with the migrations up to version `last` only,
+    /// and the vhost; no token (`token` is empty), as the schema before a
+    /// migration may not have the columns tokens need now.
+    pub async fn migrated_until(last: i32) -> Self {
         let name = format!("ar_test_{}", Uuid::new_v4().simple());
         let admin_url = admin_database_url();
         let (client, connection) = tokio_postgres::connect(&admin_url, NoTls).await.expect(
@@ -54,10 +67,7 @@ impl TestEnv {
             .expect("create test database");
         let database_url = with_database(&admin_url, &name);
         let pool = pool::connect(&database_url, 8).expect("pool");
-        migrate::run(&pool).await.expect("migrate");
-        let (token, _) = tokens::create(&pool, "test-admin", true)
-            .await
-            .expect("token");
+        migrate::run_until(&pool, last).await.expect("migrate");
         let rabbit = Rabbit::create_vhost(&name).await;
         let amqp_url = with_database(&amqp_base(), &name);
         Self {
@@ -66,10 +76,25 @@ impl TestEnv {
             database_url,
             amqp_url,
             pool,
-            token,
+            token: String::new(),
             rabbit,
             admin_url,
         }
+    }
+
+    /// Creates a token with `role`, scoped to `projects` (ids) unless that is
+    /// empty; returns its secret.
+    pub async fn token_with(&self, role: Role, projects: &[&str]) -> String {
+        let ids: Vec<Uuid> = projects
+            .iter()
+            .map(|p| p.parse().expect("a project id"))
+            .collect();
+        let scope = (!ids.is_empty()).then_some(ids.as_slice());
+        let name = format!("{role}-{}", Uuid::new_v4().simple());
+        let (secret, _) = tokens::create(&self.pool, &name, role, scope)
+            .await
+            .expect("token");
+        secret
     }
 
     /// Runs one SQL query on the test's database and returns its rows.

@@ -1,17 +1,23 @@
-//! Bearer-token authentication for everything under `/v1`.
+//! Bearer-token authentication for everything under `/v1`, and the one
+//! authorization rule: a handler asks [`Principal::require`] for the role its
+//! action needs (403 naming it), and reads through the token's
+//! [`Principal::scope`] — a run or project outside it is a 404, as if it did
+//! not exist, so a scoped token learns nothing about other projects.
 //!
-//! The middleware resolves `Authorization: Bearer <token>` to a [`Principal`]
-//! and puts it in the request extensions; handlers needing the admin scope
-//! call [`require_admin`].
+//! The role is checked before the scope and before anything is read, so a
+//! 403 says nothing about whether a run exists.
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use agent_runner_store::tokens;
+use agent_runner_store::access::Forbidden;
+pub use agent_runner_store::access::Role;
 pub use agent_runner_store::tokens::Principal;
+use agent_runner_store::{Pool, runs, tokens};
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
+use uuid::Uuid;
 
 /// Rejects requests without a live token with 401, and with 429 a client
 /// address that failed too often ([`crate::auth_throttle`]).
@@ -27,7 +33,12 @@ pub async fn authenticate(
             .check(ip)
             .map_err(ApiError::TooManyRequests)?;
     }
-    let principal = match bearer(&request) {
+    let secret = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer);
+    let principal = match secret {
         Some(secret) => tokens::authenticate(&state.pool, secret).await?,
         None => None,
     };
@@ -41,24 +52,43 @@ pub async fn authenticate(
     Ok(next.run(request).await)
 }
 
-/// The token of an `Authorization: Bearer <token>` header (the scheme in
-/// any case, RFC 9110 §11.1).
-fn bearer(request: &Request) -> Option<&str> {
-    let value = request.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim_start().split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+/// The credentials of an `Authorization: Bearer <token>` value. The scheme
+/// is case-insensitive (RFC 9110 §11.1).
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// 403 unless the principal has the admin scope.
-pub fn require_admin(principal: &Principal) -> Result<(), ApiError> {
-    if principal.admin {
+impl From<Forbidden> for ApiError {
+    fn from(refused: Forbidden) -> Self {
+        ApiError::Forbidden(refused.to_string())
+    }
+}
+
+/// 404 unless the run exists within the principal's scope. An unscoped
+/// principal is not checked here: the action's own statement answers 404
+/// for a run that does not exist.
+pub async fn run_in_scope(pool: &Pool, principal: &Principal, id: Uuid) -> Result<(), ApiError> {
+    let scope = principal.scope();
+    if scope.is_all() || runs::in_scope(pool, id, scope).await? {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(
-            "this action needs a token with the admin scope".into(),
-        ))
+        Err(ApiError::NotFound(format!("no run with id `{id}`")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer;
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive_and_needs_a_token() {
+        assert_eq!(bearer("Bearer art_x"), Some("art_x"));
+        assert_eq!(bearer("bearer art_x"), Some("art_x"));
+        assert_eq!(bearer("BEARER  art_x "), Some("art_x"));
+        assert_eq!(bearer("Basic art_x"), None);
+        assert_eq!(bearer("Bearer "), None);
+        assert_eq!(bearer("Bearerart_x"), None);
     }
 }

@@ -1,7 +1,8 @@
 //! Command-line interface of the `agent-runner-api` binary.
 
 use crate::config::ApiConfig;
-use agent_runner_store::{StoreError, migrate, pool, tokens};
+use agent_runner_store::access::Role;
+use agent_runner_store::{Pool, StoreError, migrate, pool, projects, tokens};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
@@ -39,7 +40,16 @@ pub enum TokenAction {
         /// A name to recognise the token by.
         #[arg(long)]
         name: String,
-        /// Grant the admin scope (operator-only actions).
+        /// What it may do: viewer reads; runner also submits, cancels,
+        /// retries and sends follow-ups; reviewer also approves and rejects;
+        /// admin does everything.
+        #[arg(long, default_value = "viewer", conflicts_with = "admin")]
+        role: Role,
+        /// Only this project (a name or an id) and its runs; repeat for more.
+        /// Without it, every project. An admin is never scoped.
+        #[arg(long = "project", value_name = "PROJECT", conflicts_with = "admin")]
+        projects: Vec<String>,
+        /// The admin role, unscoped (the same as `--role admin`).
         #[arg(long)]
         admin: bool,
     },
@@ -64,13 +74,32 @@ pub async fn run_migrate(config: &ApiConfig) -> anyhow::Result<()> {
 pub async fn run_token(config: &ApiConfig, action: TokenAction) -> anyhow::Result<()> {
     let pool = pool::connect(&config.database_url, 1)?;
     match action {
-        TokenAction::Create { name, admin } => match tokens::create(&pool, &name, admin).await {
-            Ok((secret, _info)) => println!("{secret}"),
-            Err(StoreError::Conflict(_)) => {
-                anyhow::bail!("a live token named `{name}` already exists")
+        TokenAction::Create {
+            name,
+            role,
+            projects,
+            admin,
+        } => {
+            let role = if admin { Role::Admin } else { role };
+            if role == Role::Admin && !projects.is_empty() {
+                anyhow::bail!(
+                    "an admin token can not be scoped to projects (an admin creates and \
+                     changes projects); give --role viewer, runner or reviewer"
+                );
             }
-            Err(err) => return Err(err).context("cannot create the token"),
-        },
+            let scope = if projects.is_empty() {
+                None
+            } else {
+                Some(project_ids(&pool, &projects).await?)
+            };
+            match tokens::create(&pool, &name, role, scope.as_deref()).await {
+                Ok((secret, _info)) => println!("{secret}"),
+                Err(StoreError::Conflict(_)) => {
+                    anyhow::bail!("a live token named `{name}` already exists")
+                }
+                Err(err) => return Err(err).context("cannot create the token"),
+            }
+        }
         TokenAction::List => {
             for t in tokens::list(&pool).await? {
                 let state = if t.revoked_at.is_some() {
@@ -78,10 +107,11 @@ pub async fn run_token(config: &ApiConfig, action: TokenAction) -> anyhow::Resul
                 } else {
                     "live"
                 };
-                let scope = if t.admin { "admin" } else { "user" };
+                let projects = t.projects.map_or_else(|| "*".to_owned(), |p| p.join(","));
                 println!(
-                    "{}\t{scope}\t{state}\t{}",
+                    "{}\t{}\t{projects}\t{state}\t{}",
                     t.name,
+                    t.role,
                     t.created_at.to_rfc3339()
                 );
             }
@@ -94,6 +124,25 @@ pub async fn run_token(config: &ApiConfig, action: TokenAction) -> anyhow::Resul
         }
     }
     Ok(())
+}
+
+/// The ids of projects given by name or id; an unknown one is an error.
+async fn project_ids(pool: &Pool, given: &[String]) -> anyhow::Result<Vec<uuid::Uuid>> {
+    let mut ids = Vec::with_capacity(given.len());
+    for project in given {
+        let by_id = match project.parse() {
+            Ok(id) => projects::get(pool, id).await?,
+            Err(_) => None,
+        };
+        let found = match by_id {
+            Some(found) => Some(found),
+            None => projects::find_by_name(pool, project).await?,
+        };
+        let found =
+            found.with_context(|| format!("no project is named `{project}` or has that id"))?;
+        ids.push(found.id);
+    }
+    Ok(ids)
 }
 
 /// Checks `/healthz` of the api at `config.addr`.

@@ -51,7 +51,7 @@ pub enum ApiError {
     /// 401: no or no valid token.
     #[error("a valid bearer token is required")]
     Unauthorized,
-    /// 403: the token lacks the admin scope.
+    /// 403: the token's role is below what the action needs.
     #[error("{0}")]
     Forbidden(String),
     /// 404: no such resource.

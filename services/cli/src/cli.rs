@@ -29,7 +29,7 @@ Exit codes:
   124     the command timed out and the worker killed it
   137     the command was killed by a signal
   2       usage error
-  4       the api refused the request (4xx; exec needs a token with the admin scope),
+  4       the api refused the request (4xx; exec needs the admin role),
           or the worker could not run the command
   5       the api is unavailable (5xx) or unreachable, or the worker did not answer in time
 Failures of agent-runner itself are reported on stderr as `error: …`.";

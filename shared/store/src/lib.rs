@@ -1,6 +1,7 @@
 //! The PostgreSQL store: the source of truth for runs and everything around them.
 //!
 //! - [`pool`]: connection pool from a `DATABASE_URL`.
+//! - [`access`]: token roles and the project scope that filters reads.
 //! - [`migrate`]: embedded migrations, applied once under an advisory lock.
 //! - [`projects`], [`runs`], [`events`], [`outbox`], [`workers`], [`tokens`]:
 //!   one module per table family.
@@ -14,6 +15,7 @@
 //! Every state change is one SQL statement guarded by the expected state (and
 //! attempt): the database, never the process, decides who won.
 
+pub mod access;
 pub mod attempt;
 pub mod branches;
 pub mod claim;

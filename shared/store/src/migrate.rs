@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../migrations/0005_run_branches.sql"),
     ),
     (
+        6,
+        "token_roles",
+        include_str!("../migrations/0006_token_roles.sql"),
+    ),
+    (
         7,
         "idempotency_per_token",
         include_str!("../migrations/0007_idempotency_per_token.sql"),
@@ -40,11 +45,17 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
 
 /// Applies every migration not applied yet; returns the versions applied now.
 pub async fn run(pool: &Pool) -> Result<Vec<i32>, StoreError> {
+    run_until(pool, i32::MAX).await
+}
+
+/// Applies the migrations not applied yet up to version `last`; returns the
+/// versions applied now. A test of a migration starts from the schema before it.
+pub async fn run_until(pool: &Pool, last: i32) -> Result<Vec<i32>, StoreError> {
     let mut client = pool.get().await?;
     client
         .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
         .await?;
-    let outcome = apply_pending(&mut client).await;
+    let outcome = apply_pending(&mut client, last).await;
     // Unlock even when a migration failed; the session ends with the
     // connection anyway, but pooled connections live on.
     let unlock = client
@@ -55,7 +66,10 @@ pub async fn run(pool: &Pool) -> Result<Vec<i32>, StoreError> {
     Ok(applied)
 }
 
-async fn apply_pending(client: &mut deadpool_postgres::Client) -> Result<Vec<i32>, StoreError> {
+async fn apply_pending(
+    client: &mut deadpool_postgres::Client,
+    last: i32,
+) -> Result<Vec<i32>, StoreError> {
     // One simple query is one transaction: SET LOCAL keeps the "already
     // exists, skipping" notice of every later run out of the logs.
     client
@@ -74,7 +88,7 @@ async fn apply_pending(client: &mut deadpool_postgres::Client) -> Result<Vec<i32
     let done: Vec<i32> = rows.iter().map(|r| r.get(0)).collect();
     let mut applied = Vec::new();
     for (version, name, sql) in MIGRATIONS {
-        if done.contains(version) {
+        if *version > last || done.contains(version) {
             continue;
         }
         let tx = client.transaction().await?;

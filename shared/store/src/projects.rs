@@ -1,6 +1,7 @@
 //! Projects: what runs work on.
 
 use crate::StoreError;
+use crate::access::Scope;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde::Serialize;
@@ -88,23 +89,51 @@ pub async fn create(pool: &Pool, new: &NewProject) -> Result<Project, StoreError
 
 /// Looks a project up by id.
 pub async fn get(pool: &Pool, id: Uuid) -> Result<Option<Project>, StoreError> {
+    get_in(pool, id, Scope::ALL).await
+}
+
+/// Looks a project up by id, if `scope` covers it.
+pub async fn get_in(
+    pool: &Pool,
+    id: Uuid,
+    scope: Scope<'_>,
+) -> Result<Option<Project>, StoreError> {
     let client = pool.get().await?;
     let row = client
         .query_opt(
-            &format!("SELECT {COLUMNS} FROM projects WHERE id = $1"),
-            &[&id],
+            &format!(
+                "SELECT {COLUMNS} FROM projects
+                 WHERE id = $1 AND ($2::uuid[] IS NULL OR id = ANY($2))"
+            ),
+            &[&id, &scope.param()],
         )
         .await?;
     Ok(row.as_ref().map(Project::from_row))
 }
 
-/// Lists projects, newest first, at most `limit`.
-pub async fn list(pool: &Pool, limit: i64) -> Result<Vec<Project>, StoreError> {
+/// Looks a project up by its name.
+pub async fn find_by_name(pool: &Pool, name: &str) -> Result<Option<Project>, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM projects WHERE name = $1"),
+            &[&name],
+        )
+        .await?;
+    Ok(row.as_ref().map(Project::from_row))
+}
+
+/// Lists the projects `scope` covers, newest first, at most `limit`.
+pub async fn list(pool: &Pool, limit: i64, scope: Scope<'_>) -> Result<Vec<Project>, StoreError> {
     let client = pool.get().await?;
     let rows = client
         .query(
-            &format!("SELECT {COLUMNS} FROM projects ORDER BY id DESC LIMIT $1"),
-            &[&limit],
+            &format!(
+                "SELECT {COLUMNS} FROM projects
+                 WHERE $2::uuid[] IS NULL OR id = ANY($2)
+                 ORDER BY id DESC LIMIT $1"
+            ),
+            &[&limit, &scope.param()],
         )
         .await?;
     Ok(rows.iter().map(Project::from_row).collect())

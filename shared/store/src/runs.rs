@@ -2,6 +2,7 @@
 //! one statement), read, list, and the client-driven transitions.
 
 use crate::StoreError;
+use crate::access::Scope;
 use crate::events::insert_event;
 use agent_runner_domain::{EventKind, RunStatus};
 use chrono::{DateTime, Utc};
@@ -239,17 +240,43 @@ fn differences(run: &Run, new: &NewRun) -> Vec<&'static str> {
 
 /// Reads one run.
 pub async fn get(pool: &Pool, id: Uuid) -> Result<Option<Run>, StoreError> {
-    static SQL: LazyLock<String> =
-        LazyLock::new(|| format!("SELECT {COLUMNS} FROM runs WHERE id = $1"));
+    get_in(pool, id, Scope::ALL).await
+}
+
+/// Reads one run if `scope` covers its project (`None` otherwise, as when
+/// there is no such run).
+pub async fn get_in(pool: &Pool, id: Uuid, scope: Scope<'_>) -> Result<Option<Run>, StoreError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {COLUMNS} FROM runs
+             WHERE id = $1 AND ($2::uuid[] IS NULL OR project_id = ANY($2))"
+        )
+    });
     let client = pool.get().await?;
     let statement = client.prepare_cached(&SQL).await?;
-    let row = client.query_opt(&statement, &[&id]).await?;
+    let row = client.query_opt(&statement, &[&id, &scope.param()]).await?;
     Ok(row.as_ref().map(Run::from_row))
+}
+
+/// Whether the run exists and `scope` covers its project. A run never
+/// changes project, so the answer holds for the rest of a request.
+pub async fn in_scope(pool: &Pool, id: Uuid, scope: Scope<'_>) -> Result<bool, StoreError> {
+    let client = pool.get().await?;
+    let statement = client
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM runs
+                            WHERE id = $1 AND ($2::uuid[] IS NULL OR project_id = ANY($2)))",
+        )
+        .await?;
+    let row = client.query_one(&statement, &[&id, &scope.param()]).await?;
+    Ok(row.get(0))
 }
 
 /// Filters and page of a run listing (keyset pagination on the id).
 #[derive(Debug, Clone, Default)]
-pub struct RunFilter {
+pub struct RunFilter<'a> {
+    /// Only runs of these projects (the token's scope).
+    pub scope: Scope<'a>,
     /// Only runs in this status.
     pub status: Option<RunStatus>,
     /// Only runs of this project.
@@ -261,7 +288,7 @@ pub struct RunFilter {
 }
 
 /// Lists runs newest first.
-pub async fn list(pool: &Pool, filter: &RunFilter) -> Result<Vec<Run>, StoreError> {
+pub async fn list(pool: &Pool, filter: &RunFilter<'_>) -> Result<Vec<Run>, StoreError> {
     let client = pool.get().await?;
     let status = filter.status.map(|s| s.as_str());
     let rows = client
@@ -271,9 +298,16 @@ pub async fn list(pool: &Pool, filter: &RunFilter) -> Result<Vec<Run>, StoreErro
                  WHERE ($1::text IS NULL OR status = $1)
                    AND ($2::uuid IS NULL OR project_id = $2)
                    AND ($3::uuid IS NULL OR id < $3)
+                   AND ($5::uuid[] IS NULL OR project_id = ANY($5))
                  ORDER BY id DESC LIMIT $4"
             ),
-            &[&status, &filter.project_id, &filter.before, &filter.limit],
+            &[
+                &status,
+                &filter.project_id,
+                &filter.before,
+                &filter.limit,
+                &filter.scope.param(),
+            ],
         )
         .await?;
     Ok(rows.iter().map(Run::from_row).collect())

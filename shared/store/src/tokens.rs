@@ -1,8 +1,10 @@
 //! API tokens: random secrets shown once, stored as SHA-256 hashes. The
 //! tokens carry 256 bits of entropy, so a fast hash is enough (no password
-//! stretching needed) and lookups stay one indexed query.
+//! stretching needed) and lookups stay one indexed query. Each token has a
+//! [`Role`] and may be scoped to projects (see [`crate::access`]).
 
 use crate::StoreError;
+use crate::access::{Forbidden, Role, Scope};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use rand::RngCore;
@@ -20,47 +22,106 @@ pub struct TokenInfo {
     pub id: Uuid,
     /// Name given at creation.
     pub name: String,
-    /// Admin scope: operator-only actions.
-    pub admin: bool,
+    /// What it may do.
+    pub role: Role,
+    /// Names of the projects it is scoped to, sorted; `None`: every project.
+    pub projects: Option<Vec<String>>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Revocation time, if revoked.
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
-/// Who a valid token belongs to.
+/// Who a valid token belongs to, and what it may do and see.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     /// Token id.
     pub token_id: Uuid,
     /// Token name.
     pub name: String,
-    /// Admin scope.
-    pub admin: bool,
+    /// What it may do.
+    pub role: Role,
+    /// The projects it is scoped to; `None`: every project.
+    pub projects: Option<Vec<Uuid>>,
+}
+
+impl Principal {
+    /// `Ok` when the token's role is `needs` or above.
+    pub fn require(&self, needs: Role) -> Result<(), Forbidden> {
+        if self.role >= needs {
+            Ok(())
+        } else {
+            Err(Forbidden {
+                needs,
+                has: self.role,
+            })
+        }
+    }
+
+    /// The projects whose runs the token sees, for the store's queries.
+    pub fn scope(&self) -> Scope<'_> {
+        match &self.projects {
+            None => Scope::ALL,
+            Some(ids) => Scope::projects(ids),
+        }
+    }
 }
 
 fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Creates a token; returns its secret (shown once) and metadata. A live
-/// token with the same name gives [`StoreError::Conflict`].
+/// Columns of a [`TokenInfo`] over `api_tokens t`, in [`info`] order.
+const INFO_COLUMNS: &str = "t.id, t.name, t.role, t.created_at, t.revoked_at,
+     CASE WHEN t.project_ids IS NOT NULL THEN
+         ARRAY(SELECT p.name FROM projects p WHERE p.id = ANY(t.project_ids) ORDER BY p.name)
+     END";
+
+/// Creates a token with `role`, scoped to `projects` (`None`: every
+/// project); returns its secret (shown once) and metadata. A live token with
+/// the same name gives [`StoreError::Conflict`]; a project id that does not
+/// exist gives [`StoreError::MissingReference`]. An admin is never scoped:
+/// the table's constraint refuses it.
 pub async fn create(
     pool: &Pool,
     name: &str,
-    admin: bool,
+    role: Role,
+    projects: Option<&[Uuid]>,
 ) -> Result<(String, TokenInfo), StoreError> {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
+    let projects: Option<Vec<Uuid>> = projects.map(|ids| {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    });
     let client = pool.get().await?;
+    // Inserted only when every project exists (an array has no foreign key).
     let row = client
-        .query_one(
-            "INSERT INTO api_tokens (id, name, token_hash, admin) VALUES ($1, $2, $3, $4)
-             RETURNING id, name, admin, created_at, revoked_at",
-            &[&Uuid::now_v7(), &name, &hash(&secret), &admin],
+        .query_opt(
+            &format!(
+                "WITH t AS (
+                    INSERT INTO api_tokens (id, name, token_hash, role, project_ids)
+                    SELECT $1, $2, $3, $4, $5
+                    WHERE $5::uuid[] IS NULL
+                       OR (SELECT count(*) FROM projects WHERE id = ANY($5)) = cardinality($5)
+                    RETURNING *)
+                 SELECT {INFO_COLUMNS} FROM t"
+            ),
+            &[
+                &Uuid::now_v7(),
+                &name,
+                &hash(&secret),
+                &role.as_str(),
+                &projects,
+            ],
         )
         .await?;
+    let row = row.ok_or_else(|| {
+        StoreError::MissingReference("a project the token is scoped to does not exist".into())
+    })?;
     Ok((secret, info(&row)))
 }
 
@@ -68,10 +129,18 @@ fn info(row: &tokio_postgres::Row) -> TokenInfo {
     TokenInfo {
         id: row.get(0),
         name: row.get(1),
-        admin: row.get(2),
+        role: role_of(row, 2),
         created_at: row.get(3),
         revoked_at: row.get(4),
+        projects: row.get(5),
     }
+}
+
+fn role_of(row: &tokio_postgres::Row, index: usize) -> Role {
+    let role: String = row.get(index);
+    // The CHECK constraint keeps unknown roles out of the table; were one
+    // there anyway, it would get the least.
+    role.parse().unwrap_or(Role::Viewer)
 }
 
 /// Every token, live and revoked.
@@ -79,7 +148,7 @@ pub async fn list(pool: &Pool) -> Result<Vec<TokenInfo>, StoreError> {
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT id, name, admin, created_at, revoked_at FROM api_tokens ORDER BY created_at",
+            &format!("SELECT {INFO_COLUMNS} FROM api_tokens t ORDER BY t.created_at"),
             &[],
         )
         .await?;
@@ -106,13 +175,15 @@ pub async fn authenticate(pool: &Pool, secret: &str) -> Result<Option<Principal>
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "SELECT id, name, admin FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL",
+            "SELECT id, name, role, project_ids FROM api_tokens
+             WHERE token_hash = $1 AND revoked_at IS NULL",
         )
         .await?;
     let row = client.query_opt(&statement, &[&hash(secret)]).await?;
     Ok(row.map(|r| Principal {
         token_id: r.get(0),
         name: r.get(1),
-        admin: r.get(2),
+        role: role_of(&r, 2),
+        projects: r.get(3),
     }))
 }

@@ -2,7 +2,7 @@
 //! worktree; and the one-open-review rule.
 
 use super::{ENDED, Setup, fix_the_answer};
-use agent_runner_store::tokens;
+use agent_runner_store::access::Role;
 use agent_runner_test_fixtures::git_daemon::GitDaemon;
 use agent_runner_test_fixtures::git_repo::{git, origin_repo, ref_exists};
 use agent_runner_tests::{ApiHandle, TestEnv};
@@ -26,9 +26,8 @@ async fn approving_merges_the_branch_into_the_default_branch_and_exec_needs_an_a
     assert_eq!(out["stderr"], "oops\n");
     assert_eq!(out["timed_out"], false);
 
-    let (reader, _) = tokens::create(&s.env.pool, "reader", false)
-        .await
-        .expect("token");
+    // Even a reviewer may not run commands in the worktree.
+    let reader = s.env.token_with(Role::Reviewer, &[]).await;
     let (status, body) = s
         .api
         .request_as(

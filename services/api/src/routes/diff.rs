@@ -1,11 +1,12 @@
 //! `GET /v1/runs/{id}/diff`: the diff an `llm` run stored with its result.
 
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::parse_id;
 use crate::state::AppState;
 use agent_runner_store::runs;
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -41,16 +42,17 @@ pub struct RunDiff {
     params(("id" = Uuid, Path, description = "Run id")),
     responses(
         (status = 200, body = RunDiff),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 409, description = "The run has no diff (not an `llm` run, or not finished)", body = ErrorBody),
         (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn show(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<RunDiff>, ApiError> {
     let id = parse_id(&id, "run")?;
-    let run = runs::get(&state.pool, id)
+    let run = runs::get_in(&state.pool, id, principal.scope())
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no run with id `{id}`")))?;
     let result = run.result.unwrap_or(Value::Null);

@@ -1,11 +1,12 @@
 //! `/v1/runs/{id}/events`: the run's timeline after a given seq.
 
+use crate::auth::{self, Principal};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, parse_id};
 use crate::state::AppState;
 use agent_runner_store::{events, runs};
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -35,14 +36,16 @@ pub struct EventList {
     responses(
         (status = 200, body = EventList),
         (status = 400, description = "Bad query parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn list(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Json<EventList>, ApiError> {
     let id = parse_id(&id, "run")?;
+    auth::run_in_scope(&state.pool, &principal, id).await?;
     let after = query.after.unwrap_or(0);
     if after < 0 {
         return Err(ApiError::BadRequest("after must not be negative".into()));

@@ -3,10 +3,10 @@
 //! any live worker, which makes the worktree again from the run's branch
 //! snapshot, when that one is gone), with
 //! the limits of the agent's `run_command` (own process group, scrubbed
-//! environment, timeout, capped output). Admin tokens only.
+//! environment, timeout, capped output). The admin role only.
 
 use super::requests::answer;
-use crate::auth::{Principal, require_admin};
+use crate::auth::{self, Principal, Role};
 use crate::dispatch::send_and_wait;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, parse_id};
@@ -44,10 +44,10 @@ pub struct ExecBody {
     responses(
         (status = 200, description = "The command ran: `exit_code`, `stdout`, `stderr`, `truncated`, `timed_out`", body = serde_json::Value),
         (status = 202, description = "Still running on the worker; poll the URL given", body = serde_json::Value),
-        (status = 403, description = "The token lacks the admin scope", body = ErrorBody),
+        (status = 403, description = "The token's role is below admin", body = ErrorBody),
         (status = 409, description = "Not AWAITING_APPROVAL, or a review in progress", body = ErrorBody),
         (status = 422, description = "Empty or oversized cmd, or timeout_s out of range", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]
 pub async fn exec(
@@ -57,8 +57,9 @@ pub async fn exec(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<ExecBody>,
 ) -> Result<Response, ApiError> {
-    require_admin(&principal)?;
+    principal.require(Role::Admin)?;
     let id = parse_id(&id, "run")?;
+    auth::run_in_scope(&state.pool, &principal, id).await?;
     if body.cmd.trim().is_empty() || body.cmd.len() > MAX_CMD_BYTES {
         return Err(ApiError::Validation(format!(
             "cmd must be 1 to {MAX_CMD_BYTES} bytes"

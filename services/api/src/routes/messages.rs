@@ -4,6 +4,7 @@
 //! re-queued through the outbox, like a retry.
 
 use super::runs::publish_fast_path;
+use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, parse_id};
 use crate::request_trace::RequestTrace;
@@ -39,17 +40,20 @@ pub struct MessageBody {
     responses(
         (status = 202, description = "Message stored; the run is QUEUED again as a new attempt", body = Run),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 403, description = "The token's role is below runner", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 409, description = "Not an `llm` run in COMPLETED, FAILED, CANCELLED or AWAITING_APPROVAL, or a review is in progress", body = ErrorBody),
         (status = 422, description = "Empty or oversized message", body = ErrorBody),
         (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn post(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<MessageBody>,
 ) -> Result<Response, ApiError> {
+    principal.require(Role::Runner)?;
     let id = parse_id(&id, "run")?;
     let message = body.message.trim();
     if message.is_empty() {
@@ -61,7 +65,7 @@ pub async fn post(
             message.len()
         )));
     }
-    let run = runs::get(&state.pool, id)
+    let run = runs::get_in(&state.pool, id, principal.scope())
         .await?
         .ok_or_else(|| not_found(id))?;
     if run.agent != "llm" {

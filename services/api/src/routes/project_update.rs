@@ -2,7 +2,8 @@
 //! or settings. Settings are merged key by key (a key set to `null` is
 //! removed), checked as at creation, and written under a row lock, so two
 //! changes at once never lose one another's keys. Runs read the project as
-//! it is when their attempt starts.
+//! it is when their attempt starts. The admin role only: a project names the
+//! repository workers clone and push to.
 //!
 //! Secrets are answered masked, so a client that reads a project, changes
 //! one thing and sends the rest back would send the mask: a secret setting
@@ -10,13 +11,14 @@
 //! one, leaves the stored secret as it is.
 
 use super::projects::{checked_default_branch, checked_repo_url, checked_settings};
+use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, parse_id};
 use crate::state::AppState;
 use agent_runner_domain::secret::{MASK, is_masked_form_of, is_secret_name};
 use agent_runner_store::projects::{self, Project, ProjectChange};
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -50,6 +52,7 @@ fn given<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::E
         (status = 200, description = "Changed", body = Project),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token's role is below admin", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "An unknown field (the name can not change), or a value that is not valid; nothing changed", body = ErrorBody),
@@ -57,9 +60,11 @@ fn given<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::E
     ))]
 pub async fn update(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateProject>,
 ) -> Result<Json<Project>, ApiError> {
+    principal.require(Role::Admin)?;
     let id = parse_id(&id, "project")?;
     let patch = match body.settings {
         None | Some(Value::Null) => Map::new(),

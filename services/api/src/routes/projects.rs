@@ -1,15 +1,17 @@
-//! `/v1/projects`: create, list, show.
+//! `/v1/projects`: create (the admin role), list, show (within the token's
+//! projects).
 
 use super::review::check_branch_name;
+use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, parse_id};
 use crate::state::AppState;
 use agent_runner_coding_agent::validate_project_settings;
 use agent_runner_store::StoreError;
 use agent_runner_store::projects::{self, NewProject, Project};
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -47,6 +49,7 @@ const MAX_NAME_LEN: usize = 200;
         (status = 201, description = "Created", body = Project),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The token's role is below admin", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid project", body = ErrorBody),
@@ -54,8 +57,11 @@ const MAX_NAME_LEN: usize = 200;
     ))]
 pub async fn create(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiJson(body): ApiJson<CreateProject>,
 ) -> Result<(StatusCode, Json<Project>), ApiError> {
+    // A project names the repository workers clone and push to.
+    principal.require(Role::Admin)?;
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.len() > MAX_NAME_LEN {
         return Err(ApiError::Validation(format!(
@@ -91,24 +97,28 @@ pub async fn create(
     }
 }
 
-/// Lists projects, newest first.
+/// Lists projects, newest first (only the token's, when it is scoped).
 #[utoipa::path(get, path = "/v1/projects", tag = "projects", security(("bearer" = [])),
     responses((status = 200, body = ProjectList), (status = 401, description = "No valid token", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<ProjectList>, ApiError> {
-    let projects = projects::list(&state.pool, 1000).await?;
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> Result<Json<ProjectList>, ApiError> {
+    let projects = projects::list(&state.pool, 1000, principal.scope()).await?;
     Ok(Json(ProjectList { projects }))
 }
 
 /// Shows one project.
 #[utoipa::path(get, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Project id")),
-    responses((status = 200, body = Project), (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such project", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
+    responses((status = 200, body = Project), (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such project, or not one of the token's", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Project>, ApiError> {
     let id = parse_id(&id, "project")?;
-    projects::get(&state.pool, id)
+    projects::get_in(&state.pool, id, principal.scope())
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no project with id `{id}`")))

@@ -6,6 +6,7 @@
 //! (reject → REJECTED).
 
 use super::requests::answer;
+use crate::auth::{self, Principal, Role};
 use crate::dispatch::send_and_wait;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{OptionalJson, parse_id};
@@ -49,16 +50,20 @@ pub struct ApproveBody {
         (status = 202, description = "Handed to the worker holding the worktree; poll the URL given", body = serde_json::Value),
         (status = 409, description = "Not AWAITING_APPROVAL, a review already open, a merge conflict, or the project's repository refused the push", body = ErrorBody),
         (status = 422, description = "Both merge_into and keep, a bad branch name, or push false with a merge", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 403, description = "The token's role is below reviewer", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]
 pub async fn approve(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
     Path(id): Path<String>,
     OptionalJson(body): OptionalJson<ApproveBody>,
 ) -> Result<Response, ApiError> {
+    principal.require(Role::Reviewer)?;
     let id = parse_id(&id, "run")?;
+    auth::run_in_scope(&state.pool, &principal, id).await?;
     if body.keep && body.merge_into.is_some() {
         return Err(ApiError::Validation(
             "give either merge_into or keep, not both".into(),
@@ -95,16 +100,20 @@ pub async fn approve(
         (status = 200, description = "Rejected: the run (REJECTED, branch deleted) with the request", body = Run),
         (status = 202, description = "Handed to the worker holding the worktree; poll the URL given", body = serde_json::Value),
         (status = 409, description = "Not AWAITING_APPROVAL, a review already open, or the project's repository refused deleting the pushed branch", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 403, description = "The token's role is below reviewer", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]
 pub async fn reject(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
     Path(id): Path<String>,
     OptionalJson(_body): OptionalJson<RejectBody>,
 ) -> Result<Response, ApiError> {
+    principal.require(Role::Reviewer)?;
     let id = parse_id(&id, "run")?;
+    auth::run_in_scope(&state.pool, &principal, id).await?;
     review(&state, id, RequestKind::Reject, json!({}), &trace.0).await
 }
 

@@ -1,6 +1,6 @@
 //! `/v1/runs`: submit, list, show, cancel, retry.
 
-use crate::auth::Principal;
+use crate::auth::{self, Principal, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiQuery, parse_id};
 use crate::request_trace::RequestTrace;
@@ -35,11 +35,11 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
         (status = 201, description = "Accepted: committed, and published now or by the outbox relay", body = Run),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "An llm run's params.base_url from a token without the admin scope", body = ErrorBody),
+        (status = 403, description = "The token's role is below runner, or an llm run's params.base_url from a token below admin", body = ErrorBody),
         (status = 409, description = "This token used the Idempotency-Key for a submission that differs (the message names the fields)", body = ErrorBody),
         (status = 413, description = "Body over MAX_BODY_BYTES", body = ErrorBody),
         (status = 415, description = "Not JSON", body = ErrorBody),
-        (status = 422, description = "Invalid submission (goal, agent, params, unknown project)", body = ErrorBody),
+        (status = 422, description = "Invalid submission (goal, agent, params, unknown project or one outside the token's projects)", body = ErrorBody),
         (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn create(
@@ -49,16 +49,21 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(body): ApiJson<RunSubmission>,
 ) -> Result<Response, ApiError> {
+    principal.require(Role::Runner)?;
     let valid = body
         .validate()
         .map_err(|e| ApiError::Validation(e.to_string()))?;
+    // A project outside the token's scope is answered as a missing one.
+    if !principal.scope().contains(valid.project_id) {
+        return Err(unknown_project(valid.project_id));
+    }
     if valid.agent == "llm" {
         validate_llm_params(&valid.params)
             .map_err(|e| ApiError::Validation(format!("params: {e}")))?;
-        if params_override_endpoint(&valid.params) && !principal.admin {
+        if params_override_endpoint(&valid.params) && principal.require(Role::Admin).is_err() {
             return Err(ApiError::Forbidden(
-                "params.base_url points the run at another model endpoint, which needs a token \
-                 with the admin scope"
+                "params.base_url points the run at another model endpoint, which needs the \
+                 admin role"
                     .into(),
             ));
         }
@@ -89,9 +94,7 @@ pub async fn create(
     let created = runs::create(&state.pool, &new)
         .await
         .map_err(|err| match err {
-            agent_runner_store::StoreError::MissingReference(_) => {
-                ApiError::Validation(format!("project_id `{}` does not exist", new.project_id))
-            }
+            agent_runner_store::StoreError::MissingReference(_) => unknown_project(new.project_id),
             other => other.into(),
         })?;
     match created {
@@ -113,6 +116,10 @@ pub async fn create(
             Ok(response)
         }
     }
+}
+
+fn unknown_project(project_id: uuid::Uuid) -> ApiError {
+    ApiError::Validation(format!("project_id `{project_id}` does not exist"))
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -184,7 +191,8 @@ pub struct RunPage {
     pub next_cursor: Option<String>,
 }
 
-/// Lists runs newest first; `next_cursor` fetches the next page.
+/// Lists runs newest first; `next_cursor` fetches the next page. A token
+/// scoped to projects sees only their runs.
 #[utoipa::path(get, path = "/v1/runs", tag = "runs", security(("bearer" = [])),
     params(ListQuery),
     responses(
@@ -195,6 +203,7 @@ pub struct RunPage {
     ))]
 pub async fn list(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<RunPage>, ApiError> {
     let status = query
@@ -221,6 +230,7 @@ pub async fn list(
     let runs = runs::list(
         &state.pool,
         &RunFilter {
+            scope: principal.scope(),
             status,
             project_id,
             before,
@@ -239,13 +249,14 @@ pub async fn list(
 /// Shows one run.
 #[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Run id")),
-    responses((status = 200, body = Run), (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
+    responses((status = 200, body = Run), (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Json<Run>, ApiError> {
     let id = parse_id(&id, "run")?;
-    runs::get(&state.pool, id)
+    runs::get_in(&state.pool, id, principal.scope())
         .await?
         .map(Json)
         .ok_or_else(|| not_found(id))
@@ -262,15 +273,19 @@ fn not_found(id: uuid::Uuid) -> ApiError {
     responses(
         (status = 200, description = "Cancelled (it was QUEUED or RETRYING)", body = Run),
         (status = 202, description = "Requested: the worker stops the RUNNING run within about a second", body = Run),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 403, description = "The token's role is below runner", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 409, description = "The run already finished", body = ErrorBody),
         (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn cancel(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    principal.require(Role::Runner)?;
     let id = parse_id(&id, "run")?;
+    auth::run_in_scope(&state.pool, &principal, id).await?;
     match runs::cancel(&state.pool, id).await? {
         CancelOutcome::Cancelled(run) => {
             state
@@ -301,16 +316,20 @@ pub async fn cancel(
     params(("id" = Uuid, Path, description = "Run id"), ("traceparent" = Option<String>, Header, description = "W3C trace context; the job message and the worker continue this trace (a new one is started when absent)")),
     responses(
         (status = 202, description = "Queued again as a new attempt", body = Run),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody),
+        (status = 403, description = "The token's role is below runner", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 409, description = "Only FAILED or CANCELLED runs can be retried", body = ErrorBody),
         (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn retry(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    principal.require(Role::Runner)?;
     let id = parse_id(&id, "run")?;
+    auth::run_in_scope(&state.pool, &principal, id).await?;
     let traceparent = trace.0.to_header();
     match runs::retry(&state.pool, id, Some(&traceparent)).await? {
         RetryOutcome::Requeued { run, outbox_id } => {

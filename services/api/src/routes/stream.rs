@@ -5,11 +5,13 @@
 //! learns that there are new events from [`crate::run_watch`], and only then
 //! reads them.
 
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, parse_id};
 use crate::run_watch::Subscription;
 use crate::state::AppState;
 use agent_runner_store::{Pool, events, runs};
+use axum::Extension;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -46,16 +48,18 @@ pub struct StreamQuery {
         (status = 200, description = "Server-Sent Events: `id` = seq, `event` = kind, `data` = the event as JSON; ends after the terminal event",
          content_type = "text/event-stream", body = String),
         (status = 400, description = "Bad Last-Event-ID or query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn stream(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let id = parse_id(&id, "run")?;
-    if runs::get(&state.pool, id).await?.is_none() {
+    // Checked once: a run never changes project.
+    if !runs::in_scope(&state.pool, id, principal.scope()).await? {
         return Err(ApiError::NotFound(format!("no run with id `{id}`")));
     }
     let last_event_id = headers
