@@ -10,6 +10,7 @@ mod crash;
 mod dead_letters;
 mod errors;
 mod event_log;
+mod git_boundary;
 mod hostile_input;
 mod llm;
 mod metrics;

@@ -32,6 +32,8 @@ pub(crate) fn base_vars(env: &TestEnv) -> Vec<(String, String)> {
         ("QUEUE_PREFIX".into(), env.prefix.clone()),
         ("RETRY_BASE_MS".into(), "200".into()),
         ("RETRY_TIERS".into(), "6".into()),
+        // The llm tests' repositories are directories of the test machine.
+        ("AGENT_ALLOW_LOCAL_REPOS".into(), "true".into()),
     ]
 }
 

@@ -37,6 +37,9 @@ pub struct ApiConfig {
     /// `AUTH_FAILURES_PER_MINUTE`: failed authentications one client
     /// address may make per minute before it gets 429 (0: no limit).
     pub auth_failures_per_minute: u32,
+    /// `AGENT_ALLOW_LOCAL_REPOS`: whether projects may name repositories on
+    /// the workers' machines (`file://`, absolute paths) and plain `http://`.
+    pub allow_local_repos: bool,
     /// `RELAY_INTERVAL_MS`: how often the outbox relay looks for leftovers.
     pub relay_interval_ms: u64,
     /// `REAPER_INTERVAL_MS`: how often the reaper looks for orphaned runs.
@@ -85,6 +88,7 @@ impl ApiConfig {
             header_read_timeout_s: env.parse_in("HEADER_READ_TIMEOUT_S", 30, 1, 3600)?,
             body_read_timeout_s: env.parse_in("BODY_READ_TIMEOUT_S", 30, 1, 3600)?,
             auth_failures_per_minute: env.parse_in("AUTH_FAILURES_PER_MINUTE", 30, 0, 1_000_000)?,
+            allow_local_repos: env.parse("AGENT_ALLOW_LOCAL_REPOS", false)?,
             relay_interval_ms: env.parse_in("RELAY_INTERVAL_MS", 1000, 10, 60_000)?,
             shutdown_grace_s: env.parse_in("SHUTDOWN_GRACE_S", 30, 0, 3600)?,
             reaper_interval_ms: env.parse_in("REAPER_INTERVAL_MS", 5000, 100, 3_600_000)?,

@@ -5,6 +5,7 @@
 //! - [`message`]: the job message that travels on RabbitMQ.
 //! - [`submission`]: validation of what a client submits.
 //! - [`branch`]: a run's branch as a portable git bundle.
+//! - [`repo`]: which repository URLs and branch names a client may give.
 //! - [`secret`]: which values are secrets, and their masked form.
 //!
 //! This crate does no I/O: it is plain data and the rules over it.
@@ -12,6 +13,7 @@
 pub mod branch;
 pub mod event;
 pub mod message;
+pub mod repo;
 pub mod secret;
 pub mod status;
 pub mod submission;

@@ -101,7 +101,7 @@ pub async fn update(
                 {
                     current.repo_url.clone()
                 }
-                Some(repo_url) => checked_repo_url(repo_url),
+                Some(repo_url) => checked_repo_url(repo_url, &state)?,
                 None => current.repo_url.clone(),
             },
             default_branch: default_branch.unwrap_or_else(|| current.default_branch.clone()),

@@ -7,6 +7,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, parse_id};
 use crate::state::AppState;
 use agent_runner_coding_agent::validate_project_settings;
+use agent_runner_domain::repo::{RepoPolicy, RepoUrl};
 use agent_runner_store::StoreError;
 use agent_runner_store::projects::{self, NewProject, Project};
 use axum::extract::{Path, State};
@@ -78,7 +79,7 @@ pub async fn create(
         }
     };
     let settings = checked_settings(settings)?;
-    let repo_url = checked_repo_url(body.repo_url);
+    let repo_url = checked_repo_url(body.repo_url, &state)?;
     let default_branch =
         checked_default_branch(body.default_branch.unwrap_or_else(|| "main".into()))?;
     let new = NewProject {
@@ -134,19 +135,29 @@ pub(super) fn checked_settings(settings: Value) -> Result<Value, ApiError> {
     Ok(settings)
 }
 
-/// A repository URL trimmed; empty means none.
-pub(super) fn checked_repo_url(repo_url: Option<String>) -> Option<String> {
-    repo_url
+/// A repository URL trimmed (empty means none) and checked against the
+/// rules of [`agent_runner_domain::repo`] under `AGENT_ALLOW_LOCAL_REPOS`.
+pub(super) fn checked_repo_url(
+    repo_url: Option<String>,
+    state: &AppState,
+) -> Result<Option<String>, ApiError> {
+    let Some(url) = repo_url
         .map(|u| u.trim().to_owned())
         .filter(|u| !u.is_empty())
+    else {
+        return Ok(None);
+    };
+    let policy = RepoPolicy {
+        allow_local: state.config.allow_local_repos,
+    };
+    RepoUrl::parse(&url, policy).map_err(|e| ApiError::Validation(format!("repo_url {e}")))?;
+    Ok(Some(url))
 }
 
-/// A default branch with no blanks in it (422 otherwise).
+/// A default branch by `git check-ref-format --branch` rules (422 otherwise).
 pub(super) fn checked_default_branch(branch: String) -> Result<String, ApiError> {
-    if branch.trim().is_empty() || branch.contains(char::is_whitespace) {
-        return Err(ApiError::Validation(
-            "default_branch must be a branch name".into(),
-        ));
-    }
+    agent_runner_domain::repo::check_branch_name(&branch).map_err(|e| {
+        ApiError::Validation(format!("default_branch is not a valid branch name: it {e}"))
+    })?;
     Ok(branch)
 }

@@ -163,25 +163,14 @@ async fn default_target(state: &AppState, run_id: Uuid) -> Result<Value, ApiErro
     })
 }
 
-/// A branch name git accepts and no option can hide in.
+/// A branch name git accepts and no option can hide in (the rules of
+/// [`agent_runner_domain::repo::check_branch_name`]).
 pub(crate) fn check_branch_name(branch: &str) -> Result<(), ApiError> {
-    let valid = !branch.is_empty()
-        && branch.len() <= 200
-        && !branch.starts_with(['-', '/', '.'])
-        && !branch.ends_with(['/', '.'])
-        && !branch.contains("..")
-        && !branch.contains("//")
-        && !branch.ends_with(".lock")
-        && branch
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
-    if valid {
-        Ok(())
-    } else {
-        Err(ApiError::Validation(format!(
-            "merge_into `{branch}` is not a valid branch name"
-        )))
-    }
+    agent_runner_domain::repo::check_branch_name(branch).map_err(|e| {
+        ApiError::Validation(format!(
+            "merge_into `{branch}` is not a valid branch name: it {e}"
+        ))
+    })
 }
 
 fn not_found(id: Uuid) -> ApiError {

@@ -15,6 +15,9 @@
 //!   writable by a process of the worker's user (or root) and so are not
 //!   trusted. The repository's own config is rewritten by the harness before
 //!   it reads it, see [`super::repair`].
+//! - **URLs after `--end-of-options`.** A remote command takes its URL
+//!   separately ([`git_remote`]), checks it and puts it after
+//!   `--end-of-options`: a URL such as `--upload-pack=…` is never an option.
 //! - **Fixed options** on every command: `core.hooksPath=/dev/null` (no
 //!   hook, wherever it was installed), `core.fsmonitor=false`, no global
 //!   attributes or excludes file, `protocol.ext.allow=never`, the commit
@@ -31,6 +34,7 @@
 //! Git is never interactive (`GIT_TERMINAL_PROMPT=0`, ssh in batch mode).
 
 use super::WorkspaceError;
+use agent_runner_domain::repo::{RepoPolicy, RepoUrl};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use std::ffi::OsString;
@@ -73,6 +77,7 @@ const FIXED_OPTIONS: &[&str] = &[
     "core.attributesFile=/dev/null",
     "core.excludesFile=/dev/null",
     "protocol.ext.allow=never",
+    "protocol.fd.allow=never",
     "commit.gpgsign=false",
     "tag.gpgsign=false",
 ];
@@ -175,15 +180,42 @@ pub(crate) async fn git_output_in(
     run(Place::Worktree(worktree), args, &[], Limit::Local).await
 }
 
-/// Runs `git -C dir args…` that talks to a remote (clone, fetch, push), for
-/// at most `timeout` (the project's `settings.git_timeout_s`). Returns the
-/// output whatever the exit code; a timeout is an error saying so.
+/// Runs `git -C dir <command…> --end-of-options <url> <operands…>`, which
+/// talks to a remote (clone, fetch, push), for at most `timeout` (the
+/// project's `settings.git_timeout_s`). The URL is the one argument a client
+/// chose: it is checked here against the rules of
+/// [`agent_runner_domain::repo`] (a row may predate them) and always placed
+/// after `--end-of-options`, so git can never read it, or an operand after
+/// it, as an option. Returns the output whatever the exit code; a refused
+/// URL or a timeout is an error saying so.
 pub(crate) async fn git_remote(
     dir: &Path,
-    args: &[&str],
+    command: &[&str],
+    url: &str,
+    operands: &[&str],
     timeout: Duration,
 ) -> Result<GitOutput, WorkspaceError> {
-    run(Place::Dir(dir), args, &[], Limit::Remote(timeout)).await
+    checked_url(url)?;
+    let mut args = command.to_vec();
+    args.push("--end-of-options");
+    args.push(url);
+    args.extend_from_slice(operands);
+    run(Place::Dir(dir), &args, &[], Limit::Remote(timeout)).await
+}
+
+/// Refuses a repository URL git could take for an option or a transport
+/// that runs commands (`-…`, `ext::`, `fd::`, `ssh://-o…`, control
+/// characters). Local repositories are the api's to allow or refuse
+/// (`AGENT_ALLOW_LOCAL_REPOS`); here only the forms that are never safe are.
+fn checked_url(url: &str) -> Result<(), WorkspaceError> {
+    RepoUrl::parse(url, RepoPolicy { allow_local: true })
+        .map(drop)
+        .map_err(|e| {
+            WorkspaceError::Invalid(format!(
+                "the project's repo_url `{}` is refused: {e}",
+                redact_url(url)
+            ))
+        })
 }
 
 fn succeeded(args: &[&str], out: GitOutput) -> Result<String, WorkspaceError> {
@@ -399,6 +431,34 @@ mod tests {
             "{args:?}"
         );
         assert!(args.iter().any(|a| a == "core.fsmonitor=false"), "{args:?}");
+    }
+
+    #[tokio::test]
+    async fn a_remote_url_git_could_run_is_refused_and_nothing_runs() {
+        let dir = std::env::temp_dir().join(format!("git-boundary-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let marker = dir.join("ran");
+        let shown = marker.to_string_lossy();
+        for url in [
+            format!("--upload-pack=touch {shown}"),
+            format!("--receive-pack=touch {shown}"),
+            format!("-u touch {shown}"),
+            format!("--config=core.sshCommand=touch {shown}"),
+            format!("ext::sh -c touch% {shown}"),
+            "fd::3".to_owned(),
+            format!("ssh://-oProxyCommand=touch%20{shown}/x"),
+        ] {
+            for command in [&["fetch", "--quiet"][..], &["clone", "--mirror"], &["push"]] {
+                let refused =
+                    git_remote(&dir, command, &url, &["x"], Duration::from_secs(10)).await;
+                assert!(
+                    matches!(refused, Err(WorkspaceError::Invalid(_))),
+                    "{command:?} {url}: {refused:?}"
+                );
+            }
+        }
+        assert!(!marker.exists(), "nothing ran");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -115,11 +115,9 @@ pub(crate) async fn sync(root: &Path, project: &ProjectSpec) -> Result<Mirror, W
         if let Some(url) = &project.repo_url {
             let fetched = git_remote(
                 &path,
+                &["fetch", "--quiet", "--no-write-fetch-head"],
+                url,
                 &[
-                    "fetch",
-                    "--quiet",
-                    "--no-write-fetch-head",
-                    url,
                     "+refs/heads/*:refs/heads/*",
                     "^refs/heads/agent/*",
                     "+refs/tags/*:refs/tags/*",
@@ -180,7 +178,9 @@ async fn clone(
     let target = staging.to_string_lossy();
     let why = match git_remote(
         parent,
-        &["clone", "--mirror", "--quiet", url, &target],
+        &["clone", "--mirror", "--quiet"],
+        url,
+        &[&target],
         timeout,
     )
     .await
@@ -282,11 +282,16 @@ async fn push_once(
         // machine is updated together with its (clean) working tree.
         args.push("--receive-pack=git -c receive.denyCurrentBranch=updateInstead receive-pack");
     }
-    args.push(local.as_deref().unwrap_or(url));
-    args.extend(refspecs.iter().map(String::as_str));
-    let out = git_remote(mirror, &args, timeout)
-        .await
-        .map_err(|e| redact_url(&e.to_string()))?;
+    let refspecs: Vec<&str> = refspecs.iter().map(String::as_str).collect();
+    let out = git_remote(
+        mirror,
+        &args,
+        local.as_deref().unwrap_or(url),
+        &refspecs,
+        timeout,
+    )
+    .await
+    .map_err(|e| redact_url(&e.to_string()))?;
     if out.success {
         return Ok(());
     }
