@@ -5,8 +5,8 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiQuery, parse_id};
 use crate::state::AppState;
 use agent_runner_store::{events, runs};
-use axum::{Extension, Json};
 use axum::extract::{Path, State};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 

@@ -2,17 +2,17 @@
 //! the worker's answer, for clients that got a 202; and how a request's
 //! answer becomes a response.
 
-use crate::dispatch::{Dispatched, request_url};
 use crate::auth::{self, Principal};
+use crate::dispatch::{Dispatched, request_url};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::parse_id;
 use crate::state::AppState;
 use agent_runner_store::requests::{self, RequestKind, RunRequest};
 use agent_runner_store::runs;
-use axum::{Extension, Json};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::{Value, json};
 
 /// Shows one request. A PENDING request whose worker stopped or went silent

@@ -89,9 +89,7 @@ pub async fn create(
     let created = runs::create(&state.pool, &new)
         .await
         .map_err(|err| match err {
-            agent_runner_store::StoreError::MissingReference(_) => {
-                unknown_project(new.project_id)
-            }
+            agent_runner_store::StoreError::MissingReference(_) => unknown_project(new.project_id),
             other => other.into(),
         })?;
     match created {
