@@ -3,6 +3,7 @@
 
 mod api_metrics;
 mod api_shutdown;
+mod authorization;
 mod cancel_and_retry;
 mod cancel_races;
 mod cli;
@@ -26,4 +27,5 @@ mod secrets;
 mod shutdown;
 mod stream;
 mod submit;
+mod tokens;
 mod trace_context;
