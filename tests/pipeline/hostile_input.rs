@@ -259,24 +259,6 @@ async fn every_answer_carries_the_security_headers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_bearer_scheme_is_read_in_any_case() {
-    let env = TestEnv::new().await;
-    let api = ApiHandle::spawn(&env, &[]).await;
-    for scheme in ["Bearer", "bearer", "BEARER"] {
-        let status = api
-            .http
-            .get(format!("{}/v1/runs", api.base_url))
-            .header("authorization", format!("{scheme} {}", api.token))
-            .send()
-            .await
-            .expect("sent")
-            .status();
-        assert_eq!(status, 200, "{scheme}");
-    }
-    api.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_address_that_keeps_failing_to_authenticate_gets_429_with_retry_after() {
     let env = TestEnv::new().await;
     let api = ApiHandle::spawn(&env, &[("AUTH_FAILURES_PER_MINUTE", "3")]).await;
