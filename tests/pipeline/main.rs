@@ -1,6 +1,7 @@
 //! End-to-end tests of the pipeline: api → RabbitMQ → workers → Postgres → api.
 //! Every test gets its own database, vhost and queue prefix.
 
+mod amqp_tls;
 mod api_metrics;
 mod api_shutdown;
 mod authorization;

@@ -16,7 +16,7 @@ use agent_runner_telemetry::{
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
@@ -26,8 +26,8 @@ use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 const TRACE_ID: &str = "5cf92f3577b34da6a3ce929d0e0e4736";
 
-/// A CA, a certificate for `localhost` it signed (the collector's) and one
-/// for a client (the exporter's), in PEM.
+/// A CA, a certificate for `localhost` and 127.0.0.1 it signed (the
+/// collector's or the broker's) and one for a client, in PEM.
 pub(crate) struct TestPki {
     ca_pem: String,
     server_cert_pem: String,
@@ -48,17 +48,27 @@ impl TestPki {
         let ca_key = KeyPair::generate().expect("CA key");
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
         ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        // Distinct names: a certificate whose issuer and subject read alike
+        // looks self-signed to stricter verifiers (Erlang's, RabbitMQ's).
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "agent-runner test CA");
         let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
-        let signed = |name: &str| {
+        let signed = |names: &[&str]| {
             let key = KeyPair::generate().expect("key");
-            let certificate = CertificateParams::new(vec![name.to_owned()])
-                .expect("params")
-                .signed_by(&key, &ca, &ca_key)
-                .expect("certificate");
+            let names = names
+                .iter()
+                .map(|name| (*name).to_owned())
+                .collect::<Vec<_>>();
+            let mut params = CertificateParams::new(names.clone()).expect("params");
+            params
+                .distinguished_name
+                .push(DnType::CommonName, names[0].as_str());
+            let certificate = params.signed_by(&key, &ca, &ca_key).expect("certificate");
             (certificate.pem(), key.serialize_pem())
         };
-        let (server_cert_pem, server_key_pem) = signed("localhost");
-        let (client_cert_pem, client_key_pem) = signed("agent-runner-exporter");
+        let (server_cert_pem, server_key_pem) = signed(&["localhost", "127.0.0.1"]);
+        let (client_cert_pem, client_key_pem) = signed(&["agent-runner-exporter"]);
         Self {
             ca_pem: ca.pem(),
             server_cert_pem,
@@ -83,6 +93,31 @@ impl TestPki {
         std::fs::write(&certificate, &self.client_cert_pem).expect("write certificate");
         std::fs::write(&key, &self.client_key_pem).expect("write key");
         ClientIdentity::read(certificate, key).expect("client files")
+    }
+
+    /// The CA, the server's certificate and key as files in `dir`, for a
+    /// server that reads them itself (a RabbitMQ node).
+    pub(crate) fn server_files(&self, dir: &std::path::Path) -> [std::path::PathBuf; 3] {
+        let files = [
+            ("ca.pem", &self.ca_pem),
+            ("server.pem", &self.server_cert_pem),
+            ("server-key.pem", &self.server_key_pem),
+        ];
+        files.map(|(name, pem)| {
+            let path = dir.join(name);
+            std::fs::write(&path, pem).expect("write PEM");
+            path
+        })
+    }
+
+    /// The CA certificate (PEM).
+    pub(crate) fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The client certificate and its key (PEM).
+    pub(crate) fn client_pem(&self) -> (&str, &str) {
+        (&self.client_cert_pem, &self.client_key_pem)
     }
 
     /// TLS for a gRPC collector with the `localhost` certificate; it asks

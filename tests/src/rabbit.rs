@@ -1,12 +1,12 @@
 //! RabbitMQ access for tests: the management API (vhosts, queue depths) and
 //! raw AMQP (publishing arbitrary bodies, reading the dead-letter queue).
 
-use agent_runner_queue::connect;
 use agent_runner_queue::lapin::options::{
     BasicAckOptions, BasicGetOptions, BasicPublishOptions, QueueDeclareOptions,
 };
 use agent_runner_queue::lapin::types::{AMQPValue, FieldTable};
 use agent_runner_queue::lapin::{BasicProperties, Connection};
+use agent_runner_queue::{BrokerAddress, connect};
 use serde_json::Value;
 
 fn management_url() -> String {
@@ -127,7 +127,7 @@ impl Rabbit {
 
     /// Opens an AMQP connection to the vhost.
     pub async fn connect(&self, amqp_url: &str) -> Connection {
-        connect::connect(amqp_url, "tests")
+        connect::connect(&BrokerAddress::plain(amqp_url), "tests")
             .await
             .expect("amqp connect")
     }

@@ -51,7 +51,7 @@ impl Application {
             .context("invalid DATABASE_URL")?;
         let background = CancellationToken::new();
         let settings = BrokerSettings {
-            amqp_url: config.amqp_url.clone(),
+            broker: config.broker.clone(),
             names: Names::new(config.queue_prefix.clone()),
             tiers: RetryTiers::doubling(config.retry_base_ms, config.retry_tiers),
             delivery_limit: config.delivery_limit,

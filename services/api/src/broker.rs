@@ -8,7 +8,7 @@
 
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::{
-    JobProperties, Names, Publisher, QueueError, RetryTiers, connect, topology,
+    BrokerAddress, JobProperties, Names, Publisher, QueueError, RetryTiers, connect, topology,
 };
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -18,8 +18,8 @@ use tokio_util::sync::CancellationToken;
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct BrokerSettings {
-    /// `AMQP_URL`.
-    pub amqp_url: String,
+    /// The broker and how to trust it.
+    pub broker: BrokerAddress,
     /// Exchange/queue names.
     pub names: Names,
     /// Retry tiers to declare.
@@ -149,7 +149,7 @@ async fn supervise(broker: Broker, settings: BrokerSettings, shutdown: Cancellat
 async fn connect_once(
     settings: &BrokerSettings,
 ) -> Result<(agent_runner_queue::lapin::Connection, Publisher), QueueError> {
-    let connection = connect::connect(&settings.amqp_url, &settings.connection_name).await?;
+    let connection = connect::connect(&settings.broker, &settings.connection_name).await?;
     let channel = connection.create_channel().await?;
     topology::declare(
         &channel,

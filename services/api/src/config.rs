@@ -1,6 +1,7 @@
 //! The api's settings, read once from the environment at start-up.
 
 use agent_runner_config::{ConfigError, Env};
+use agent_runner_queue::BrokerAddress;
 use std::net::SocketAddr;
 
 /// Settings of the api process.
@@ -10,8 +11,9 @@ pub struct ApiConfig {
     pub database_url: String,
     /// `DB_POOL_SIZE`: connections in the pool.
     pub db_pool_size: usize,
-    /// `AMQP_URL`: RabbitMQ URL; its vhost is honoured.
-    pub amqp_url: String,
+    /// `AMQP_URL` (its vhost is honoured) and, for `amqps://`,
+    /// `AMQP_CA_FILE`, `AMQP_CLIENT_CERT_FILE` and `AMQP_CLIENT_KEY_FILE`.
+    pub broker: BrokerAddress,
     /// `API_ADDR`: where to listen (port 0 picks a free port).
     pub addr: SocketAddr,
     /// `QUEUE_PREFIX`: prefix of every exchange and queue.
@@ -67,12 +69,7 @@ impl ApiConfig {
                 &["postgres", "postgresql"],
             )?,
             db_pool_size: env.parse_in("DB_POOL_SIZE", 16, 1, 1000)?,
-            amqp_url: env.url_checked(
-                "AMQP_URL",
-                "amqp://guest:guest@127.0.0.1:5672/%2f",
-                &["amqp", "amqps"],
-                agent_runner_queue::connect::check_amqp_url,
-            )?,
+            broker: BrokerAddress::from_env(env)?,
             addr: env.parse("API_ADDR", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             queue_prefix: env.string_checked(
                 "QUEUE_PREFIX",

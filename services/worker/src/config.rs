@@ -1,6 +1,7 @@
 //! The worker's settings, read once from the environment at start-up.
 
 use agent_runner_config::{ConfigError, Env};
+use agent_runner_queue::BrokerAddress;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ pub struct WorkerConfig {
     pub database_url: String,
     /// `DB_POOL_SIZE` (defaults to concurrency + 4).
     pub db_pool_size: usize,
-    /// `AMQP_URL`; its vhost is honoured.
-    pub amqp_url: String,
+    /// `AMQP_URL` (its vhost is honoured) and, for `amqps://`,
+    /// `AMQP_CA_FILE`, `AMQP_CLIENT_CERT_FILE` and `AMQP_CLIENT_KEY_FILE`.
+    pub broker: BrokerAddress,
     /// `QUEUE_PREFIX`.
     pub queue_prefix: String,
     /// `WORKER_ID` (default `<hostname>-<pid>`): in the consumer tag,
@@ -59,12 +61,7 @@ impl WorkerConfig {
                 &["postgres", "postgresql"],
             )?,
             db_pool_size: env.parse_in("DB_POOL_SIZE", usize::from(concurrency) + 4, 2, 1000)?,
-            amqp_url: env.url_checked(
-                "AMQP_URL",
-                "amqp://guest:guest@127.0.0.1:5672/%2f",
-                &["amqp", "amqps"],
-                agent_runner_queue::connect::check_amqp_url,
-            )?,
+            broker: BrokerAddress::from_env(env)?,
             queue_prefix: env.string_checked(
                 "QUEUE_PREFIX",
                 "agent_runner",
@@ -99,10 +96,10 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_amqp_url_or_prefix_names_its_variable() {
+    fn a_malformed_broker_setting_or_prefix_names_its_variable() {
         for (var, value) in [
             ("AMQP_URL", "amqp://mq:notaport/"),
-            ("AMQP_URL", "amqps://mq:5671/"),
+            ("AMQP_CA_FILE", "/nonexistent/ca.pem"),
             ("QUEUE_PREFIX", "two words"),
         ] {
             let err = WorkerConfig::from_env(&Env::from_map([(var, value)])).expect_err(value);

@@ -16,7 +16,9 @@ use agent_runner_queue::lapin::options::{
 };
 use agent_runner_queue::lapin::types::FieldTable;
 use agent_runner_queue::lapin::{Channel, Connection};
-use agent_runner_queue::{Names, Publisher, QueueError, RetryTiers, connect, topology};
+use agent_runner_queue::{
+    BrokerAddress, Names, Publisher, QueueError, RetryTiers, connect, topology,
+};
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -25,8 +27,8 @@ use tokio_util::task::TaskTracker;
 /// How to reach and consume the work queue.
 #[derive(Debug, Clone)]
 pub struct ConsumerSettings {
-    /// `AMQP_URL`.
-    pub amqp_url: String,
+    /// The broker and how to trust it.
+    pub broker: BrokerAddress,
     /// Names under the prefix.
     pub names: Names,
     /// Retry tiers.
@@ -91,7 +93,7 @@ pub async fn run(
 
 async fn open(settings: &ConsumerSettings) -> Result<(Connection, Channel, Publisher), QueueError> {
     let name = format!("agent-runner-worker@{}", settings.worker_id);
-    let connection = connect::connect(&settings.amqp_url, &name).await?;
+    let connection = connect::connect(&settings.broker, &name).await?;
     let channel = connection.create_channel().await?;
     topology::declare(
         &channel,

@@ -128,7 +128,7 @@ impl Worker {
             metrics,
         };
         let settings = ConsumerSettings {
-            amqp_url: config.amqp_url.clone(),
+            broker: config.broker.clone(),
             names: Names::new(config.queue_prefix.clone()),
             tiers,
             delivery_limit: config.delivery_limit,

@@ -4,8 +4,9 @@
 //! reconnects from scratch, re-declares the topology and re-consumes, which
 //! is simpler to reason about than a half-recovered channel.
 
+use crate::BrokerAddress;
 use crate::QueueError;
-use lapin::{Connection, ConnectionProperties};
+use lapin::{Connection, ConnectionProperties, DefaultConnectionBuilder};
 use std::time::Duration;
 
 /// Longest wait for the AMQP handshake: lapin has no bound of its own, and a
@@ -13,32 +14,29 @@ use std::time::Duration;
 /// otherwise hold a supervisor's reconnect loop for ever.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Checks an AMQP URL the way [`connect`] will read it, so a bad one stops
-/// start-up instead of failing every reconnect: it must parse, and be
-/// `amqp://` (this build has no TLS for `amqps://`).
-pub fn check_amqp_url(amqp_url: &str) -> Result<(), String> {
-    let uri: lapin::uri::AMQPUri = amqp_url.parse()?;
-    if uri.scheme == lapin::uri::AMQPScheme::AMQPS {
-        return Err("amqps:// is not supported by this build (no TLS); use amqp://".to_owned());
-    }
-    Ok(())
-}
-
-/// Connects to `amqp_url` (its vhost is honoured) under `connection_name`,
-/// which the management UI shows in its Connections tab; a handshake not
-/// done within [`CONNECT_TIMEOUT`] is [`QueueError::ConnectTimeout`].
-pub async fn connect(amqp_url: &str, connection_name: &str) -> Result<Connection, QueueError> {
-    connect_within(amqp_url, connection_name, CONNECT_TIMEOUT).await
+/// Connects to `address` (its vhost is honoured, over TLS for `amqps://`)
+/// under `connection_name`, which the management UI shows in its Connections
+/// tab; a handshake not done within [`CONNECT_TIMEOUT`] is
+/// [`QueueError::ConnectTimeout`].
+pub async fn connect(
+    address: &BrokerAddress,
+    connection_name: &str,
+) -> Result<Connection, QueueError> {
+    connect_within(address, connection_name, CONNECT_TIMEOUT).await
 }
 
 /// [`connect`] with another bound on the handshake.
 pub async fn connect_within(
-    amqp_url: &str,
+    address: &BrokerAddress,
     connection_name: &str,
     timeout: Duration,
 ) -> Result<Connection, QueueError> {
     let props = ConnectionProperties::default().with_connection_name(connection_name.into());
-    match tokio::time::timeout(timeout, Connection::connect(amqp_url, props)).await {
+    let builder = DefaultConnectionBuilder::new()?
+        .with_uri_str(address.url().to_owned())
+        .with_properties(props)
+        .with_tls_config(address.tls_config());
+    match tokio::time::timeout(timeout, builder.connect()).await {
         Ok(connected) => Ok(connected?),
         Err(_) => Err(QueueError::ConnectTimeout(timeout)),
     }
@@ -59,18 +57,6 @@ pub fn reconnect_backoff() -> impl Iterator<Item = std::time::Duration> + Send {
 mod tests {
     use super::*;
 
-    #[test]
-    fn amqp_urls_are_checked_as_the_connection_reads_them() {
-        assert_eq!(
-            check_amqp_url("amqp://guest:guest@127.0.0.1:5672/%2f"),
-            Ok(())
-        );
-        assert_eq!(check_amqp_url("amqp://u:p@mq:5672/tenant"), Ok(()));
-        assert!(check_amqp_url("amqp://mq:notaport/").is_err());
-        let tls = check_amqp_url("amqps://mq:5671/").expect_err("amqps");
-        assert!(tls.contains("TLS"), "{tls}");
-    }
-
     #[tokio::test]
     async fn a_broker_that_never_answers_the_handshake_times_out() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -86,7 +72,8 @@ mod tests {
         });
         let url = format!("amqp://guest:guest@127.0.0.1:{port}/%2f");
         let timeout = Duration::from_millis(300);
-        let outcome = connect_within(&url, "connect-timeout-test", timeout).await;
+        let outcome =
+            connect_within(&BrokerAddress::plain(&url), "connect-timeout-test", timeout).await;
         assert!(
             matches!(outcome, Err(QueueError::ConnectTimeout(t)) if t == timeout),
             "{:?}",

@@ -6,7 +6,9 @@
 //! - [`git_repo`]: temporary git repositories and small git helpers.
 //! - [`git_daemon`]: a `git://` remote on 127.0.0.1 that accepts or refuses
 //!   pushes.
+//! - [`rabbit_node`]: a private RabbitMQ node, plain or with a TLS listener.
 
 pub mod fake_llm;
 pub mod git_daemon;
 pub mod git_repo;
+pub mod rabbit_node;

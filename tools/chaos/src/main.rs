@@ -6,7 +6,7 @@
 //! invariant was violated.
 //!
 //! Module map:
-//! - [`private_pg`], [`private_mq`]: the private services;
+//! - [`private_pg`] and the test fixtures' `RabbitNode`: the private services;
 //! - [`system`]: one system under test (database, api, workers);
 //! - [`load`]: the submitting client, the reader and the answers they got;
 //! - [`scenarios`]: the eight faults;
@@ -14,14 +14,13 @@
 
 mod invariants;
 mod load;
-mod private_mq;
 mod private_pg;
 mod report;
 mod scenarios;
 mod system;
 
+use agent_runner_test_fixtures::rabbit_node::RabbitNode;
 use clap::Parser;
-use private_mq::PrivateRabbit;
 use private_pg::PrivatePostgres;
 use scenarios::Infra;
 use std::path::PathBuf;
@@ -88,11 +87,11 @@ async fn suite(args: Args) -> anyhow::Result<bool> {
         private.display()
     );
     let pg = PrivatePostgres::create(&private.join("pg")).await?;
-    let mq = match PrivateRabbit::create(&private.join("mq")).await {
+    let mq = match RabbitNode::create(&private.join("mq"), None).await {
         Ok(mq) => mq,
         Err(err) => {
             pg.destroy().await;
-            return Err(err);
+            return Err(err.into());
         }
     };
     let mut infra = Infra {

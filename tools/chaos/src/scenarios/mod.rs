@@ -20,9 +20,9 @@ mod shutdown;
 
 use crate::invariants::{self, Expect, Tally};
 use crate::load::{self, Answers};
-use crate::private_mq::PrivateRabbit;
 use crate::private_pg::PrivatePostgres;
 use crate::system::{Shape, Sut};
+use agent_runner_test_fixtures::rabbit_node::RabbitNode;
 use anyhow::bail;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -42,7 +42,7 @@ pub struct Infra {
     /// The private PostgreSQL.
     pub pg: PrivatePostgres,
     /// The private RabbitMQ.
-    pub mq: PrivateRabbit,
+    pub mq: RabbitNode,
     /// Where the api and worker binaries are.
     pub bin_dir: PathBuf,
     /// Where the logs of this round go.

@@ -8,8 +8,8 @@ use super::{Infra, Outcome, Run};
 use crate::invariants::Expect;
 use crate::load;
 use crate::system::Shape;
-use agent_runner_queue::connect;
 use agent_runner_queue::lapin::options::BasicGetOptions;
+use agent_runner_queue::{BrokerAddress, connect};
 use serde_json::json;
 use std::time::Duration;
 
@@ -70,7 +70,8 @@ pub async fn run(infra: &mut Infra, system: &str) -> anyhow::Result<Outcome> {
 
 /// The `message_id`s of the messages in `queue` (taken and acked).
 async fn dead_lettered(amqp_url: &str, queue: &str) -> anyhow::Result<Vec<String>> {
-    let connection = connect::connect(amqp_url, "chaos-dead-letters").await?;
+    let connection =
+        connect::connect(&BrokerAddress::plain(amqp_url), "chaos-dead-letters").await?;
     let channel = connection.create_channel().await?;
     let mut ids = Vec::new();
     while let Some(message) = channel
