@@ -180,3 +180,43 @@ async fn a_request_still_running_when_the_grace_period_ends_does_not_keep_the_ap
     assert_eq!(run["status"], "QUEUED");
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_connection_that_never_sent_a_request_does_not_hold_up_the_shutdown() {
+    let env = TestEnv::new().await;
+    // Both limits far beyond the wait below: only closing the silent
+    // connection at once lets the process exit in time.
+    let mut process = ApiProcess::spawn(
+        &env,
+        &[
+            ("SHUTDOWN_GRACE_S", "120"),
+            ("HEADER_READ_TIMEOUT_S", "600"),
+        ],
+    )
+    .await;
+    let addr = process
+        .base_url
+        .trim_start_matches("http://")
+        .parse::<SocketAddr>()
+        .expect("api address");
+    let silent = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    // Let the api accept it before the signal.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    process.terminate();
+    let status = process
+        .wait_exit(Duration::from_secs(20))
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "a connection that sent nothing kept the api alive:\n{}",
+                process.logs()
+            )
+        });
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        process.logs()
+    );
+    drop(silent);
+}

@@ -4,28 +4,12 @@
 //! names get 422 at the api; a row that bypassed the api is refused by the
 //! harness, and nothing runs.
 
-use agent_runner_tests::{ApiHandle, TestEnv};
+use agent_runner_test_fixtures::fake_llm::{FakeLlm, fix_the_answer};
+use agent_runner_test_fixtures::git_repo::{hostile_urls, origin_repo};
+use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use reqwest::Method;
 use serde_json::json;
-
-/// URLs that would run a command, read as an option, or use a transport
-/// that runs one; `{marker}` is a file the command would create.
-fn hostile_urls(marker: &str) -> Vec<String> {
-    vec![
-        format!("--upload-pack=touch {marker}"),
-        format!("--receive-pack=touch {marker}"),
-        format!("-u touch {marker}"),
-        format!("-uTouch{marker}"),
-        format!("--config=core.sshCommand=touch {marker}"),
-        format!("-c core.sshCommand=touch {marker}"),
-        format!("ext::sh -c touch% {marker}"),
-        "fd::3".to_owned(),
-        format!("ssh://-oProxyCommand=touch%20{marker}/x"),
-        format!("-oProxyCommand=touch {marker}:x"),
-        "https://host/r\u{7}.git".to_owned(),
-        "https://host/r.git\nx".to_owned(),
-    ]
-}
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn repository_urls_that_git_could_run_get_422_on_create_and_patch() {
@@ -141,5 +125,53 @@ async fn branch_names_git_would_refuse_or_read_as_options_get_422() {
         )
         .await;
     assert_eq!(status, 201, "{answer}");
+    api.stop().await;
+}
+
+/// A local repository written into the database around the api is refused
+/// by a worker that does not allow local repositories: the run fails
+/// naming `AGENT_ALLOW_LOCAL_REPOS`, before git or the model is reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_local_repository_planted_in_the_database_is_refused_by_the_worker() {
+    let env = TestEnv::new().await;
+    let strict = [("AGENT_ALLOW_LOCAL_REPOS", "false")];
+    let api = ApiHandle::spawn(&env, &strict).await;
+    let llm = FakeLlm::start(fix_the_answer(), None).await;
+    let workspace = tempfile::tempdir().expect("tempdir");
+    let root = workspace.path().to_string_lossy().into_owned();
+    let worker = WorkerHandle::spawn_llm(
+        &env,
+        &[
+            ("AGENT_ALLOW_LOCAL_REPOS", "false"),
+            ("LLM_BASE_URL", &llm.base_url),
+            ("LLM_MODEL", "test-model"),
+            ("WORKSPACE_ROOT", &root),
+        ],
+    )
+    .await;
+    let project = api.project().await;
+    let origin = origin_repo();
+    let planted = origin.path().to_string_lossy().into_owned();
+    let id: uuid::Uuid = project.parse().expect("project id");
+    env.sql(
+        "UPDATE projects SET repo_url = $1 WHERE id = $2",
+        &[&planted, &id],
+    )
+    .await;
+    let run = api
+        .submit_body(json!({"project_id": project, "goal": "Fix the answer", "agent": "llm"}))
+        .await;
+    let failed = api
+        .wait_for(&run, &["FAILED", "COMPLETED"], Duration::from_secs(30))
+        .await;
+    assert_eq!(failed["status"], "FAILED", "{failed}");
+    let error = failed["error"].as_str().unwrap_or_default();
+    assert!(error.contains("AGENT_ALLOW_LOCAL_REPOS"), "{failed}");
+    assert!(llm.requests().is_empty(), "the model was never asked");
+    assert!(
+        !workspace.path().join("mirrors").exists(),
+        "nothing was cloned"
+    );
+    worker.stop().await;
     api.stop().await;
 }

@@ -16,9 +16,6 @@
 //! A connection that sends nothing at all is closed after the header-read
 //! timeout too.
 //!
-//! A connection that sends nothing at all is closed after the header-read
-//! timeout too.
-//!
 //! On `stop` the loop stops accepting and every connection is told to
 //! finish its request in flight and close; the caller bounds the wait.
 
@@ -88,12 +85,17 @@ pub async fn serve(
             });
         let builder = builder.clone();
         let watcher = graceful.watcher();
+        let stopping = stop.clone();
         tokio::spawn(async move {
             // hyper's header timer starts once the protocol is known, which
             // takes a first byte: a client that connects and sends nothing
-            // is cut here.
+            // is cut here, and at once on stop (it has no request in flight).
             let mut first = [0u8; 1];
-            match tokio::time::timeout(limits.header_read_timeout, stream.peek(&mut first)).await {
+            let peeked = tokio::select! {
+                () = stopping.cancelled() => return,
+                peeked = tokio::time::timeout(limits.header_read_timeout, stream.peek(&mut first)) => peeked,
+            };
+            match peeked {
                 Ok(Ok(n)) if n > 0 => {}
                 _ => return,
             }

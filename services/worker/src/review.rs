@@ -11,6 +11,7 @@
 
 use crate::execution::{stored_branch, with_db_retry};
 use agent_runner_agent::ProjectSpec;
+use agent_runner_coding_agent::workspace::check_origin;
 use agent_runner_coding_agent::{
     ApproveTarget, CodingAgentConfig, ExecCommand, RunBranch, approve, exec_in_worktree, reject,
 };
@@ -32,6 +33,9 @@ pub struct ReviewSettings {
     pub exec_timeout_max: Duration,
     /// Bytes of output kept per stream.
     pub output_cap: usize,
+    /// `AGENT_ALLOW_LOCAL_REPOS`: whether an approval or rejection may
+    /// push to a repository on this machine.
+    pub allow_local_repos: bool,
 }
 
 impl From<&CodingAgentConfig> for ReviewSettings {
@@ -40,6 +44,7 @@ impl From<&CodingAgentConfig> for ReviewSettings {
             workspace_root: config.workspace_root.clone(),
             exec_timeout_max: config.command_timeout_max,
             output_cap: config.output_cap,
+            allow_local_repos: config.allow_local_repos,
         }
     }
 }
@@ -106,6 +111,9 @@ impl Reviewer {
             Ok(found) => found,
             Err(why) => return Ok(Err(why)),
         };
+        if let Err(err) = check_origin(&project, settings.allow_local_repos) {
+            return Ok(Err(self.failed(&err)));
+        }
         let branch = recorded.branch.clone().unwrap_or_default();
         let root = &settings.workspace_root;
         let (verdict, review) = if request.kind == RequestKind::Approve {

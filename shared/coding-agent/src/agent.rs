@@ -83,6 +83,8 @@ impl CodingAgent {
 
         let previous = Previous::read(ctx.run.previous_result.as_ref(), ctx.run.branch.clone());
         let root = &self.config.workspace_root;
+        workspace::check_origin(ctx.project, self.config.allow_local_repos)
+            .map_err(|e| AgentError::Fatal(format!("workspace: {e}")))?;
         let prepared = tokio::select! {
             biased;
             () = stop.cancelled() => return Err(interrupted(deadline)),

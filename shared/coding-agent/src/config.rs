@@ -95,6 +95,11 @@ pub struct CodingAgentConfig {
     /// (`AGENT_ALLOW_BASE_URL_OVERRIDE`). That only admins can submit such
     /// params is the api's check, not this one's.
     pub allow_base_url_override: bool,
+    /// Whether projects may name repositories on this machine (`file://`,
+    /// absolute paths) and plain `http://` (`AGENT_ALLOW_LOCAL_REPOS`, as on
+    /// the api): checked again here, as a row may not have come through the
+    /// api.
+    pub allow_local_repos: bool,
 }
 
 /// Default base URL: a local Ollama.
@@ -131,6 +136,7 @@ impl Default for CodingAgentConfig {
             diff_cap: 512 * 1024,
             snapshot_cap: DEFAULT_SNAPSHOT_CAP,
             allow_base_url_override: false,
+            allow_local_repos: false,
         }
     }
 }
@@ -196,18 +202,24 @@ impl CodingAgentConfig {
             config.snapshot_cap = usize::try_from(n).unwrap_or(usize::MAX);
         }
         if let Some(raw) = get("AGENT_ALLOW_BASE_URL_OVERRIDE") {
-            config.allow_base_url_override = match raw.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" => true,
-                "0" | "false" | "no" => false,
-                _ => {
-                    return Err(ConfigError {
-                        var: "AGENT_ALLOW_BASE_URL_OVERRIDE",
-                        reason: format!("expected true or false, got `{raw}`"),
-                    });
-                }
-            };
+            config.allow_base_url_override = switch("AGENT_ALLOW_BASE_URL_OVERRIDE", &raw)?;
+        }
+        if let Some(raw) = get("AGENT_ALLOW_LOCAL_REPOS") {
+            config.allow_local_repos = switch("AGENT_ALLOW_LOCAL_REPOS", &raw)?;
         }
         Ok(config)
+    }
+}
+
+/// A true/false variable.
+fn switch(var: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" => Ok(true),
+        "0" | "false" | "no" => Ok(false),
+        _ => Err(ConfigError {
+            var,
+            reason: format!("expected true or false, got `{raw}`"),
+        }),
     }
 }
 

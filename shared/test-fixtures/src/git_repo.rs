@@ -53,3 +53,23 @@ pub fn origin_repo() -> TempDir {
     git(path, &["commit", "--quiet", "-m", "initial"]);
     dir
 }
+
+/// Repository URLs git would read as an option, or that use a transport
+/// that runs a command, or hold control characters: each would create the
+/// file `marker` if git ran what it says.
+pub fn hostile_urls(marker: &str) -> Vec<String> {
+    vec![
+        format!("--upload-pack=touch {marker}"),
+        format!("--receive-pack=touch {marker}"),
+        format!("-u touch {marker}"),
+        format!("-uTouch{marker}"),
+        format!("--config=core.sshCommand=touch {marker}"),
+        format!("-c core.sshCommand=touch {marker}"),
+        format!("ext::sh -c touch% {marker}"),
+        "fd::3".to_owned(),
+        format!("ssh://-oProxyCommand=touch%20{marker}/x"),
+        format!("-oProxyCommand=touch {marker}:x"),
+        "https://host/r\u{7}.git".to_owned(),
+        "https://host/r.git\nx".to_owned(),
+    ]
+}

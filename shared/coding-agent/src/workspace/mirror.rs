@@ -19,6 +19,7 @@ use super::WorkspaceError;
 use super::git::{GitOutput, git, git_output, git_remote, git_with, redact_url};
 use super::repair;
 use agent_runner_agent::ProjectSpec;
+use agent_runner_domain::repo::{RepoPolicy, RepoUrl};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use std::fs::{File, OpenOptions};
@@ -103,6 +104,25 @@ pub(crate) struct Mirror {
     pub(crate) path: PathBuf,
     /// Why the fetch failed, when an existing mirror was used as it was.
     pub(crate) fetch_error: Option<String>,
+}
+
+/// Checks the project's repository URL against this worker's policy before
+/// anything reaches git: the forms git could run or read as options are
+/// never allowed (and [`git_remote`] refuses them again), repositories on
+/// this machine only when `allow_local` (`AGENT_ALLOW_LOCAL_REPOS`). The api
+/// checks the same rules; a row written around it meets them here.
+pub fn check_origin(project: &ProjectSpec, allow_local: bool) -> Result<(), WorkspaceError> {
+    let Some(url) = project.repo_url.as_deref() else {
+        return Ok(());
+    };
+    RepoUrl::parse(url, RepoPolicy { allow_local })
+        .map(drop)
+        .map_err(|e| {
+            WorkspaceError::Invalid(format!(
+                "the project's repo_url `{}` is refused: {e}",
+                redact_url(url)
+            ))
+        })
 }
 
 /// Creates or updates the project's mirror. Call with the project lock held.

@@ -27,7 +27,7 @@ pub(crate) mod snapshot;
 pub(crate) mod worktree;
 
 pub(crate) use git::{WorktreeDirs, git as run_git, git_output as run_git_output, redact_url};
-pub use mirror::mirror_path;
+pub use mirror::{check_origin, mirror_path};
 pub use snapshot::RunBranch;
 
 use agent_runner_agent::ProjectSpec;

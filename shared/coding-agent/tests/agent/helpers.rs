@@ -91,6 +91,8 @@ impl Harness {
         config.workspace_root = workspace.path().to_path_buf();
         config.command_timeout_default = Duration::from_secs(10);
         config.command_timeout_max = Duration::from_secs(60);
+        // The origin is a directory of the test machine.
+        config.allow_local_repos = true;
         let project = ProjectSpec {
             id: Uuid::new_v4(),
             name: "demo".to_owned(),

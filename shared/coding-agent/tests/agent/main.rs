@@ -13,5 +13,6 @@ mod happy_path;
 mod harness_git;
 mod limits_and_cancel;
 mod llm_failures;
+mod refused_repos;
 mod snapshot;
 mod tool_calls;
