@@ -295,3 +295,60 @@ async fn an_address_that_keeps_failing_to_authenticate_gets_429_with_retry_after
     assert_eq!(status, 200, "routes without a token are not braked");
     api.stop().await;
 }
+
+/// Sends `request` on a new connection and reads the answer to its end.
+async fn raw_answer(api: &ApiHandle, request: &[u8]) -> String {
+    let mut stream = TcpStream::connect(addr(api)).await.expect("connect");
+    stream.write_all(request).await.expect("send");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the api answers and closes")
+        .expect("read");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_hyper_can_not_parse_gets_a_json_error_too() {
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[]).await;
+    let many_headers: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let huge_header = format!("X-Big: {}\r\n", "a".repeat(1024 * 1024));
+    let cases = [
+        (
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nNot a header\r\n\r\n".to_owned(),
+            "400",
+            "bad_request",
+        ),
+        (
+            "G\u{1}T /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+            "400",
+            "bad_request",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many_headers}\r\n"),
+            "431",
+            "headers_too_large",
+        ),
+        (
+            format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{huge_header}\r\n"),
+            "431",
+            "headers_too_large",
+        ),
+    ];
+    for (request, status, code) in cases {
+        let answer = raw_answer(&api, request.as_bytes()).await;
+        let shown = &answer[..answer.len().min(300)];
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
+        assert!(head.starts_with(&format!("HTTP/1.1 {status} ")), "{shown}");
+        let lower = head.to_ascii_lowercase();
+        assert!(lower.contains("content-type: application/json"), "{shown}");
+        assert!(lower.contains("x-content-type-options: nosniff"), "{shown}");
+        let body: Value = serde_json::from_str(body).expect("a JSON body");
+        assert_eq!(body["error"]["code"], code, "{shown}");
+    }
+    // The connection loop serves new connections as before.
+    let (status, _) = api.get("/healthz").await;
+    assert_eq!(status, 200);
+    api.stop().await;
+}

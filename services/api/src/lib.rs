@@ -19,7 +19,8 @@
 //!   documentation; [`openapi`]: the document's frame.
 //! - [`metrics`], [`request_metrics`]: Prometheus metrics on `/metrics`.
 //! - [`request_trace`]: the request span and its W3C trace context.
-//! - [`serve`]: the connection loop, with its header-read and idle timeouts.
+//! - [`serve`]: the connection loop, with its header-read and idle timeouts;
+//!   [`parse_errors`]: JSON bodies for the requests hyper itself refuses.
 //! - [`error`], [`extract`], [`auth`], [`auth_throttle`], [`security_headers`]:
 //!   how requests are checked and errors answered.
 //! - [`cli`]: the `migrate` and `token` subcommands.
@@ -36,6 +37,7 @@ pub mod extract;
 pub mod metrics;
 pub mod openapi;
 pub mod panic_guard;
+pub mod parse_errors;
 pub mod reaper;
 pub mod relay;
 pub mod request_metrics;

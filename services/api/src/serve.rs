@@ -14,11 +14,13 @@
 //!   throttle on failed authentications keys on.
 //!
 //! A connection that sends nothing at all is closed after the header-read
-//! timeout too.
+//! timeout too. A request hyper can not parse gets a JSON error body like
+//! every other (see [`crate::parse_errors`]).
 //!
 //! On `stop` the loop stops accepting and every connection is told to
 //! finish its request in flight and close; the caller bounds the wait.
 
+use crate::parse_errors::JsonParseErrors;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
@@ -100,7 +102,7 @@ pub async fn serve(
                 _ => return,
             }
             let connection = builder.serve_connection_with_upgrades(
-                TokioIo::new(stream),
+                TokioIo::new(JsonParseErrors::new(stream)),
                 TowerToHyperService::new(service),
             );
             if let Err(err) = watcher.watch(connection.into_owned()).await {
