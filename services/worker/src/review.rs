@@ -11,7 +11,7 @@
 
 use crate::execution::{stored_branch, with_db_retry};
 use agent_runner_agent::ProjectSpec;
-use agent_runner_coding_agent::workspace::check_origin;
+use agent_runner_coding_agent::workspace::{check_origin, without_root};
 use agent_runner_coding_agent::{
     ApproveTarget, CodingAgentConfig, ExecCommand, RunBranch, approve, exec_in_worktree, reject,
 };
@@ -244,6 +244,10 @@ impl Reviewer {
 
     /// A review error, naming this worker.
     fn failed(&self, err: &dyn std::fmt::Display) -> String {
-        format!("{err} (on worker `{}`)", self.worker_id)
+        let said = match &self.settings {
+            Some(settings) => without_root(&err.to_string(), &settings.workspace_root),
+            None => err.to_string(),
+        };
+        format!("{said} (on worker `{}`)", self.worker_id)
     }
 }

@@ -85,13 +85,14 @@ impl CodingAgent {
         let root = &self.config.workspace_root;
         workspace::check_origin(ctx.project, self.config.allow_local_repos)
             .map_err(|e| AgentError::Fatal(format!("workspace: {e}")))?;
+        let shown = |e: &workspace::WorkspaceError| workspace::without_root(&e.to_string(), root);
         let prepared = tokio::select! {
             biased;
             () = stop.cancelled() => return Err(interrupted(deadline)),
             prepared = workspace::prepare(root, ctx.project, ctx.run.id, &ctx.run.goal, &previous.continuation) => {
                 prepared.map_err(|e| match e {
-                    workspace::WorkspaceError::Unavailable(_) => AgentError::Transient(format!("workspace: {e}")),
-                    e => AgentError::Fatal(format!("workspace: {e}")),
+                    workspace::WorkspaceError::Unavailable(_) => AgentError::Transient(format!("workspace: {}", shown(&e))),
+                    e => AgentError::Fatal(format!("workspace: {}", shown(&e))),
                 })?
             }
         };
@@ -174,8 +175,13 @@ impl CodingAgent {
         )
         .await?;
 
-        let git_failed =
-            |e: workspace::WorkspaceError| AgentError::Fatal(format!("workspace: {e}"));
+        let root = &self.config.workspace_root;
+        let git_failed = |e: workspace::WorkspaceError| {
+            AgentError::Fatal(format!(
+                "workspace: {}",
+                workspace::without_root(&e.to_string(), root)
+            ))
+        };
         workspace::reclaim(prepared).await.map_err(git_failed)?;
         diff::commit_all(
             &prepared.dirs,

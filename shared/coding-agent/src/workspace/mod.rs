@@ -69,6 +69,18 @@ impl WorkspaceError {
     }
 }
 
+/// `message` with the workspace root written as `$WORKSPACE_ROOT`: errors
+/// reach the api's clients, the layout of the worker's disk stays the
+/// operator's.
+pub fn without_root(message: &str, root: &Path) -> String {
+    let root = root.to_string_lossy();
+    let root = root.trim_end_matches('/');
+    if root.is_empty() {
+        return message.to_owned();
+    }
+    message.replace(root, "$WORKSPACE_ROOT")
+}
+
 /// Where a run's worktree lives.
 pub fn worktree_path(root: &Path, run_id: Uuid) -> PathBuf {
     root.join("runs").join(run_id.to_string())

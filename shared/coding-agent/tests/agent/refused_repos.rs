@@ -4,7 +4,9 @@
 //! command is refused before the clone, before the fetch into an existing
 //! mirror, and before an approval's or rejection's push; a repository on
 //! this machine only with `AGENT_ALLOW_LOCAL_REPOS`. Nothing runs: the file
-//! each URL would create never appears, and the origin is untouched.
+//! each URL would create never appears, and the origin is untouched. What
+//! the run's error says names paths under `$WORKSPACE_ROOT`, not the
+//! worker's disk.
 
 use crate::fake_llm::fix_the_answer;
 use crate::helpers::{Harness, fatal_reason, git};
@@ -87,4 +89,16 @@ async fn a_repository_on_this_machine_needs_allow_local_repos() {
     h.project.repo_url = Some(path);
     let (result, _) = h.execute(&h.run("Fix the answer")).await;
     result.expect("allowed, the same repository works");
+}
+
+#[tokio::test]
+async fn a_workspace_error_names_paths_under_workspace_root_not_the_disk() {
+    let h = Harness::new(Vec::new(), None).await;
+    // The mirrors directory can not be made: a file is in its place.
+    std::fs::write(h.workspace.path().join("mirrors"), "").expect("write");
+    let (result, _) = h.execute(&h.run("Fix the answer")).await;
+    let reason = fatal_reason(result);
+    assert!(reason.contains("$WORKSPACE_ROOT/mirrors"), "{reason}");
+    let root = h.workspace.path().to_string_lossy().into_owned();
+    assert!(!reason.contains(&root), "{reason}");
 }
