@@ -5,12 +5,12 @@
 //! each connection's socket and replaces such an answer, as it is written,
 //! with the same status carrying the api's error body and security headers.
 //!
-//! Only an answer whose head is all there is and says `content-length: 0`
-//! is replaced: every answer of the router to an error has a JSON body, so
-//! an empty 400/414/431 can only be hyper's own. Writes are not vectored,
-//! so hyper hands over each answer's head in one buffer.
+//! Only a write that is one whole head saying `content-length: 0` with a
+//! 400/414/431 status is replaced: every answer of the router to an error
+//! has a JSON body, so such a head can only be hyper's own (hyper writes an
+//! answer's head as one buffer, its body, if any, as others).
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -79,6 +79,26 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonParseErrors<T> {
             return Poll::Ready(Ok(buf.len()));
         }
         Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let mut filled = bufs.iter().filter(|buf| !buf.is_empty());
+        if let (Some(only), None) = (filled.next(), filled.next())
+            && replacement(only).is_some()
+        {
+            return self.poll_write(cx, only);
+        }
+        let this = &mut *self;
+        ready!(this.poll_pending(cx))?;
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
