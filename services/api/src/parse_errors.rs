@@ -115,6 +115,14 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for JsonParseErrors<T> {
 /// The JSON answer for an empty parse-error answer hyper is writing, if
 /// `head` is one.
 fn replacement(head: &[u8]) -> Option<Vec<u8>> {
+    // Cheap first: most writes are bodies, or heads of other statuses.
+    let status = head.get(9..12)?;
+    if head.len() > 4096
+        || !head.starts_with(b"HTTP/1.")
+        || !matches!(status, b"400" | b"414" | b"431")
+    {
+        return None;
+    }
     let text = std::str::from_utf8(head).ok()?;
     if !text.ends_with("\r\n\r\n") {
         return None;
