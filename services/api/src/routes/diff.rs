@@ -42,9 +42,8 @@ pub struct RunDiff {
     params(("id" = Uuid, Path, description = "Run id")),
     responses(
         (status = 200, body = RunDiff),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 409, description = "The run has no diff (not an `llm` run, or not finished)", body = ErrorBody),
-        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn show(
     State(state): State<AppState>,

@@ -30,8 +30,12 @@ const MAX_TIMEOUT_S: u64 = 600;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecBody {
+    /// The command, run by `sh -c`: 1 to 8 KiB ([`MAX_CMD_BYTES`]), not blank.
+    #[schema(min_length = 1, max_length = 8192)]
     cmd: String,
+    /// Seconds before it is killed: 1 to 600 ([`MAX_TIMEOUT_S`]), default 60.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 600)]
     timeout_s: Option<u64>,
 }
 
@@ -47,7 +51,7 @@ pub struct ExecBody {
         (status = 403, description = "The token's role is below admin", body = ErrorBody),
         (status = 409, description = "Not AWAITING_APPROVAL, or a review in progress", body = ErrorBody),
         (status = 422, description = "Empty or oversized cmd, or timeout_s out of range", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]
 pub async fn exec(

@@ -28,6 +28,8 @@ pub const MAX_MESSAGE_BYTES: usize = agent_runner_domain::submission::MAX_GOAL_B
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
+    /// The follow-up: 1 to 10 KiB ([`MAX_MESSAGE_BYTES`]) once trimmed.
+    #[schema(min_length = 1, max_length = 10240)]
     message: String,
 }
 
@@ -39,12 +41,10 @@ pub struct MessageBody {
     request_body = MessageBody,
     responses(
         (status = 202, description = "Message stored; the run is QUEUED again as a new attempt", body = Run),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 403, description = "The token's role is below runner", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 409, description = "Not an `llm` run in COMPLETED, FAILED, CANCELLED or AWAITING_APPROVAL, or a review is in progress", body = ErrorBody),
         (status = 422, description = "Empty or oversized message", body = ErrorBody),
-        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn post(
     State(state): State<AppState>,

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
     params(("id" = Uuid, Path, description = "Run id"), ("request_id" = Uuid, Path, description = "Request id")),
     responses(
         (status = 200, description = "The request: kind, status (PENDING, DONE, FAILED), result or error", body = serde_json::Value),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 503, description = "Postgres or RabbitMQ is unavailable; retry", body = ErrorBody),
     ))]
 pub async fn show(
