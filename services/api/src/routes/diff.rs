@@ -2,10 +2,10 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::parse_id;
+use crate::extract::{ApiPath, parse_id};
 use crate::state::AppState;
 use agent_runner_store::runs;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::Value;
@@ -48,7 +48,7 @@ pub struct RunDiff {
 pub async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RunDiff>, ApiError> {
     let id = parse_id(&id, "run")?;
     let run = runs::get_in(&state.pool, id, principal.scope())

@@ -2,10 +2,10 @@
 
 use crate::auth::{self, Principal};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, parse_id};
+use crate::extract::{ApiPath, ApiQuery, parse_id};
 use crate::state::AppState;
 use agent_runner_store::{events, runs};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -43,7 +43,7 @@ pub struct EventList {
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Json<EventList>, ApiError> {
     let id = parse_id(&id, "run")?;

@@ -9,12 +9,12 @@ use super::requests::answer;
 use crate::auth::{self, Principal, Role};
 use crate::dispatch::send_and_wait;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, ApiPath, parse_id};
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
@@ -58,7 +58,7 @@ pub async fn exec(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ExecBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Admin)?;

@@ -6,14 +6,14 @@
 use super::runs::publish_fast_path;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, ApiPath, parse_id};
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_domain::RunStatus;
 use agent_runner_store::messages::{self, CONTINUABLE, PostOutcome};
 use agent_runner_store::runs;
 use agent_runner_store::runs::Run;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -50,7 +50,7 @@ pub async fn post(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<MessageBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Runner)?;

@@ -13,11 +13,11 @@
 use super::projects::{checked_default_branch, checked_repo_url, checked_settings};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, ApiPath, parse_id};
 use crate::state::AppState;
 use agent_runner_domain::secret::{MASK, is_masked_form_of, is_secret_name};
 use agent_runner_store::projects::{self, Project, ProjectChange};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
@@ -60,7 +60,7 @@ fn given<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::E
 pub async fn update(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateProject>,
 ) -> Result<Json<Project>, ApiError> {
     principal.require(Role::Admin)?;

@@ -4,13 +4,13 @@
 use super::review::check_branch_name;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, ApiPath, parse_id};
 use crate::state::AppState;
 use agent_runner_coding_agent::validate_project_settings;
 use agent_runner_domain::repo::{RepoPolicy, RepoUrl};
 use agent_runner_store::StoreError;
 use agent_runner_store::projects::{self, NewProject, Project};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
@@ -116,7 +116,7 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Project>, ApiError> {
     let id = parse_id(&id, "project")?;
     projects::get_in(&state.pool, id, principal.scope())

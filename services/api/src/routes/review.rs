@@ -9,7 +9,7 @@ use super::requests::answer;
 use crate::auth::{self, Principal, Role};
 use crate::dispatch::send_and_wait;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{OptionalJson, parse_id};
+use crate::extract::{ApiPath, OptionalJson, parse_id};
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
@@ -17,7 +17,7 @@ use agent_runner_store::runs::Run;
 use agent_runner_store::{projects, runs};
 use agent_runner_telemetry::TraceParent;
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -63,7 +63,7 @@ pub async fn approve(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     OptionalJson(body): OptionalJson<ApproveBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Reviewer)?;
@@ -113,7 +113,7 @@ pub async fn reject(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     OptionalJson(_body): OptionalJson<RejectBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Reviewer)?;

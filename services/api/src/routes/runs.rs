@@ -2,7 +2,7 @@
 
 use crate::auth::{self, Principal, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_id};
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_coding_agent::{params_override_endpoint, validate_llm_params};
@@ -11,7 +11,7 @@ use agent_runner_queue::JobProperties;
 use agent_runner_store::runs::{
     self, CancelOutcome, Created, Idempotency, NewRun, RetryOutcome, Run, RunFilter,
 };
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -248,7 +248,7 @@ pub async fn list(
 pub async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Run>, ApiError> {
     let id = parse_id(&id, "run")?;
     runs::get_in(&state.pool, id, principal.scope())
@@ -275,7 +275,7 @@ fn not_found(id: uuid::Uuid) -> ApiError {
 pub async fn cancel(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Runner)?;
     let id = parse_id(&id, "run")?;
@@ -318,7 +318,7 @@ pub async fn retry(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Runner)?;
     let id = parse_id(&id, "run")?;

@@ -7,12 +7,12 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, parse_id};
+use crate::extract::{ApiPath, ApiQuery, parse_id};
 use crate::run_watch::Subscription;
 use crate::state::AppState;
 use agent_runner_store::{Pool, events, runs};
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
@@ -68,7 +68,7 @@ pub struct StreamEvent {
 pub async fn stream(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
