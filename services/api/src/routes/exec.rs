@@ -97,3 +97,16 @@ pub async fn exec(
     let dispatched = send_and_wait(&state, request, &trace.0).await?;
     answer(&state, dispatched).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_states_the_limits_an_exec_is_checked_against() {
+        let schema = serde_json::to_value(<ExecBody as utoipa::PartialSchema>::schema())
+            .expect("schema serialises");
+        assert_eq!(schema["properties"]["cmd"]["maxLength"], MAX_CMD_BYTES);
+        assert_eq!(schema["properties"]["timeout_s"]["maximum"], MAX_TIMEOUT_S);
+    }
+}

@@ -161,3 +161,15 @@ pub(super) fn checked_default_branch(branch: String) -> Result<String, ApiError>
     })?;
     Ok(branch)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_states_the_longest_project_name() {
+        let schema = serde_json::to_value(<CreateProject as utoipa::PartialSchema>::schema())
+            .expect("schema serialises");
+        assert_eq!(schema["properties"]["name"]["maxLength"], MAX_NAME_LEN);
+    }
+}
