@@ -350,5 +350,55 @@ async fn a_request_hyper_can_not_parse_gets_a_json_error_too() {
     // The connection loop serves new connections as before.
     let (status, _) = api.get("/healthz").await;
     assert_eq!(status, 200);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_path_segment_that_is_not_utf8_gets_a_json_404_on_every_route_that_takes_one() {
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[]).await;
+    let doc: Value = api
+        .http
+        .get(format!("{}/openapi.json", api.base_url))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("document");
+    let mut probed = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        if !path.contains('{') {
+            continue;
+        }
+        // Every parameter is `%FF`: a byte that decodes to no UTF-8 at all.
+        let concrete: String = path
+            .split('/')
+            .map(|s| if s.starts_with('{') { "%FF" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in ["get", "post", "patch"] {
+            if item.get(method).is_none() {
+                continue;
+            }
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            let response = api
+                .http
+                .request(method.clone(), format!("{}{concrete}", api.base_url))
+                .bearer_auth(&api.token)
+                .header("content-type", "application/json")
+                .body("{}")
+                .send()
+                .await
+                .expect("sent");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            assert_eq!(status, 404, "{method} {concrete}: {body}");
+            assert_eq!(body["error"]["code"], "not_found", "{method} {concrete}");
+            probed += 1;
+        }
+    }
+    assert!(
+        probed >= 10,
+        "only {probed} operations take a path parameter"
+    );
     api.stop().await;
 }

@@ -215,3 +215,117 @@ async fn openapi_json_describes_bodies_errors_and_bearer_auth() {
 
     api.stop().await;
 }
+
+/// The statuses `op` documents.
+fn statuses(op: &Value) -> BTreeSet<String> {
+    op["responses"]
+        .as_object()
+        .map(|r| r.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn openapi_json_lists_the_statuses_each_route_answers_and_the_limits_it_enforces() {
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[]).await;
+    let doc = document(&api).await;
+
+    // What the api answers before a handler runs: the token check on every
+    // /v1 route, the body extractors on every route that takes a body.
+    for (method, path) in operations(&doc) {
+        let op = &doc["paths"][&path][method.to_lowercase()];
+        let documented = statuses(op);
+        let mut expected: BTreeSet<&str> = BTreeSet::new();
+        if path.starts_with("/v1/") {
+            expected.extend(["401", "429", "503"]);
+            for status in ["429", "503"] {
+                assert!(
+                    op["responses"][status]["headers"]
+                        .get("Retry-After")
+                        .is_some(),
+                    "{method} {path} {status} documents Retry-After"
+                );
+            }
+        }
+        if op.get("requestBody").is_some() {
+            expected.extend(["400", "408", "413", "415", "422"]);
+        }
+        if path.contains('{') {
+            expected.insert("404");
+        }
+        for status in expected {
+            assert!(
+                documented.contains(status),
+                "{method} {path} documents {status}: {documented:?}"
+            );
+            assert_eq!(
+                op["responses"][status]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{method} {path} {status}"
+            );
+        }
+    }
+    // Actions above the viewer role answer 403 to a token without it.
+    for (method, path) in [
+        ("post", "/v1/projects"),
+        ("patch", "/v1/projects/{id}"),
+        ("post", "/v1/runs"),
+        ("post", "/v1/runs/{id}/cancel"),
+        ("post", "/v1/runs/{id}/retry"),
+        ("post", "/v1/runs/{id}/messages"),
+        ("post", "/v1/runs/{id}/approve"),
+        ("post", "/v1/runs/{id}/reject"),
+        ("post", "/v1/runs/{id}/exec"),
+    ] {
+        let documented = statuses(&doc["paths"][path][method]);
+        assert!(
+            documented.contains("403"),
+            "{method} {path}: {documented:?}"
+        );
+    }
+    // A body that may be left out is not a JSON null (which gets 422).
+    let approve = &doc["paths"]["/v1/runs/{id}/approve"]["post"]["requestBody"];
+    assert_ne!(approve["required"], true, "{approve}");
+    assert_eq!(
+        approve["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ApproveBody"
+    );
+
+    // Limits, from the constants the api checks them with.
+    let schemas = &doc["components"]["schemas"];
+    let field = |schema: &str, name: &str| schemas[schema]["properties"][name].clone();
+    use agent_runner_domain::repo::BRANCH_NAME_MAX_BYTES;
+    use agent_runner_domain::submission::{MAX_GOAL_BYTES, MAX_MAX_ATTEMPTS};
+    assert_eq!(field("RunSubmission", "goal")["maxLength"], MAX_GOAL_BYTES);
+    assert_eq!(
+        field("RunSubmission", "max_attempts")["maximum"],
+        MAX_MAX_ATTEMPTS
+    );
+    assert_eq!(field("RunSubmission", "timeout_s")["minimum"], 1);
+    assert_eq!(field("MessageBody", "message")["maxLength"], MAX_GOAL_BYTES);
+    for (schema, name) in [
+        ("CreateProject", "default_branch"),
+        ("UpdateProject", "default_branch"),
+        ("ApproveBody", "merge_into"),
+    ] {
+        assert_eq!(
+            field(schema, name)["maxLength"],
+            BRANCH_NAME_MAX_BYTES,
+            "{schema}.{name}"
+        );
+    }
+    let limit = doc["paths"]["/v1/runs"]["get"]["parameters"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["name"] == "limit"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(limit["schema"]["maximum"], 500, "{limit}");
+
+    // The event stream documents its events, not a string.
+    let stream = &doc["paths"]["/v1/runs/{id}/events/stream"]["get"]["responses"]["200"];
+    assert_eq!(
+        stream["content"]["text/event-stream"]["schema"]["$ref"],
+        "#/components/schemas/StreamEvent"
+    );
+    api.stop().await;
+}

@@ -22,7 +22,7 @@ pub struct ErrorDetail {
     /// Stable code: `bad_request`, `unauthorized`, `forbidden`, `not_found`,
     /// `method_not_allowed`, `request_timeout`, `conflict`,
     /// `payload_too_large`, `unsupported_media_type`, `validation_failed`,
-    /// `too_many_requests`, `service_unavailable`,
+    /// `too_many_requests`, `service_unavailable`, `no_worker`,
     /// `internal` (and `not_ready` from `/readyz`).
     #[schema(example = "not_found")]
     pub code: String,

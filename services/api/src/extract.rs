@@ -1,5 +1,7 @@
 //! Request extractors that answer with [`ApiError`] instead of axum's
-//! plain-text rejections, so every client error has the JSON error body.
+//! plain-text rejections, so every client error has the JSON error body:
+//! handlers take [`ApiJson`], [`OptionalJson`], [`ApiQuery`] and [`ApiPath`],
+//! never axum's own `Json`, `Query` or `Path`.
 //!
 //! A JSON body is read as a [`Value`] first and checked before it is turned
 //! into the handler's type: it must be an object (serde would otherwise take
@@ -8,7 +10,7 @@
 //! `jsonb` (the insert would fail with a 500).
 
 use crate::error::ApiError;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -156,6 +158,10 @@ where
 {
     type Rejection = ApiError;
 
+    #[expect(
+        clippy::disallowed_types,
+        reason = "the one place axum's Query is read"
+    )]
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(ApiQuery(value)),
@@ -166,6 +172,35 @@ where
 
 fn query_rejection(rejection: QueryRejection) -> ApiError {
     ApiError::BadRequest(rejection.body_text())
+}
+
+/// Path parameters. A segment that is not UTF-8 once percent-decoded
+/// (`/v1/runs/%FF`) can name nothing, so it is a 404 like a malformed id
+/// ([`parse_id`]), with the JSON error body instead of axum's plain-text 400.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    #[expect(clippy::disallowed_types, reason = "the one place axum's Path is read")]
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(ApiPath(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    match rejection {
+        PathRejection::FailedToDeserializePathParams(err) => ApiError::NotFound(err.body_text()),
+        // A handler reading parameters its route does not have: a bug.
+        other => ApiError::Internal(anyhow::anyhow!(other.body_text())),
+    }
 }
 
 /// Parses an id from a path segment; a malformed id cannot name anything,

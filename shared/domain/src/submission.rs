@@ -14,25 +14,45 @@ pub const MAX_MAX_ATTEMPTS: i32 = 20;
 /// Agent kinds this build knows.
 pub const AGENT_KINDS: [&str; 2] = ["simulated", "llm"];
 
+/// The agent kinds of [`AGENT_KINDS`], as the OpenAPI document names them
+/// for [`RunSubmission::agent`] (which stays a string, so that an unknown
+/// kind gets the message of [`SubmissionError::UnknownAgent`]).
+#[derive(Debug, Clone, Copy, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+pub enum AgentKind {
+    /// The simulated agent: a scripted lifecycle.
+    Simulated,
+    /// The coding agent over an OpenAI-compatible endpoint.
+    Llm,
+}
+
 /// A run as a client submits it (`POST /v1/runs`).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunSubmission {
     /// The project the run works on.
     pub project_id: Uuid,
-    /// What the agent should achieve.
+    /// What the agent should achieve: 1 to 10 KiB ([`MAX_GOAL_BYTES`]) once
+    /// trimmed.
+    #[schema(min_length = 1, max_length = 10240)]
     pub goal: String,
     /// Agent kind; `simulated` when absent.
     #[serde(default)]
+    #[schema(value_type = Option<AgentKind>)]
     pub agent: Option<String>,
     /// Agent parameters (a JSON object).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub params: Option<Value>,
-    /// Attempts before the run fails for good.
+    /// Attempts before the run fails for good: 1 to 20
+    /// ([`MAX_MAX_ATTEMPTS`]), default 3.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 20)]
     pub max_attempts: Option<i32>,
-    /// Run deadline in seconds; the server default when absent.
+    /// Run deadline in seconds; the server default (`RUN_TIMEOUT_DEFAULT_S`)
+    /// when absent, at most `RUN_TIMEOUT_MAX_S`.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub timeout_s: Option<i64>,
 }
 
@@ -241,6 +261,19 @@ mod tests {
         let mut s = submission("g");
         s.max_attempts = Some(0);
         assert_eq!(s.validate(), Err(SubmissionError::BadMaxAttempts(0)));
+    }
+
+    #[test]
+    fn the_document_names_the_agent_kinds_and_limits_this_module_checks() {
+        let schema = |s: utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>| {
+            serde_json::to_value(s).expect("schema serialises")
+        };
+        let kinds = schema(<AgentKind as utoipa::PartialSchema>::schema());
+        assert_eq!(kinds["enum"], json!(AGENT_KINDS), "{kinds}");
+        let submission = schema(<RunSubmission as utoipa::PartialSchema>::schema());
+        let fields = &submission["properties"];
+        assert_eq!(fields["goal"]["maxLength"], json!(MAX_GOAL_BYTES));
+        assert_eq!(fields["max_attempts"]["maximum"], json!(MAX_MAX_ATTEMPTS));
     }
 
     #[test]

@@ -2,10 +2,10 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::parse_id;
+use crate::extract::{ApiPath, parse_id};
 use crate::state::AppState;
 use agent_runner_store::runs;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Serialize;
 use serde_json::Value;
@@ -42,14 +42,13 @@ pub struct RunDiff {
     params(("id" = Uuid, Path, description = "Run id")),
     responses(
         (status = 200, body = RunDiff),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 409, description = "The run has no diff (not an `llm` run, or not finished)", body = ErrorBody),
-        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<RunDiff>, ApiError> {
     let id = parse_id(&id, "run")?;
     let run = runs::get_in(&state.pool, id, principal.scope())

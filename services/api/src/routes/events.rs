@@ -2,10 +2,10 @@
 
 use crate::auth::{self, Principal};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, parse_id};
+use crate::extract::{ApiPath, ApiQuery, parse_id};
 use crate::state::AppState;
 use agent_runner_store::{events, runs};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -17,9 +17,11 @@ use utoipa::{IntoParams, ToSchema};
 pub struct EventsQuery {
     /// Only events with a greater `seq` (default 0: from the start).
     #[serde(default)]
+    #[param(minimum = 0)]
     after: Option<i32>,
     /// At most this many events, 1 to 1000 (default 1000).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
 }
 
@@ -36,12 +38,12 @@ pub struct EventList {
     responses(
         (status = 200, body = EventList),
         (status = 400, description = "Bad query parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
     ))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Json<EventList>, ApiError> {
     let id = parse_id(&id, "run")?;

@@ -9,12 +9,12 @@ use super::requests::answer;
 use crate::auth::{self, Principal, Role};
 use crate::dispatch::send_and_wait;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, ApiPath, parse_id};
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
@@ -30,8 +30,12 @@ const MAX_TIMEOUT_S: u64 = 600;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecBody {
+    /// The command, run by `sh -c`: 1 to 8 KiB ([`MAX_CMD_BYTES`]), not blank.
+    #[schema(min_length = 1, max_length = 8192)]
     cmd: String,
+    /// Seconds before it is killed: 1 to 600 ([`MAX_TIMEOUT_S`]), default 60.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 600)]
     timeout_s: Option<u64>,
 }
 
@@ -47,14 +51,14 @@ pub struct ExecBody {
         (status = 403, description = "The token's role is below admin", body = ErrorBody),
         (status = 409, description = "Not AWAITING_APPROVAL, or a review in progress", body = ErrorBody),
         (status = 422, description = "Empty or oversized cmd, or timeout_s out of range", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]
 pub async fn exec(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<ExecBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Admin)?;
@@ -92,4 +96,17 @@ pub async fn exec(
     tracing::info!(run.id = %id, token = %principal.name, "exec in a run's worktree requested");
     let dispatched = send_and_wait(&state, request, &trace.0).await?;
     answer(&state, dispatched).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_states_the_limits_an_exec_is_checked_against() {
+        let schema = serde_json::to_value(<ExecBody as utoipa::PartialSchema>::schema())
+            .expect("schema serialises");
+        assert_eq!(schema["properties"]["cmd"]["maxLength"], MAX_CMD_BYTES);
+        assert_eq!(schema["properties"]["timeout_s"]["maximum"], MAX_TIMEOUT_S);
+    }
 }

@@ -6,14 +6,14 @@
 use super::runs::publish_fast_path;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, ApiPath, parse_id};
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_domain::RunStatus;
 use agent_runner_store::messages::{self, CONTINUABLE, PostOutcome};
 use agent_runner_store::runs;
 use agent_runner_store::runs::Run;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -28,6 +28,8 @@ pub const MAX_MESSAGE_BYTES: usize = agent_runner_domain::submission::MAX_GOAL_B
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageBody {
+    /// The follow-up: 1 to 10 KiB ([`MAX_MESSAGE_BYTES`]) once trimmed.
+    #[schema(min_length = 1, max_length = 10240)]
     message: String,
 }
 
@@ -39,18 +41,16 @@ pub struct MessageBody {
     request_body = MessageBody,
     responses(
         (status = 202, description = "Message stored; the run is QUEUED again as a new attempt", body = Run),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
         (status = 403, description = "The token's role is below runner", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 409, description = "Not an `llm` run in COMPLETED, FAILED, CANCELLED or AWAITING_APPROVAL, or a review is in progress", body = ErrorBody),
         (status = 422, description = "Empty or oversized message", body = ErrorBody),
-        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn post(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<MessageBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Runner)?;

@@ -67,7 +67,8 @@ fn documented(state: &AppState) -> OpenApiRouter<AppState> {
 
 /// Builds the router over `state`.
 pub fn router(state: AppState) -> Router {
-    let (routes, document) = documented(&state).split_for_parts();
+    let (routes, mut document) = documented(&state).split_for_parts();
+    crate::openapi::add_shared_responses(&mut document);
     let document = document.to_json().expect("the OpenAPI document serialises");
     routes
         // A route layer runs after routing, so it sees the route template.

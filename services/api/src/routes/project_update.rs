@@ -13,11 +13,11 @@
 use super::projects::{checked_default_branch, checked_repo_url, checked_settings};
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, ApiPath, parse_id};
 use crate::state::AppState;
 use agent_runner_domain::secret::{MASK, is_masked_form_of, is_secret_name};
 use agent_runner_store::projects::{self, Project, ProjectChange};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::{Extension, Json};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
@@ -31,11 +31,14 @@ pub struct UpdateProject {
     #[serde(default, deserialize_with = "given")]
     #[schema(value_type = Option<String>)]
     repo_url: Option<Option<String>>,
-    /// A new branch runs start from.
+    /// A new branch runs start from: a valid git branch name of at most 255
+    /// bytes.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
     default_branch: Option<String>,
     /// Keys to set in the settings; a key set to `null` is removed.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     settings: Option<Value>,
 }
 
@@ -50,18 +53,14 @@ fn given<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::E
     request_body = UpdateProject,
     responses(
         (status = 200, description = "Changed", body = Project),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token's role is below admin", body = ErrorBody),
         (status = 404, description = "No such project", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "An unknown field (the name can not change), or a value that is not valid; nothing changed", body = ErrorBody),
-        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn update(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateProject>,
 ) -> Result<Json<Project>, ApiError> {
     principal.require(Role::Admin)?;

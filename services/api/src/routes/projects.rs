@@ -4,13 +4,13 @@
 use super::review::check_branch_name;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, parse_id};
+use crate::extract::{ApiJson, ApiPath, parse_id};
 use crate::state::AppState;
 use agent_runner_coding_agent::validate_project_settings;
 use agent_runner_domain::repo::{RepoPolicy, RepoUrl};
 use agent_runner_store::StoreError;
 use agent_runner_store::projects::{self, NewProject, Project};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
@@ -21,16 +21,20 @@ use utoipa::ToSchema;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateProject {
-    /// Unique name, 1 to 200 characters.
+    /// Unique name, 1 to 200 bytes once trimmed.
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     /// Git repository (local path or URL) the `llm` agent works on.
     #[serde(default)]
     repo_url: Option<String>,
-    /// Branch runs start from; `main` when absent.
+    /// Branch runs start from; `main` when absent. A valid git branch name
+    /// of at most 255 bytes.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
     default_branch: Option<String>,
     /// Settings object (e.g. `{"require_approval": true}`).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     settings: Option<Value>,
 }
 
@@ -48,13 +52,9 @@ const MAX_NAME_LEN: usize = 200;
     request_body = CreateProject,
     responses(
         (status = 201, description = "Created", body = Project),
-        (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token's role is below admin", body = ErrorBody),
         (status = 409, description = "The name is taken", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid project", body = ErrorBody),
-        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -100,7 +100,7 @@ pub async fn create(
 
 /// Lists projects, newest first (only the token's, when it is scoped).
 #[utoipa::path(get, path = "/v1/projects", tag = "projects", security(("bearer" = [])),
-    responses((status = 200, body = ProjectList), (status = 401, description = "No valid token", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
+    responses((status = 200, body = ProjectList)))]
 pub async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -112,11 +112,11 @@ pub async fn list(
 /// Shows one project.
 #[utoipa::path(get, path = "/v1/projects/{id}", tag = "projects", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Project id")),
-    responses((status = 200, body = Project), (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such project, or not one of the token's", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
+    responses((status = 200, body = Project), (status = 404, description = "No such project, or not one of the token's", body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Project>, ApiError> {
     let id = parse_id(&id, "project")?;
     projects::get_in(&state.pool, id, principal.scope())
@@ -160,4 +160,16 @@ pub(super) fn checked_default_branch(branch: String) -> Result<String, ApiError>
         ApiError::Validation(format!("default_branch is not a valid branch name: it {e}"))
     })?;
     Ok(branch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_states_the_longest_project_name() {
+        let schema = serde_json::to_value(<CreateProject as utoipa::PartialSchema>::schema())
+            .expect("schema serialises");
+        assert_eq!(schema["properties"]["name"]["maxLength"], MAX_NAME_LEN);
+    }
 }

@@ -5,11 +5,11 @@
 use crate::auth::{self, Principal};
 use crate::dispatch::{Dispatched, request_url};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::parse_id;
+use crate::extract::{ApiPath, parse_id};
 use crate::state::AppState;
 use agent_runner_store::requests::{self, RequestKind, RunRequest};
 use agent_runner_store::runs;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -21,13 +21,13 @@ use serde_json::{Value, json};
     params(("id" = Uuid, Path, description = "Run id"), ("request_id" = Uuid, Path, description = "Request id")),
     responses(
         (status = 200, description = "The request: kind, status (PENDING, DONE, FAILED), result or error", body = serde_json::Value),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 503, description = "Postgres or RabbitMQ is unavailable; retry", body = ErrorBody),
     ))]
 pub async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path((id, request_id)): Path<(String, String)>,
+    ApiPath((id, request_id)): ApiPath<(String, String)>,
 ) -> Result<Json<RunRequest>, ApiError> {
     let id = parse_id(&id, "run")?;
     auth::run_in_scope(&state.pool, &principal, id).await?;

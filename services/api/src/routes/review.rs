@@ -9,7 +9,7 @@ use super::requests::answer;
 use crate::auth::{self, Principal, Role};
 use crate::dispatch::send_and_wait;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{OptionalJson, parse_id};
+use crate::extract::{ApiPath, OptionalJson, parse_id};
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
@@ -17,7 +17,7 @@ use agent_runner_store::runs::Run;
 use agent_runner_store::{projects, runs};
 use agent_runner_telemetry::TraceParent;
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -32,10 +32,15 @@ use uuid::Uuid;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproveBody {
+    /// Merge the run's branch into this one: a valid git branch name of at
+    /// most 255 bytes.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 255)]
     merge_into: Option<String>,
+    /// Keep the branch as it is (not with `merge_into`).
     #[serde(default)]
     keep: bool,
+    /// `false`: do not push the kept branch (only with `keep`).
     #[serde(default)]
     push: Option<bool>,
 }
@@ -51,14 +56,14 @@ pub struct ApproveBody {
         (status = 409, description = "Not AWAITING_APPROVAL, a review already open, a merge conflict, or the project's repository refused the push", body = ErrorBody),
         (status = 422, description = "Both merge_into and keep, a bad branch name, or push false with a merge", body = ErrorBody),
         (status = 403, description = "The token's role is below reviewer", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]
 pub async fn approve(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     OptionalJson(body): OptionalJson<ApproveBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Reviewer)?;
@@ -101,14 +106,14 @@ pub async fn approve(
         (status = 202, description = "Handed to the worker holding the worktree; poll the URL given", body = serde_json::Value),
         (status = 409, description = "Not AWAITING_APPROVAL, a review already open, or the project's repository refused deleting the pushed branch", body = ErrorBody),
         (status = 403, description = "The token's role is below reviewer", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 503, description = "Postgres or RabbitMQ is unavailable, or no worker is connected; retry", body = ErrorBody),
     ))]
 pub async fn reject(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     OptionalJson(_body): OptionalJson<RejectBody>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Reviewer)?;

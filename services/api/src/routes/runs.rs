@@ -2,7 +2,7 @@
 
 use crate::auth::{self, Principal, Role};
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiQuery, parse_id};
+use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_id};
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_coding_agent::{params_override_endpoint, validate_llm_params};
@@ -11,7 +11,7 @@ use agent_runner_queue::JobProperties;
 use agent_runner_store::runs::{
     self, CancelOutcome, Created, Idempotency, NewRun, RetryOutcome, Run, RunFilter,
 };
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -34,13 +34,9 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
     responses(
         (status = 201, description = "Accepted: committed, and published now or by the outbox relay", body = Run),
         (status = 400, description = "Malformed JSON or Idempotency-Key", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The token's role is below runner, or an llm run's params.base_url from a token below admin", body = ErrorBody),
         (status = 409, description = "This token used the Idempotency-Key for a submission that differs (the message names the fields)", body = ErrorBody),
-        (status = 413, description = "Body over MAX_BODY_BYTES", body = ErrorBody),
-        (status = 415, description = "Not JSON", body = ErrorBody),
         (status = 422, description = "Invalid submission (goal, agent, params, unknown project or one outside the token's projects)", body = ErrorBody),
-        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -176,6 +172,7 @@ pub struct ListQuery {
     project_id: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
     #[serde(default)]
@@ -198,8 +195,6 @@ pub struct RunPage {
     responses(
         (status = 200, body = RunPage),
         (status = 400, description = "Bad query parameter", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -249,11 +244,11 @@ pub async fn list(
 /// Shows one run.
 #[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Run id")),
-    responses((status = 200, body = Run), (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
+    responses((status = 200, body = Run), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Run>, ApiError> {
     let id = parse_id(&id, "run")?;
     runs::get_in(&state.pool, id, principal.scope())
@@ -274,14 +269,13 @@ fn not_found(id: uuid::Uuid) -> ApiError {
         (status = 200, description = "Cancelled (it was QUEUED or RETRYING)", body = Run),
         (status = 202, description = "Requested: the worker stops the RUNNING run within about a second", body = Run),
         (status = 403, description = "The token's role is below runner", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 409, description = "The run already finished", body = ErrorBody),
-        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn cancel(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Runner)?;
     let id = parse_id(&id, "run")?;
@@ -317,15 +311,14 @@ pub async fn cancel(
     responses(
         (status = 202, description = "Queued again as a new attempt", body = Run),
         (status = 403, description = "The token's role is below runner", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
         (status = 409, description = "Only FAILED or CANCELLED runs can be retried", body = ErrorBody),
-        (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
     ))]
 pub async fn retry(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Extension(trace): Extension<RequestTrace>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Response, ApiError> {
     principal.require(Role::Runner)?;
     let id = parse_id(&id, "run")?;

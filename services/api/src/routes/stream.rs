@@ -7,12 +7,12 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiQuery, parse_id};
+use crate::extract::{ApiPath, ApiQuery, parse_id};
 use crate::run_watch::Subscription;
 use crate::state::AppState;
 use agent_runner_store::{Pool, events, runs};
 use axum::Extension;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures_util::stream::{self, Stream};
@@ -20,7 +20,7 @@ use serde::Deserialize;
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 /// How long a stream waits before reading again after a failed read, or
@@ -32,9 +32,24 @@ const RETRY: Duration = Duration::from_millis(200);
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {
-    /// Start after this `seq` when there is no `Last-Event-ID`.
+    /// Start after this `seq` when there is no `Last-Event-ID` (a negative
+    /// one reads as 0).
     #[serde(default)]
     after: Option<i32>,
+}
+
+/// One Server-Sent Event of the stream: the fields of its `id:`, `event:`
+/// and `data:` lines. (OpenAPI 3.1 has the schema of a `text/event-stream`
+/// describe each event.)
+#[derive(ToSchema)]
+pub struct StreamEvent {
+    /// The event's `seq`.
+    #[schema(pattern = "^[0-9]+$")]
+    pub id: String,
+    /// The event's `kind` (`RUN_CREATED`, `RUN_STARTED`, …).
+    pub event: String,
+    /// The event as JSON, as `GET /v1/runs/{id}/events` lists it.
+    pub data: String,
 }
 
 /// Streams the run's events after `Last-Event-ID` (or `after`).
@@ -46,14 +61,14 @@ pub struct StreamQuery {
     ),
     responses(
         (status = 200, description = "Server-Sent Events: `id` = seq, `event` = kind, `data` = the event as JSON; ends after the terminal event",
-         content_type = "text/event-stream", body = String),
+         content_type = "text/event-stream", body = StreamEvent),
         (status = 400, description = "Bad Last-Event-ID or query", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody),
+        (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody),
     ))]
 pub async fn stream(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
     headers: HeaderMap,
     ApiQuery(query): ApiQuery<StreamQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
@@ -123,9 +138,10 @@ async fn next_event(mut cursor: Cursor) -> Option<(Result<Event, Infallible>, Cu
 }
 
 fn to_sse(event: &events::Event) -> Event {
-    let data = serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned());
-    Event::default()
-        .id(event.seq.to_string())
-        .event(event.kind.clone())
-        .data(data)
+    let sse = StreamEvent {
+        id: event.seq.to_string(),
+        event: event.kind.clone(),
+        data: serde_json::to_string(event).unwrap_or_else(|_| "{}".to_owned()),
+    };
+    Event::default().id(sse.id).event(sse.event).data(sse.data)
 }

@@ -1,6 +1,6 @@
 //! `/v1/workers`: live workers and how busy they are.
 
-use crate::error::{ApiError, ErrorBody};
+use crate::error::ApiError;
 use crate::state::AppState;
 use agent_runner_store::workers;
 use agent_runner_store::workers::Worker;
@@ -21,7 +21,7 @@ pub struct WorkerList {
 
 /// Workers that heartbeated recently.
 #[utoipa::path(get, path = "/v1/workers", tag = "workers", security(("bearer" = [])),
-    responses((status = 200, body = WorkerList), (status = 401, description = "No valid token", body = ErrorBody), (status = 503, description = "Postgres is unavailable; retry (see `Retry-After`)", body = ErrorBody)))]
+    responses((status = 200, body = WorkerList)))]
 pub async fn list(State(state): State<AppState>) -> Result<Json<WorkerList>, ApiError> {
     let workers = workers::list_live(&state.pool, STALE_AFTER_S).await?;
     Ok(Json(WorkerList { workers }))
