@@ -350,6 +350,8 @@ async fn a_request_hyper_can_not_parse_gets_a_json_error_too() {
     // The connection loop serves new connections as before.
     let (status, _) = api.get("/healthz").await;
     assert_eq!(status, 200);
+    api.stop().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_path_segment_that_is_not_utf8_gets_a_json_404_on_every_route_that_takes_one() {
