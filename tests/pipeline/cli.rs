@@ -123,6 +123,28 @@ async fn submit_watch_exits_0_on_completed_and_1_on_failed() {
     let body: serde_json::Value =
         serde_json::from_slice(&listed.stdout).expect("--json prints JSON");
     assert_eq!(body["runs"].as_array().map(Vec::len), Some(2));
+    // `runs` alone lists too, with the same options.
+    let alone = cli(&api, &["--json", "runs", "--status", "failed"]).await;
+    assert!(
+        alone.status.success(),
+        "{}",
+        String::from_utf8_lossy(&alone.stderr)
+    );
+    let body: serde_json::Value = serde_json::from_slice(&alone.stdout).expect("JSON");
+    assert_eq!(body["runs"].as_array().map(Vec::len), Some(1), "{body}");
+    let projects = cli(&api, &["--json", "projects"]).await;
+    assert!(
+        projects.status.success(),
+        "{}",
+        String::from_utf8_lossy(&projects.stderr)
+    );
+    let body: serde_json::Value = serde_json::from_slice(&projects.stdout).expect("JSON");
+    assert!(
+        body["projects"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|p| p["name"] == "cli-demo")),
+        "{body}"
+    );
     worker.stop().await;
     api.stop().await;
 }

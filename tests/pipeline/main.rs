@@ -30,3 +30,4 @@ mod stream;
 mod submit;
 mod tokens;
 mod trace_context;
+mod worker_ports;

@@ -79,9 +79,8 @@ pub struct Global {
 pub enum Command {
     /// Submit a run (and with --watch, follow it to the end).
     Submit(SubmitArgs),
-    /// List or show runs.
-    #[command(subcommand)]
-    Runs(RunsCommand),
+    /// List runs (also with no subcommand) or show one.
+    Runs(RunsArgs),
     /// Follow a run's timeline live until it finishes; exits by its status.
     Watch {
         /// Run id.
@@ -123,9 +122,8 @@ pub enum Command {
         #[arg(long)]
         stat: bool,
     },
-    /// Add or list projects.
-    #[command(subcommand)]
-    Projects(ProjectsCommand),
+    /// List projects (also with no subcommand), add or change one.
+    Projects(ProjectsArgs),
     /// List live workers and how busy they are.
     Workers,
 }
@@ -217,6 +215,26 @@ pub struct ExecArgs {
         allow_hyphen_values = true
     )]
     pub cmd: Vec<String>,
+}
+
+/// `runs`: a subcommand, or the options of `runs list`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RunsArgs {
+    /// What to do; listing when absent.
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+    /// `runs list` options, for `runs` alone.
+    #[command(flatten)]
+    pub list: ListArgs,
+}
+
+/// `projects`: a subcommand; listing when absent.
+#[derive(Debug, Args)]
+pub struct ProjectsArgs {
+    /// What to do; listing when absent.
+    #[command(subcommand)]
+    pub command: Option<ProjectsCommand>,
 }
 
 /// `runs` subcommands.

@@ -257,10 +257,11 @@ pub fn workers_table(workers: &[Worker], style: Style) -> String {
                 format!("{}/{}", count(w.in_flight), count(w.concurrency)),
                 age(w.started_at.as_deref()),
                 age(w.last_heartbeat.as_deref()),
+                w.metrics_addr.clone().unwrap_or_else(|| "-".to_owned()),
             ]
         })
         .collect();
-    let headers = ["ID", "HOSTNAME", "BUSY", "STARTED", "HEARTBEAT"];
+    let headers = ["ID", "HOSTNAME", "BUSY", "STARTED", "HEARTBEAT", "METRICS"];
     table(&headers, &rows, style, |_, _, padded| padded.to_owned())
 }
 

@@ -22,8 +22,11 @@ pub struct WorkerConfig {
     pub worker_id: String,
     /// `WORKER_CONCURRENCY`: prefetch, i.e. runs executed at once.
     pub concurrency: u16,
-    /// `WORKER_METRICS_ADDR`: `/healthz` (port 0 picks a free port).
+    /// `WORKER_METRICS_ADDR`: `/healthz` and `/metrics` (port 0 picks a
+    /// free port; unset, 127.0.0.1:9090 or a free port when that is taken).
     pub metrics_addr: SocketAddr,
+    /// Whether `WORKER_METRICS_ADDR` was set (a taken port is then an error).
+    pub metrics_addr_set: bool,
     /// `LEASE_S`: how long a claim holds without a heartbeat.
     pub lease: Duration,
     /// `HEARTBEAT_S`: how often leases are renewed.
@@ -73,6 +76,7 @@ impl WorkerConfig {
                 "WORKER_METRICS_ADDR",
                 SocketAddr::from(([127, 0, 0, 1], 9090)),
             )?,
+            metrics_addr_set: env.raw("WORKER_METRICS_ADDR").is_some(),
             lease: Duration::from_secs(lease_s),
             heartbeat: Duration::from_secs_f64(heartbeat_s),
             retry_base_ms: env.parse_in("RETRY_BASE_MS", 1000, 10, 3_600_000)?,

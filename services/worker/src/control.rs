@@ -8,12 +8,12 @@
 //! request already closed (answered, given up) is acked and dropped, so a
 //! duplicate delivery never acts twice.
 
+use crate::db_retry::with_db_retry;
 use crate::delivery::received_trace;
-use crate::execution::with_db_retry;
 use crate::review::Reviewer;
 use agent_runner_domain::JobMessage;
+use agent_runner_queue::acks::{ack, nack_requeue};
 use agent_runner_queue::lapin::message::Delivery;
-use agent_runner_queue::lapin::options::{BasicAckOptions, BasicNackOptions};
 use agent_runner_store::requests;
 use agent_runner_telemetry::spans;
 use tracing::Instrument;
@@ -83,21 +83,5 @@ impl ControlHandler {
                 nack_requeue(delivery).await;
             }
         }
-    }
-}
-
-async fn ack(delivery: &Delivery) {
-    if let Err(err) = delivery.ack(BasicAckOptions::default()).await {
-        tracing::warn!(error = %err, "control ack failed");
-    }
-}
-
-async fn nack_requeue(delivery: &Delivery) {
-    let options = BasicNackOptions {
-        requeue: true,
-        ..Default::default()
-    };
-    if let Err(err) = delivery.nack(options).await {
-        tracing::warn!(error = %err, "control nack failed");
     }
 }

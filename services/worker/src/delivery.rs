@@ -4,16 +4,16 @@
 //! the terminal status (or the retry hand-off) is committed, so a worker
 //! crash means redelivery, never a lost run.
 
-use crate::execution::{Disposition, Executor, with_db_retry};
+use crate::db_retry::with_db_retry;
+use crate::dead_letter::DeadLetterReason;
+use crate::execution::{Disposition, Executor};
 use agent_runner_domain::JobMessage;
+use agent_runner_queue::acks::{ack, nack_requeue};
 use agent_runner_queue::lapin::message::Delivery;
-use agent_runner_queue::lapin::options::{BasicAckOptions, BasicNackOptions};
-use agent_runner_queue::lapin::types::AMQPValue;
 use agent_runner_queue::{JobProperties, Publisher};
-use agent_runner_store::attempt::{self, Ending};
 use agent_runner_store::claim::{self, Claim};
 use agent_runner_store::outbox;
-use agent_runner_telemetry::{TRACEPARENT, TraceParent, spans};
+use agent_runner_telemetry::{TraceParent, spans};
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
@@ -36,16 +36,16 @@ impl Handler {
         let msg = match JobMessage::from_bytes(&delivery.data) {
             Ok(msg) => msg,
             Err(err) => {
-                let reason = format!("malformed message: {err}");
                 tracing::warn!(error = %err, "dead-lettering a malformed message");
+                let reason = DeadLetterReason::Malformed(err.to_string());
                 self.dead_letter_and_ack(&delivery, None, 0, &reason).await;
                 return;
             }
         };
         if !matches!(msg, JobMessage::ExecuteRun { .. }) {
-            let reason = format!("{} is a control job, not a work job", msg.type_name());
+            let reason = DeadLetterReason::Misrouted(msg.type_name());
             tracing::warn!(
-                reason,
+                reason = %reason,
                 "dead-lettering a control job found on the work queue"
             );
             self.dead_letter_and_ack(&delivery, Some(msg.run_id()), 0, &reason)
@@ -89,7 +89,8 @@ impl Handler {
                 return;
             }
             Ok(Claim::NotFound) => {
-                self.dead_letter_and_ack(&delivery, Some(run_id), 0, "unknown run")
+                let reason = DeadLetterReason::UnknownRun;
+                self.dead_letter_and_ack(&delivery, Some(run_id), 0, &reason)
                     .await;
                 return;
             }
@@ -100,29 +101,16 @@ impl Handler {
             }
         };
         let attempt = run.attempt;
-        if attempt > run.max_attempts {
-            // Earlier attempts were lost with their workers (crash loops).
-            let error = format!(
-                "attempt {attempt} exceeds max_attempts {}: earlier attempts were lost",
-                run.max_attempts
-            );
-            let ending = Ending::Failed {
-                error: error.clone(),
-            };
-            let _ended = with_db_retry(|| {
-                attempt::finish(&self.executor.pool, run_id, attempt, &[], &ending)
-            })
-            .await;
-            self.dead_letter_and_ack(&delivery, Some(run_id), attempt, &error)
-                .await;
-            return;
-        }
         tracing::Span::current().record("attempt", attempt);
-        tracing::info!(run.agent = %run.agent, "run claimed");
-        let disposition = self
-            .executor
-            .execute(&run, &project, messages, &trace, claim_began)
-            .await;
+        let disposition = if attempt > run.max_attempts {
+            // Earlier attempts were lost with their workers (crash loops).
+            self.executor.end_lost(&run).await
+        } else {
+            tracing::info!(run.agent = %run.agent, "run claimed");
+            self.executor
+                .execute(&run, &project, messages, &trace, claim_began)
+                .await
+        };
         match disposition {
             Disposition::Ack => ack(&delivery).await,
             Disposition::DeadLetter(reason) => {
@@ -161,12 +149,11 @@ impl Handler {
     async fn defer(&self, delivery: &Delivery, msg: &JobMessage) {
         let wait = Duration::from_secs_f64(self.lease_s / 2.0);
         let delay_ms = self.executor.tiers.nearest(wait);
-        let (attempt, project_id) = received_job(delivery);
+        let received = JobProperties::from_delivery(delivery);
         let props = JobProperties {
-            attempt,
-            project_id,
             reason: None,
             traceparent: received_trace(delivery).map(|t| t.to_header()),
+            ..received
         };
         match self.publisher.publish_delayed(msg, &props, delay_ms).await {
             Ok(()) => {
@@ -186,17 +173,17 @@ impl Handler {
         delivery: &Delivery,
         run_id: Option<uuid::Uuid>,
         attempt: i32,
-        reason: &str,
+        reason: &DeadLetterReason,
     ) {
-        let (received_attempt, project_id) = received_job(delivery);
+        let received = JobProperties::from_delivery(delivery);
         let props = JobProperties {
             attempt: if attempt > 0 {
                 attempt
             } else {
-                received_attempt
+                received.attempt
             },
-            project_id,
-            reason: Some(reason.to_owned()),
+            project_id: received.project_id,
+            reason: Some(reason.to_string()),
             traceparent: received_trace(delivery).map(|t| t.to_header()),
         };
         match self
@@ -208,14 +195,14 @@ impl Handler {
                 self.executor
                     .metrics
                     .dead_lettered
-                    .with_label_values(&[reason_class(reason)])
+                    .with_label_values(&[reason.label()])
                     .inc();
                 ack(delivery).await;
             }
             Err(err) => {
                 // Leave it to redelivery; the quorum queue's delivery limit
                 // dead-letters it should this keep failing.
-                tracing::error!(error = %err, reason, "cannot dead-letter; requeueing");
+                tracing::error!(error = %err, reason = %reason, "cannot dead-letter; requeueing");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 nack_requeue(delivery).await;
             }
@@ -223,92 +210,9 @@ impl Handler {
     }
 }
 
-/// A bounded label for a dead-letter reason (the full text is in the
-/// message's `reason` header).
-fn reason_class(reason: &str) -> &'static str {
-    if reason.starts_with("malformed message") {
-        "malformed"
-    } else if reason == "unknown run" {
-        "unknown_run"
-    } else if reason == "timeout" {
-        "timeout"
-    } else if reason.starts_with("failed after") {
-        "attempts_exhausted"
-    } else if reason.starts_with("failed:") {
-        "fatal"
-    } else if reason.contains("earlier attempts were lost") {
-        "attempts_lost"
-    } else {
-        "other"
-    }
-}
-
-/// The `attempt` and `project_id` headers of a delivery (0 and `None` when
-/// absent), kept on the copies the worker publishes of it.
-fn received_job(delivery: &Delivery) -> (i32, Option<uuid::Uuid>) {
-    let Some(headers) = delivery.properties.headers().as_ref() else {
-        return (0, None);
-    };
-    let attempt = match headers.inner().get("attempt") {
-        Some(AMQPValue::LongInt(n)) => *n,
-        _ => 0,
-    };
-    let project_id = match headers.inner().get("project_id") {
-        Some(AMQPValue::LongString(value)) => value.to_string().parse().ok(),
-        _ => None,
-    };
-    (attempt, project_id)
-}
-
 /// The `traceparent` header of a delivery, if it carries a valid one.
 pub(crate) fn received_trace(delivery: &Delivery) -> Option<TraceParent> {
-    let headers = delivery.properties.headers().as_ref()?;
-    match headers.inner().get(TRACEPARENT)? {
-        AMQPValue::LongString(value) => TraceParent::parse(&value.to_string()),
-        _ => None,
-    }
-}
-
-async fn ack(delivery: &Delivery) {
-    match delivery.ack(BasicAckOptions::default()).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!("ack not sent: the channel is gone, the message will be redelivered")
-        }
-        Err(err) => tracing::warn!(error = %err, "ack failed; the message will be redelivered"),
-    }
-}
-
-async fn nack_requeue(delivery: &Delivery) {
-    let options = BasicNackOptions {
-        requeue: true,
-        ..Default::default()
-    };
-    if let Err(err) = delivery.nack(options).await {
-        tracing::warn!(error = %err, "nack failed; the message will be redelivered");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::reason_class;
-
-    #[test]
-    fn dead_letter_reasons_map_to_a_few_label_values() {
-        let cases = [
-            ("malformed message: expected value", "malformed"),
-            ("unknown run", "unknown_run"),
-            ("timeout", "timeout"),
-            ("failed after 3 attempts: boom", "attempts_exhausted"),
-            ("failed: no agent `x` in this worker", "fatal"),
-            (
-                "attempt 4 exceeds max_attempts 3: earlier attempts were lost",
-                "attempts_lost",
-            ),
-            ("something new", "other"),
-        ];
-        for (reason, class) in cases {
-            assert_eq!(reason_class(reason), class, "{reason}");
-        }
-    }
+    JobProperties::from_delivery(delivery)
+        .traceparent
+        .and_then(|header| TraceParent::parse(&header))
 }

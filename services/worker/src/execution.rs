@@ -2,6 +2,8 @@
 //! handle, then commit how it ended (fenced by the attempt) and say what the
 //! delivery should do next.
 
+use crate::db_retry::with_db_retry;
+use crate::dead_letter::DeadLetterReason;
 use crate::inflight::{InFlight, StopReason};
 use crate::sink::EventLog;
 use agent_runner_agent::{
@@ -9,13 +11,12 @@ use agent_runner_agent::{
 };
 use agent_runner_domain::RunStatus;
 use agent_runner_queue::RetryTiers;
+use agent_runner_store::Pool;
 use agent_runner_store::attempt::{self, Ending, HandedOff, Handoff, NewEvent};
 use agent_runner_store::projects::Project;
 use agent_runner_store::runs::Run;
-use agent_runner_store::{Pool, StoreError};
 use agent_runner_store::{branches, outbox};
 use agent_runner_telemetry::TraceParent;
-use std::future::Future;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -25,7 +26,7 @@ pub enum Disposition {
     /// Ack: the run's state is final for this delivery.
     Ack,
     /// Ack, and put a copy in the dead-letter queue with this reason.
-    DeadLetter(String),
+    DeadLetter(DeadLetterReason),
     /// Publish into the retry tier of `delay_ms`, mark `outbox_id` sent, ack.
     Delay {
         /// Tier to wait in.
@@ -162,7 +163,7 @@ impl Executor {
                 let ending = Ending::Failed {
                     error: format!("timeout: exceeded {} s", run.timeout_s),
                 };
-                self.end(run, pending, ending, Some("timeout".to_owned()))
+                self.end(run, pending, ending, Some(DeadLetterReason::Timeout))
                     .await
             }
             Err(StopReason::Shutdown) => self.hand_back(run, pending, trace).await,
@@ -187,18 +188,35 @@ impl Executor {
                 let ending = Ending::Failed {
                     error: error.clone(),
                 };
-                let reason = format!("failed after {attempt} attempts: {error}");
+                let reason = DeadLetterReason::AttemptsExhausted {
+                    attempts: attempt,
+                    error,
+                };
                 self.end(run, pending, ending, Some(reason)).await
             }
             Ok(Err(AgentError::Fatal(error))) => {
                 let ending = Ending::Failed {
                     error: error.clone(),
                 };
-                self.end(run, pending, ending, Some(format!("failed: {error}")))
+                self.end(run, pending, ending, Some(DeadLetterReason::Fatal(error)))
                     .await
             }
             Ok(Err(AgentError::Cancelled)) => self.end(run, pending, Ending::Cancelled, None).await,
         }
+    }
+
+    /// Ends a claimed attempt past the run's `max_attempts` (earlier
+    /// attempts were lost with their workers) as FAILED, like any other
+    /// ending, and dead-letters its message.
+    pub async fn end_lost(&self, run: &Run) -> Disposition {
+        let reason = DeadLetterReason::AttemptsLost {
+            attempt: run.attempt,
+            max_attempts: run.max_attempts,
+        };
+        let ending = Ending::Failed {
+            error: reason.to_string(),
+        };
+        self.end(run, &[], ending, Some(reason)).await
     }
 
     /// Commits the attempt's ending; a FAILED run's message is dead-lettered
@@ -209,7 +227,7 @@ impl Executor {
         run: &Run,
         pending: &[NewEvent],
         ending: Ending,
-        dead_letter: Option<String>,
+        dead_letter: Option<DeadLetterReason>,
     ) -> Disposition {
         let committed =
             with_db_retry(|| attempt::finish(&self.pool, run.id, run.attempt, pending, &ending))
@@ -321,27 +339,6 @@ impl Executor {
             .with_label_values(&["CANCELLED", run.agent.as_str()])
             .inc();
         tracing::info!(run.id = %run.id, attempt = run.attempt, "cancel requested; run ended instead of retrying");
-    }
-}
-
-/// Retries a store call while the database is unavailable, for up to two
-/// minutes; other errors (and success) return at once.
-pub async fn with_db_retry<T, F, Fut>(mut call: F) -> Result<T, StoreError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, StoreError>>,
-{
-    let give_up = Instant::now() + Duration::from_secs(120);
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match call().await {
-            Err(err) if err.is_unavailable() && Instant::now() < give_up => {
-                tracing::warn!(error = %err, retry_in_ms = delay.as_millis() as u64, "database unavailable");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-            other => return other,
-        }
     }
 }
 

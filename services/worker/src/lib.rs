@@ -10,7 +10,10 @@
 //! - [`worker`]: [`Worker::build`] / [`Worker::run_until_stopped`]: wiring and shutdown.
 //! - [`consumer`]: the consume loop and its reconnect supervisor.
 //! - [`delivery`]: what happens to one delivery, from parse to ack.
-//! - [`execution`]: one attempt of a run: agent, deadline, cancellation, ending.
+//! - [`execution`]: one attempt of a run: agent, deadline, cancellation, ending
+//!   (every ending goes through it).
+//! - [`dead_letter`]: why a message is dead-lettered, typed.
+//! - [`db_retry`]: riding out a database outage on a run's behalf.
 //! - [`inflight`]: the runs executing now and their cancel handles.
 //! - [`heartbeat`]: lease renewal and the `workers` row.
 //! - [`cancel_listener`]: Postgres LISTEN for cancel requests.
@@ -28,6 +31,8 @@ pub mod cancel_listener;
 pub mod config;
 pub mod consumer;
 pub mod control;
+pub mod db_retry;
+pub mod dead_letter;
 pub mod delivery;
 pub mod execution;
 pub mod heartbeat;

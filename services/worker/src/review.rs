@@ -9,7 +9,8 @@
 //! in Postgres. Nothing here changes a run except through
 //! [`requests::close_review`], which is guarded by AWAITING_APPROVAL.
 
-use crate::execution::{stored_branch, with_db_retry};
+use crate::db_retry::with_db_retry;
+use crate::execution::stored_branch;
 use agent_runner_agent::ProjectSpec;
 use agent_runner_coding_agent::workspace::{check_origin, without_root};
 use agent_runner_coding_agent::{

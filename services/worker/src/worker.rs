@@ -7,7 +7,8 @@
 use crate::config::WorkerConfig;
 use crate::consumer::{self, ConsumerSettings};
 use crate::control::ControlHandler;
-use crate::execution::{Executor, with_db_retry};
+use crate::db_retry::with_db_retry;
+use crate::execution::Executor;
 use crate::inflight::{InFlight, StopReason};
 use crate::review::{ReviewSettings, Reviewer};
 use crate::{cancel_listener, heartbeat, http};
@@ -30,6 +31,33 @@ const STOP_STEP: Duration = Duration::from_secs(5);
 /// How long start-up waits for the cancel listener before consuming.
 const LISTEN_WAIT: Duration = Duration::from_secs(10);
 
+/// Binds the probe and metrics port. When `WORKER_METRICS_ADDR` is not set
+/// and its default port is taken (a second worker on the host), a free port
+/// on the same address is used and logged; it shows in `/v1/workers`. A
+/// port set explicitly and taken stops start-up naming the variable.
+async fn bind_probe(config: &WorkerConfig) -> anyhow::Result<TcpListener> {
+    let addr = config.metrics_addr;
+    match TcpListener::bind(addr).await {
+        Ok(listener) => Ok(listener),
+        Err(err) if !config.metrics_addr_set && err.kind() == std::io::ErrorKind::AddrInUse => {
+            let listener = TcpListener::bind(SocketAddr::new(addr.ip(), 0))
+                .await
+                .with_context(|| format!("cannot listen on {} (any port)", addr.ip()))?;
+            let bound = listener.local_addr().unwrap_or(addr);
+            tracing::warn!(
+                default = %addr,
+                metrics.addr = %bound,
+                "WORKER_METRICS_ADDR is not set and its default port is taken (another worker on this host?); serving /healthz and /metrics on a free port"
+            );
+            Ok(listener)
+        }
+        Err(err) => {
+            Err(anyhow::Error::new(err)
+                .context(format!("cannot listen on WORKER_METRICS_ADDR {addr}")))
+        }
+    }
+}
+
 /// A built, not yet running, worker.
 pub struct Worker {
     config: WorkerConfig,
@@ -42,14 +70,7 @@ pub struct Worker {
 impl Worker {
     /// Binds the probe port and prepares the pool (connections open lazily).
     pub async fn build(config: WorkerConfig, agents: AgentRegistry) -> anyhow::Result<Self> {
-        let probe_listener = TcpListener::bind(config.metrics_addr)
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot listen on WORKER_METRICS_ADDR {}",
-                    config.metrics_addr
-                )
-            })?;
+        let probe_listener = bind_probe(&config).await?;
         let pool = pool::connect(&config.database_url, config.db_pool_size)
             .context("invalid DATABASE_URL")?;
         Ok(Self {
@@ -80,13 +101,22 @@ impl Worker {
         self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
+        let metrics_addr = self.probe_addr().to_string();
         let config = self.config;
         let worker_id = config.worker_id.clone();
         let hostname = agent_runner_config::hostname();
         let concurrency = i32::from(config.concurrency);
-        with_db_retry(|| workers::register(&self.pool, &worker_id, &hostname, concurrency))
-            .await
-            .context("cannot register the worker")?;
+        with_db_retry(|| {
+            workers::register(
+                &self.pool,
+                &worker_id,
+                &hostname,
+                concurrency,
+                &metrics_addr,
+            )
+        })
+        .await
+        .context("cannot register the worker")?;
 
         let background = CancellationToken::new();
         let inflight = InFlight::default();

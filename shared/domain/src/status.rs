@@ -1,4 +1,4 @@
-//! The run state machine (see ARCHITECTURE.md, "Run state machine").
+//! The run state machine (see docs/architecture.md, "A run's path").
 //!
 //! The store enforces transitions with guarded SQL; this module names the
 //! states and says which are terminal so every component agrees.
@@ -62,12 +62,6 @@ impl RunStatus {
             self,
             RunStatus::Completed | RunStatus::Failed | RunStatus::Cancelled | RunStatus::Rejected
         )
-    }
-
-    /// States from which a worker may claim the run for a new attempt
-    /// (a RUNNING run is claimable too, but only once its lease expired).
-    pub fn is_claimable(self) -> bool {
-        matches!(self, RunStatus::Queued | RunStatus::Retrying)
     }
 }
 

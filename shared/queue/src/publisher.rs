@@ -8,6 +8,7 @@ use crate::QueueError;
 use crate::names::{Names, WORK_ROUTING_KEY};
 use agent_runner_domain::JobMessage;
 use lapin::Confirmation;
+use lapin::message::Delivery;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
@@ -24,6 +25,35 @@ pub struct JobProperties {
     pub reason: Option<String>,
     /// W3C trace context the consumer continues (header `traceparent`).
     pub traceparent: Option<String>,
+}
+
+/// Header names of [`JobProperties`].
+const ATTEMPT: &str = "attempt";
+const PROJECT_ID: &str = "project_id";
+const REASON: &str = "reason";
+const TRACEPARENT: &str = "traceparent";
+
+impl JobProperties {
+    /// The properties a consumed message carries, read back from the
+    /// headers [`Publisher`] wrote: attempt 0 and `None`s where a header is
+    /// missing or of another type (a message published by hand).
+    pub fn from_delivery(delivery: &Delivery) -> Self {
+        let headers = delivery.properties.headers().as_ref();
+        let get = |name: &str| headers.and_then(|h| h.inner().get(name));
+        let text = |name: &str| match get(name) {
+            Some(AMQPValue::LongString(value)) => Some(value.to_string()),
+            _ => None,
+        };
+        Self {
+            attempt: match get(ATTEMPT) {
+                Some(AMQPValue::LongInt(n)) => *n,
+                _ => 0,
+            },
+            project_id: text(PROJECT_ID).and_then(|id| id.parse().ok()),
+            reason: text(REASON),
+            traceparent: text(TRACEPARENT),
+        }
+    }
 }
 
 /// A confirm-mode channel and the names to publish to.
@@ -146,15 +176,15 @@ impl Publisher {
         props: &JobProperties,
     ) -> Result<(), QueueError> {
         let mut headers = FieldTable::default();
-        headers.insert("attempt".into(), AMQPValue::LongInt(props.attempt));
+        headers.insert(ATTEMPT.into(), AMQPValue::LongInt(props.attempt));
         if let Some(project_id) = props.project_id {
-            headers.insert("project_id".into(), long_string(&project_id.to_string()));
+            headers.insert(PROJECT_ID.into(), long_string(&project_id.to_string()));
         }
         if let Some(reason) = &props.reason {
-            headers.insert("reason".into(), long_string(reason));
+            headers.insert(REASON.into(), long_string(reason));
         }
         if let Some(traceparent) = &props.traceparent {
-            headers.insert("traceparent".into(), long_string(traceparent));
+            headers.insert(TRACEPARENT.into(), long_string(traceparent));
         }
         let timestamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

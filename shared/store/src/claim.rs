@@ -181,15 +181,3 @@ pub async fn renew_leases(
     renewal.lost = ids.into_iter().filter(|id| !kept.contains(id)).collect();
     Ok(renewal)
 }
-
-/// Whether a cancel was requested for the run (checked at claim time).
-pub async fn cancel_requested(pool: &Pool, run_id: Uuid) -> Result<bool, StoreError> {
-    let client = pool.get().await?;
-    let row = client
-        .query_opt(
-            "SELECT cancel_requested FROM runs WHERE id = $1",
-            &[&run_id],
-        )
-        .await?;
-    Ok(row.map(|r| r.get(0)).unwrap_or(false))
-}

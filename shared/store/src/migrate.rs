@@ -41,6 +41,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "idempotency_per_token",
         include_str!("../migrations/0007_idempotency_per_token.sql"),
     ),
+    (
+        8,
+        "worker_metrics_addr",
+        include_str!("../migrations/0008_worker_metrics_addr.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet; returns the versions applied now.

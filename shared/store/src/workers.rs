@@ -20,22 +20,25 @@ pub struct Worker {
     pub concurrency: i32,
     /// Runs executing now.
     pub in_flight: i32,
+    /// Where it serves `/healthz` and `/metrics` (`host:port`).
+    pub metrics_addr: Option<String>,
 }
 
-/// Registers (or re-registers) a worker.
+/// Registers (or re-registers) a worker serving its probes on `metrics_addr`.
 pub async fn register(
     pool: &Pool,
     id: &str,
     hostname: &str,
     concurrency: i32,
+    metrics_addr: &str,
 ) -> Result<(), StoreError> {
     let client = pool.get().await?;
     client
         .execute(
-            "INSERT INTO workers (id, hostname, concurrency) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET hostname = $2, concurrency = $3, started_at = now(),
-                 last_heartbeat = now(), in_flight = 0, stopped_at = NULL",
-            &[&id, &hostname, &concurrency],
+            "INSERT INTO workers (id, hostname, concurrency, metrics_addr) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET hostname = $2, concurrency = $3, metrics_addr = $4,
+                 started_at = now(), last_heartbeat = now(), in_flight = 0, stopped_at = NULL",
+            &[&id, &hostname, &concurrency, &metrics_addr],
         )
         .await?;
     Ok(())
@@ -70,7 +73,8 @@ pub async fn list_live(pool: &Pool, stale_s: f64) -> Result<Vec<Worker>, StoreEr
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT id, hostname, started_at, last_heartbeat, concurrency, in_flight FROM workers
+            "SELECT id, hostname, started_at, last_heartbeat, concurrency, in_flight, metrics_addr
+             FROM workers
              WHERE stopped_at IS NULL AND last_heartbeat > now() - make_interval(secs => $1)
              ORDER BY id",
             &[&stale_s],
@@ -85,6 +89,7 @@ pub async fn list_live(pool: &Pool, stale_s: f64) -> Result<Vec<Worker>, StoreEr
             last_heartbeat: r.get(3),
             concurrency: r.get(4),
             in_flight: r.get(5),
+            metrics_addr: r.get(6),
         })
         .collect())
 }

@@ -13,7 +13,7 @@ mod submit;
 mod watch;
 mod workers;
 
-use crate::cli::{Command, ProjectsCommand, RunsCommand};
+use crate::cli::{Command, ProjectsArgs, ProjectsCommand, RunsArgs, RunsCommand};
 use crate::client::ApiClient;
 use crate::exit::{CliError, Exit};
 use crate::style::Style;
@@ -35,8 +35,11 @@ pub struct Ctx {
 pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit, CliError> {
     match command {
         Command::Submit(args) => submit::run(ctx, args).await,
-        Command::Runs(RunsCommand::List(args)) => runs::list(ctx, args).await,
-        Command::Runs(RunsCommand::Show { id }) => runs::show(ctx, id).await,
+        Command::Runs(RunsArgs { command, list }) => match command {
+            None => runs::list(ctx, list).await,
+            Some(RunsCommand::List(args)) => runs::list(ctx, args).await,
+            Some(RunsCommand::Show { id }) => runs::show(ctx, id).await,
+        },
         Command::Watch { id } => watch::run(ctx, id).await,
         Command::Cancel { id } => actions::cancel(ctx, id).await,
         Command::Retry { id } => actions::retry(ctx, id).await,
@@ -45,14 +48,16 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit, CliError> {
         Command::Message(args) => message::run(ctx, args).await,
         Command::Exec(args) => exec::run(ctx, args).await,
         Command::Diff { id, stat } => diff::run(ctx, id, stat).await,
-        Command::Projects(ProjectsCommand::Add {
-            name,
-            repo,
-            branch,
-            settings,
-        }) => projects::add(ctx, name, repo, branch, settings).await,
-        Command::Projects(ProjectsCommand::Update(args)) => projects::update(ctx, args).await,
-        Command::Projects(ProjectsCommand::List) => projects::list(ctx).await,
+        Command::Projects(ProjectsArgs { command }) => match command {
+            Some(ProjectsCommand::Add {
+                name,
+                repo,
+                branch,
+                settings,
+            }) => projects::add(ctx, name, repo, branch, settings).await,
+            Some(ProjectsCommand::Update(args)) => projects::update(ctx, args).await,
+            Some(ProjectsCommand::List) | None => projects::list(ctx).await,
+        },
         Command::Workers => workers::run(ctx).await,
     }
 }
