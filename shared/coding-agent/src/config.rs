@@ -4,6 +4,8 @@
 //!
 //! The API key is never printed: `Debug` shows it as `<redacted>`.
 
+pub use agent_runner_domain::llm_settings::MAX_ITERATIONS_LIMIT;
+use agent_runner_domain::llm_settings::check_base_url;
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -223,9 +225,6 @@ fn switch(var: &'static str, raw: &str) -> Result<bool, ConfigError> {
     }
 }
 
-/// Most LLM calls a run may be configured for.
-pub const MAX_ITERATIONS_LIMIT: u32 = 500;
-
 fn positive(var: &'static str, raw: &str, max: u64) -> Result<u64, ConfigError> {
     match raw.parse::<u64>() {
         Ok(n) if n >= 1 && n <= max => Ok(n),
@@ -234,15 +233,6 @@ fn positive(var: &'static str, raw: &str, max: u64) -> Result<u64, ConfigError> 
             reason: format!("expected a whole number between 1 and {max}, got `{raw}`"),
         }),
     }
-}
-
-/// Checks that `url` is an http(s) URL and drops a trailing slash.
-pub(crate) fn check_base_url(url: &str) -> Result<String, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!("`{url}` must be an http or https URL"));
-    }
-    Ok(url.trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]

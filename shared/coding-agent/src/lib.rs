@@ -38,8 +38,10 @@ pub mod tools;
 pub mod workspace;
 
 pub use agent::CodingAgent;
+pub use agent_runner_domain::llm_settings::{
+    params_override_endpoint, validate_llm_params, validate_project_settings,
+};
 pub use config::{CodingAgentConfig, ConfigError, LlmConfig, RetryConfig};
-pub use params::{params_override_endpoint, validate_llm_params, validate_project_settings};
 pub use review::{
     ApproveOutcome, ApproveTarget, ExecCommand, RejectOutcome, ReviewError, approve,
     exec_in_worktree, reject,

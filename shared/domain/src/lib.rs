@@ -7,11 +7,13 @@
 //! - [`branch`]: a run's branch as a portable git bundle.
 //! - [`repo`]: which repository URLs and branch names a client may give.
 //! - [`secret`]: which values are secrets, and their masked form.
+//! - [`llm_settings`]: what an `llm` run's params and a project's settings may say.
 //!
 //! This crate does no I/O: it is plain data and the rules over it.
 
 pub mod branch;
 pub mod event;
+pub mod llm_settings;
 pub mod message;
 pub mod repo;
 pub mod secret;

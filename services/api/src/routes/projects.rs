@@ -6,7 +6,7 @@ use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, parse_id};
 use crate::state::AppState;
-use agent_runner_coding_agent::validate_project_settings;
+use agent_runner_domain::llm_settings::validate_project_settings;
 use agent_runner_domain::repo::{RepoPolicy, RepoUrl};
 use agent_runner_store::StoreError;
 use agent_runner_store::projects::{self, NewProject, Project};

@@ -5,7 +5,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_id};
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
-use agent_runner_coding_agent::{params_override_endpoint, validate_llm_params};
+use agent_runner_domain::llm_settings::{params_override_endpoint, validate_llm_params};
 use agent_runner_domain::{JobMessage, RunStatus, RunSubmission};
 use agent_runner_queue::JobProperties;
 use agent_runner_store::runs::{

@@ -19,6 +19,7 @@ use super::WorkspaceError;
 use super::git::{GitOutput, git, git_output, git_remote, git_with, redact_url};
 use super::repair;
 use agent_runner_agent::ProjectSpec;
+use agent_runner_domain::llm_settings;
 use agent_runner_domain::repo::{RepoPolicy, RepoUrl};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
@@ -29,27 +30,13 @@ use uuid::Uuid;
 
 /// How often a waiting run retries the project lock.
 const LOCK_POLL: Duration = Duration::from_millis(50);
-/// Default bound on a clone, fetch or push.
-const GIT_TIMEOUT_DEFAULT_S: u64 = 300;
-/// Largest `settings.git_timeout_s` accepted (a day).
-const GIT_TIMEOUT_MAX_S: u64 = 86_400;
 
 /// How long a clone, fetch or push of a project may take: its
 /// `settings.git_timeout_s` (1 to 86400), else 300 s.
 pub(crate) fn git_timeout(settings: &serde_json::Value) -> Result<Duration, WorkspaceError> {
-    match settings.get("git_timeout_s") {
-        None | Some(serde_json::Value::Null) => Ok(Duration::from_secs(GIT_TIMEOUT_DEFAULT_S)),
-        Some(value) => value
-            .as_u64()
-            .filter(|s| (1..=GIT_TIMEOUT_MAX_S).contains(s))
-            .map(Duration::from_secs)
-            .ok_or_else(|| {
-                WorkspaceError::Invalid(format!(
-                    "the project's settings.git_timeout_s must be a whole number of seconds \
-                     from 1 to {GIT_TIMEOUT_MAX_S}, not {value}"
-                ))
-            }),
-    }
+    llm_settings::git_timeout_s(settings)
+        .map(Duration::from_secs)
+        .map_err(WorkspaceError::Invalid)
 }
 
 /// Exclusive hold on a project's mirror, across threads and processes
@@ -354,13 +341,7 @@ pub(crate) async fn push_run_branch(
 /// Whether the project asks for each run's branch to be pushed to its
 /// repository after every successful attempt (`settings.push_branches`).
 pub(crate) fn pushes_branches(settings: &serde_json::Value) -> Result<bool, WorkspaceError> {
-    match settings.get("push_branches") {
-        None | Some(serde_json::Value::Null) => Ok(false),
-        Some(serde_json::Value::Bool(push)) => Ok(*push),
-        Some(other) => Err(WorkspaceError::Invalid(format!(
-            "the project's settings.push_branches must be true or false, not {other}"
-        ))),
-    }
+    llm_settings::pushes_branches(settings).map_err(WorkspaceError::Invalid)
 }
 
 /// Whether `repo_url` names a repository on this machine (and so can take
