@@ -6,14 +6,14 @@
 //! grace period.
 
 use crate::auth_throttle::AuthThrottle;
-use crate::broker::{Broker, BrokerSettings};
+use crate::background::broker::{Broker, BrokerSettings};
+use crate::background::reaper;
+use crate::background::run_watch::RunWatch;
 use crate::config::ApiConfig;
 use crate::metrics::ApiMetrics;
-use crate::reaper;
-use crate::relay::{self, RelayWaker};
+use crate::outbox::relay::{self, RelayWaker};
+use crate::outbox::sent_marks::SentMarks;
 use crate::routes;
-use crate::run_watch::RunWatch;
-use crate::sent_marks::SentMarks;
 use crate::serve::{self, ConnectionLimits};
 use crate::state::AppState;
 use agent_runner_queue::{Names, RetryTiers};

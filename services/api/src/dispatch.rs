@@ -9,7 +9,7 @@
 //! Postgres. The worker records its answer in the request row; the api polls
 //! that row until `REQUEST_WAIT_MS`, then leaves the client a URL to poll.
 
-use crate::broker::PublishError;
+use crate::background::broker::PublishError;
 use crate::error::ApiError;
 use crate::routes::workers::STALE_AFTER_S;
 use crate::state::AppState;

@@ -7,12 +7,10 @@
 //!
 //! - [`config`]: the api's settings from the environment.
 //! - [`app`]: [`Application::build`] and [`Application::run_until_stopped`].
-//! - [`broker`]: the RabbitMQ link, reconnected by a supervisor.
-//! - [`relay`]: publishes outbox rows the request path could not.
-//! - [`sent_marks`]: marks the rows the request path published, in batches.
-//! - [`run_watch`]: one poll for the progress of every run an event stream
-//!   follows.
-//! - [`reaper`]: re-enqueues runs that no delivery would bring back.
+//! - [`outbox`]: publishing what the outbox holds: the request's fast path,
+//!   the sent marks, the relay.
+//! - [`background`]: the services that run beside the requests: the
+//!   RabbitMQ link and its supervisor, the reaper, the run-watch poller.
 //! - [`dispatch`]: review and exec requests sent to the worker holding a
 //!   run's worktree, and the wait for its answer.
 //! - [`routes`]: the HTTP handlers, each registered with its OpenAPI
@@ -28,7 +26,7 @@
 pub mod app;
 pub mod auth;
 pub mod auth_throttle;
-pub mod broker;
+pub mod background;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
@@ -36,16 +34,13 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod openapi;
+pub mod outbox;
 pub mod panic_guard;
 pub mod parse_errors;
-pub mod reaper;
-pub mod relay;
 pub mod request_metrics;
 pub mod request_trace;
 pub mod routes;
-pub mod run_watch;
 pub mod security_headers;
-pub mod sent_marks;
 pub mod serve;
 pub mod state;
 

@@ -5,7 +5,7 @@
 //! outbox backlog, the pool, the broker link) are refreshed on each scrape,
 //! so they are as fresh as the scrape and cost nothing between scrapes.
 
-use crate::broker::Broker;
+use crate::background::broker::Broker;
 use agent_runner_store::{Pool, outbox};
 use prometheus::core::Collector;
 use prometheus::{

@@ -1,12 +1,12 @@
 //! Shared handler state: cheap clonable handles, no run state.
 
 use crate::auth_throttle::AuthThrottle;
-use crate::broker::Broker;
+use crate::background::broker::Broker;
+use crate::background::run_watch::RunWatch;
 use crate::config::ApiConfig;
 use crate::metrics::ApiMetrics;
-use crate::relay::RelayWaker;
-use crate::run_watch::RunWatch;
-use crate::sent_marks::SentMarks;
+use crate::outbox::relay::RelayWaker;
+use crate::outbox::sent_marks::SentMarks;
 use agent_runner_store::Pool;
 use std::sync::Arc;
 

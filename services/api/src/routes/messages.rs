@@ -3,10 +3,10 @@
 //! branch, with its previous conversation and every message so far —
 //! re-queued through the outbox, like a retry.
 
-use super::runs::publish_fast_path;
 use crate::auth::{Principal, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, parse_id};
+use crate::outbox::fast_path;
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_domain::RunStatus;
@@ -77,7 +77,7 @@ pub async fn post(
     let traceparent = trace.0.to_header();
     match messages::post(&state.pool, id, message, Some(&traceparent)).await? {
         PostOutcome::Requeued { run, outbox_id } => {
-            publish_fast_path(&state, &run, outbox_id, &trace).await;
+            fast_path::publish(&state, &run, outbox_id, &trace).await;
             tracing::info!(run.id = %run.id, "follow-up message posted; run queued again");
             Ok((StatusCode::ACCEPTED, Json(run)).into_response())
         }

@@ -3,11 +3,11 @@
 use crate::auth::{self, Principal, Role};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, ApiQuery, parse_id};
+use crate::outbox::fast_path;
 use crate::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_domain::llm_settings::{params_override_endpoint, validate_llm_params};
-use agent_runner_domain::{JobMessage, RunStatus, RunSubmission};
-use agent_runner_queue::JobProperties;
+use agent_runner_domain::{RunStatus, RunSubmission};
 use agent_runner_store::runs::{
     self, CancelOutcome, Created, Idempotency, NewRun, RetryOutcome, Run, RunFilter,
 };
@@ -95,7 +95,7 @@ pub async fn create(
         })?;
     match created {
         Created::New { run, outbox_id } => {
-            publish_fast_path(&state, &run, outbox_id, &trace).await;
+            fast_path::publish(&state, &run, outbox_id, &trace).await;
             state
                 .metrics
                 .runs_submitted
@@ -132,30 +132,6 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         )));
     }
     Ok(Some(key.to_owned()))
-}
-
-/// Publishes the job for a freshly committed outbox row and marks it sent.
-/// Any failure is left to the relay: the run is committed either way.
-pub(crate) async fn publish_fast_path(
-    state: &AppState,
-    run: &Run,
-    outbox_id: i64,
-    trace: &RequestTrace,
-) {
-    let msg = JobMessage::ExecuteRun { run_id: run.id };
-    let props = JobProperties {
-        attempt: run.attempt + 1,
-        project_id: Some(run.project_id),
-        reason: None,
-        traceparent: Some(trace.0.to_header()),
-    };
-    match state.broker.publish_job(&msg, &props).await {
-        Ok(()) => state.sent.mark(outbox_id),
-        Err(err) => {
-            tracing::warn!(run.id = %run.id, error = %err, "publish deferred to the outbox relay");
-            state.relay.wake();
-        }
-    }
 }
 
 /// Query of the run listing.
@@ -326,7 +302,7 @@ pub async fn retry(
     let traceparent = trace.0.to_header();
     match runs::retry(&state.pool, id, Some(&traceparent)).await? {
         RetryOutcome::Requeued { run, outbox_id } => {
-            publish_fast_path(&state, &run, outbox_id, &trace).await;
+            fast_path::publish(&state, &run, outbox_id, &trace).await;
             state
                 .metrics
                 .runs_retried

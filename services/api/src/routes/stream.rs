@@ -2,13 +2,13 @@
 //! Events. Each event carries `id: <seq>` and `event: <kind>`, so a client
 //! resumes with `Last-Event-ID` (or `?after=`). The stream ends once the run
 //! is terminal (or awaiting approval) and every event has been sent. It
-//! learns that there are new events from [`crate::run_watch`], and only then
+//! learns that there are new events from [`crate::background::run_watch`], and only then
 //! reads them.
 
 use crate::auth::Principal;
+use crate::background::run_watch::Subscription;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, parse_id};
-use crate::run_watch::Subscription;
 use crate::state::AppState;
 use agent_runner_store::{Pool, events, runs};
 use axum::Extension;

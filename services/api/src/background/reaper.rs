@@ -4,7 +4,7 @@
 //! waited `REAPER_QUEUED_AFTER_S` after their publish without starting. The
 //! queries are guarded and skip locked rows, so api replicas can all run it.
 
-use crate::relay::RelayWaker;
+use crate::outbox::relay::RelayWaker;
 use agent_runner_store::reaper::{self, Bounds};
 use agent_runner_store::{Pool, StoreError};
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! gets an `outbox.relay` span in the trace the row stored, and the job
 //! carries that span's context.
 
-use crate::broker::Broker;
+use crate::background::broker::Broker;
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::JobProperties;
 use agent_runner_store::{Pool, outbox};
