@@ -129,11 +129,7 @@ impl Handler {
                     traceparent: Some(trace.to_header()),
                 };
                 match self.publisher.publish_delayed(&msg, &props, delay_ms).await {
-                    Ok(()) => {
-                        if let Err(err) = outbox::mark_sent(&self.executor.pool, outbox_id).await {
-                            tracing::warn!(error = %err, "could not mark the retry published; the relay may repeat it");
-                        }
-                    }
+                    Ok(()) => self.mark_published(outbox_id, "retry").await,
                     Err(err) => {
                         tracing::warn!(error = %err, "delayed publish failed; the outbox relay will re-deliver");
                     }
@@ -141,6 +137,19 @@ impl Handler {
                 ack(&delivery).await;
             }
             Disposition::Requeue => nack_requeue(&delivery).await,
+            Disposition::HandBack { outbox_id } => {
+                nack_requeue(&delivery).await;
+                self.mark_published(outbox_id, "hand-back").await;
+            }
+        }
+    }
+
+    /// Marks the outbox row a message this worker put on the queue stands
+    /// for as sent: the only place the worker does. Should that fail, the
+    /// relay publishes the row again, which the claim makes harmless.
+    async fn mark_published(&self, outbox_id: i64, what: &str) {
+        if let Err(err) = outbox::mark_sent(&self.executor.pool, outbox_id).await {
+            tracing::warn!(error = %err, what, "could not mark the message published; the relay may repeat it");
         }
     }
 

@@ -13,9 +13,9 @@ use agent_runner_domain::RunStatus;
 use agent_runner_queue::RetryTiers;
 use agent_runner_store::Pool;
 use agent_runner_store::attempt::{self, Ending, HandedOff, Handoff, NewEvent};
+use agent_runner_store::branches;
 use agent_runner_store::projects::Project;
 use agent_runner_store::runs::Run;
-use agent_runner_store::{branches, outbox};
 use agent_runner_telemetry::TraceParent;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -36,9 +36,15 @@ pub enum Disposition {
         /// Attempt the delayed message is for.
         next_attempt: i32,
     },
-    /// Nack with requeue: the run was handed back (shutdown) or its state
-    /// could not be committed; another delivery will pick it up.
+    /// Nack with requeue: the run's state could not be committed; another
+    /// delivery will pick it up.
     Requeue,
+    /// Nack with requeue, then mark `outbox_id` sent: the run was handed
+    /// back (shutdown) and the requeued delivery stands for the hand-off.
+    HandBack {
+        /// Outbox row covering the hand-off.
+        outbox_id: i64,
+    },
 }
 
 /// Everything an attempt needs from its worker.
@@ -319,11 +325,8 @@ impl Executor {
         .await;
         match handed {
             Ok(Some(HandedOff::Retrying { outbox_id })) => {
-                if let Err(err) = outbox::mark_sent(&self.pool, outbox_id).await {
-                    tracing::warn!(error = %err, "could not mark the hand-back published; the relay may repeat it");
-                }
                 tracing::warn!(run.id = %run.id, attempt = run.attempt, "handed back at shutdown");
-                Disposition::Requeue
+                Disposition::HandBack { outbox_id }
             }
             Ok(Some(HandedOff::Cancelled)) => {
                 self.count_cancelled_handoff(run);
