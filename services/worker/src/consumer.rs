@@ -93,13 +93,17 @@ pub async fn run(
 
 async fn open(settings: &ConsumerSettings) -> Result<(Connection, Channel, Publisher), QueueError> {
     let name = format!("agent-runner-worker@{}", settings.worker_id);
-    let connection = connect::connect(&settings.broker, &name).await?;
-    let channel = connection.create_channel().await?;
-    topology::declare(
-        &channel,
+    let connect::Session {
+        connection,
+        channel,
+        publisher,
+    } = connect::open_session(
+        &settings.broker,
+        &name,
         &settings.names,
         &settings.tiers,
         settings.delivery_limit,
+        "agent-runner-worker",
     )
     .await?;
     topology::declare_worker_queue(&channel, &settings.names, &settings.worker_id).await?;
@@ -108,8 +112,6 @@ async fn open(settings: &ConsumerSettings) -> Result<(Connection, Channel, Publi
     channel
         .basic_qos(settings.concurrency, BasicQosOptions::default())
         .await?;
-    let publisher =
-        Publisher::open(&connection, settings.names.clone(), "agent-runner-worker").await?;
     Ok((connection, channel, publisher))
 }
 

@@ -1,12 +1,12 @@
-//! Opens connections named for the RabbitMQ management UI.
+//! Opens connections named for the RabbitMQ management UI, and sessions:
+//! a connection with the topology declared and a publisher ready.
 //!
 //! lapin's own auto-recovery is left off: callers run a supervisor that
 //! reconnects from scratch, re-declares the topology and re-consumes, which
 //! is simpler to reason about than a half-recovered channel.
 
-use crate::BrokerAddress;
-use crate::QueueError;
-use lapin::{Connection, ConnectionProperties, DefaultConnectionBuilder};
+use crate::{BrokerAddress, Names, Publisher, QueueError, RetryTiers, topology};
+use lapin::{Channel, Connection, ConnectionProperties, DefaultConnectionBuilder};
 use std::time::Duration;
 
 /// Longest wait for the AMQP handshake: lapin has no bound of its own, and a
@@ -40,6 +40,41 @@ pub async fn connect_within(
         Ok(connected) => Ok(connected?),
         Err(_) => Err(QueueError::ConnectTimeout(timeout)),
     }
+}
+
+/// An open connection with the whole topology declared: the channel that
+/// declared it (a consumer keeps it, a publisher-only process closes it) and
+/// a confirm-mode [`Publisher`].
+pub struct Session {
+    /// The connection.
+    pub connection: Connection,
+    /// The channel the topology was declared on.
+    pub channel: Channel,
+    /// Confirmed publishing under `names`.
+    pub publisher: Publisher,
+}
+
+/// Connects (as [`connect`]), declares the topology of `names` with its
+/// retry `tiers` and work-queue `delivery_limit`, and opens a publisher
+/// that names `app_id` in its messages: the sequence the api and every
+/// worker run on each (re)connect.
+pub async fn open_session(
+    address: &BrokerAddress,
+    connection_name: &str,
+    names: &Names,
+    tiers: &RetryTiers,
+    delivery_limit: i64,
+    app_id: &str,
+) -> Result<Session, QueueError> {
+    let connection = connect(address, connection_name).await?;
+    let channel = connection.create_channel().await?;
+    topology::declare(&channel, names, tiers, delivery_limit).await?;
+    let publisher = Publisher::open(&connection, names.clone(), app_id).await?;
+    Ok(Session {
+        connection,
+        channel,
+        publisher,
+    })
 }
 
 /// Reconnect delays for supervisors: 100 ms doubling to 5 s, with jitter, forever.

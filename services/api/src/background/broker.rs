@@ -8,7 +8,7 @@
 
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::{
-    BrokerAddress, JobProperties, Names, Publisher, QueueError, RetryTiers, connect, topology,
+    BrokerAddress, JobProperties, Names, Publisher, QueueError, RetryTiers, connect,
 };
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -149,17 +149,15 @@ async fn supervise(broker: Broker, settings: BrokerSettings, shutdown: Cancellat
 async fn connect_once(
     settings: &BrokerSettings,
 ) -> Result<(agent_runner_queue::lapin::Connection, Publisher), QueueError> {
-    let connection = connect::connect(&settings.broker, &settings.connection_name).await?;
-    let channel = connection.create_channel().await?;
-    topology::declare(
-        &channel,
+    let session = connect::open_session(
+        &settings.broker,
+        &settings.connection_name,
         &settings.names,
         &settings.tiers,
         settings.delivery_limit,
+        "agent-runner-api",
     )
     .await?;
-    let _closed = channel.close(200, "topology declared".into()).await;
-    let publisher =
-        Publisher::open(&connection, settings.names.clone(), "agent-runner-api").await?;
-    Ok((connection, publisher))
+    let _closed = session.channel.close(200, "topology declared".into()).await;
+    Ok((session.connection, session.publisher))
 }
