@@ -11,7 +11,7 @@
 //!   the sent marks, the relay.
 //! - [`background`]: the services that run beside the requests: the
 //!   RabbitMQ link and its supervisor, the reaper, the run-watch poller.
-//! - [`dispatch`]: review and exec requests sent to the worker holding a
+//! - [`run_requests`]: run requests (approve, reject, exec) sent to the worker holding a
 //!   run's worktree, and the wait for its answer.
 //! - [`routes`]: the HTTP handlers, each registered with its OpenAPI
 //!   documentation; [`openapi`]: the document's frame.
@@ -29,7 +29,6 @@ pub mod auth_throttle;
 pub mod background;
 pub mod cli;
 pub mod config;
-pub mod dispatch;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -40,6 +39,7 @@ pub mod parse_errors;
 pub mod request_metrics;
 pub mod request_trace;
 pub mod routes;
+pub mod run_requests;
 pub mod security_headers;
 pub mod serve;
 pub mod state;

@@ -10,7 +10,7 @@
 //! - [`sse`]: a Server-Sent Events parser (bytes in, events out).
 //! - `client`: HTTP requests and the mapping of failures onto exit codes.
 //! - `follow`: following a run's events (stream, resume, polling fallback).
-//! - `worker_request`: waiting for an approve, reject or exec the api handed
+//! - `run_requests`: waiting for a run request (approve, reject, exec) the api handed
 //!   to a run's worker (202).
 //! - `commands`: one module per command.
 //! - `render`, `timeline`, `style`, `spinner`: human output.
@@ -25,10 +25,10 @@ mod commands;
 mod follow;
 mod model;
 mod render;
+mod run_requests;
 mod spinner;
 mod style;
 mod timeline;
-mod worker_request;
 
 pub use cli::Cli;
 pub use exit::{CliError, Exit};

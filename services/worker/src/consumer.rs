@@ -8,9 +8,9 @@
 //! runs keep executing and their acks, if the channel is gone, simply mean
 //! redelivery (the claim then drops the duplicate).
 
-use crate::control::ControlHandler;
 use crate::delivery::Handler;
 use crate::execution::Executor;
+use crate::run_requests::RunRequestHandler;
 use agent_runner_queue::lapin::options::{
     BasicCancelOptions, BasicConsumeOptions, BasicQosOptions,
 };
@@ -48,7 +48,7 @@ pub struct ConsumerSettings {
 pub async fn run(
     settings: ConsumerSettings,
     executor: Executor,
-    control: ControlHandler,
+    control: RunRequestHandler,
     tasks: TaskTracker,
     stop_consuming: CancellationToken,
 ) -> Option<Connection> {
@@ -118,7 +118,7 @@ async fn open(settings: &ConsumerSettings) -> Result<(Connection, Channel, Publi
 /// The handlers of the two queues a worker consumes.
 struct Handlers {
     work: Handler,
-    control: ControlHandler,
+    control: RunRequestHandler,
 }
 
 /// Returns true when stopped on request, false when the connection failed.

@@ -17,7 +17,7 @@
 //! - [`inflight`]: the runs executing now and their cancel handles.
 //! - [`heartbeat`]: lease renewal and the `workers` row.
 //! - [`cancel_listener`]: Postgres LISTEN for cancel requests.
-//! - [`control`]: control jobs on the worker's own queue (review, exec).
+//! - [`run_requests`]: run requests (approve, reject, exec) on the worker's own queue.
 //! - [`review`]: approve, reject and exec on the worktrees this worker keeps.
 //! - [`sink`]: the event log agents write their timeline to: fenced, and
 //!   written behind the agent, a burst per statement.
@@ -30,7 +30,6 @@ pub mod agents;
 pub mod cancel_listener;
 pub mod config;
 pub mod consumer;
-pub mod control;
 pub mod db_retry;
 pub mod dead_letter;
 pub mod delivery;
@@ -41,6 +40,7 @@ pub mod inflight;
 pub mod inspection;
 pub mod metrics;
 pub mod review;
+pub mod run_requests;
 pub mod sink;
 pub mod worker;
 

@@ -3,7 +3,7 @@
 //! the run's `run_requests` row.
 //!
 //! A request reaches this worker through its own queue (see
-//! [`control`](crate::control)): the api sends it to the worker that ran the
+//! [`run_requests`](crate::run_requests)): the api sends it to the worker that ran the
 //! run, whose disk holds the worktree, or — when that worker is gone — to
 //! another live worker, which puts the run's branch back from its snapshot
 //! in Postgres. Nothing here changes a run except through
@@ -17,7 +17,7 @@ use agent_runner_coding_agent::{
     ApproveTarget, CodingAgentConfig, ExecCommand, RunBranch, approve, exec_in_worktree, reject,
 };
 use agent_runner_domain::RunStatus;
-use agent_runner_store::requests::{self, RequestKind, RunRequest, Verdict};
+use agent_runner_store::run_requests::{self, RequestKind, RunRequest, Verdict};
 use agent_runner_store::runs::Run;
 use agent_runner_store::{Pool, StoreError, projects, runs};
 use serde_json::{Value, json};
@@ -81,11 +81,13 @@ impl Reviewer {
         };
         let closed = match answer {
             Ok(Some(result)) => {
-                with_db_retry(|| requests::complete(&self.pool, request.id, &result)).await?
+                with_db_retry(|| run_requests::complete(&self.pool, request.id, &result)).await?
             }
             // A review closed itself with the run's transition.
             Ok(None) => true,
-            Err(error) => with_db_retry(|| requests::fail(&self.pool, request.id, &error)).await?,
+            Err(error) => {
+                with_db_retry(|| run_requests::fail(&self.pool, request.id, &error)).await?
+            }
         };
         if !closed {
             tracing::warn!(request.id = %request.id, "request was closed before this answer");
@@ -160,7 +162,7 @@ impl Reviewer {
             }
         };
         let moved = with_db_retry(|| {
-            requests::close_review(&self.pool, request.id, run.id, verdict, &review)
+            run_requests::close_review(&self.pool, request.id, run.id, verdict, &review)
         })
         .await?;
         if moved {

@@ -6,11 +6,11 @@
 
 use crate::config::WorkerConfig;
 use crate::consumer::{self, ConsumerSettings};
-use crate::control::ControlHandler;
 use crate::db_retry::with_db_retry;
 use crate::execution::Executor;
 use crate::inflight::{InFlight, StopReason};
 use crate::review::{ReviewSettings, Reviewer};
+use crate::run_requests::RunRequestHandler;
 use crate::{cancel_listener, heartbeat, http};
 use agent_runner_agent::AgentRegistry;
 use agent_runner_queue::{Names, RetryTiers};
@@ -169,7 +169,7 @@ impl Worker {
         // Consume only once cancel requests can reach this worker's runs.
         wait_until_listening(listening).await;
         let hard_stop = CancellationToken::new();
-        let control = ControlHandler {
+        let control = RunRequestHandler {
             reviewer: Reviewer {
                 pool: self.pool.clone(),
                 settings: self.review,

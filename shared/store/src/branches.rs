@@ -1,7 +1,7 @@
 //! `run_branches`: the snapshot (git bundle) of each run's branch, written by
 //! [`attempt::finish`](crate::attempt::finish) with the attempt's ending and read
 //! by whichever worker continues or reviews the run; deleted with a
-//! rejection ([`requests::close_review`](crate::requests::close_review)).
+//! rejection ([`requests::close_review`](crate::run_requests::close_review)).
 
 use crate::StoreError;
 use agent_runner_domain::BranchSnapshot;

@@ -6,7 +6,7 @@
 //! - [`projects`], [`runs`], [`events`], [`outbox`], [`workers`], [`tokens`]:
 //!   one module per table family.
 //! - [`messages`]: follow-up messages, continued as new attempts of a run.
-//! - [`requests`]: review and exec requests answered by the worker holding
+//! - [`run_requests`]: run requests (approve, reject, exec) answered by the worker holding
 //!   a run's worktree.
 //! - [`branches`]: each run's branch as a git bundle, for any worker.
 //! - [`claim`]: how a worker takes a run for an attempt and keeps its lease.
@@ -27,7 +27,7 @@ pub mod outbox;
 pub mod pool;
 pub mod projects;
 pub mod reaper;
-pub mod requests;
+pub mod run_requests;
 pub mod runs;
 pub mod tokens;
 pub mod workers;

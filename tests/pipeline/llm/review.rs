@@ -197,7 +197,7 @@ async fn an_exec_longer_than_the_wait_answers_202_with_a_request_to_poll() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn only_one_review_of_a_run_is_open_at_a_time_and_messages_wait_for_it() {
-    use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
+    use agent_runner_store::run_requests::{self, OpenOutcome, RequestKind};
     let env = TestEnv::new().await;
     let api = ApiHandle::spawn(&env, &[]).await;
     let project = api.project().await;
@@ -215,7 +215,7 @@ async fn only_one_review_of_a_run_is_open_at_a_time_and_messages_wait_for_it() {
     )
     .await;
 
-    let first = match requests::open(&env.pool, run_id, RequestKind::Approve, &json!({}))
+    let first = match run_requests::open(&env.pool, run_id, RequestKind::Approve, &json!({}))
         .await
         .expect("open")
     {
@@ -223,7 +223,7 @@ async fn only_one_review_of_a_run_is_open_at_a_time_and_messages_wait_for_it() {
         other => panic!("expected a new request, got {other:?}"),
     };
     assert_eq!(first.worker_id, "w-elsewhere");
-    let second = requests::open(&env.pool, run_id, RequestKind::Reject, &json!({}))
+    let second = run_requests::open(&env.pool, run_id, RequestKind::Reject, &json!({}))
         .await
         .expect("open");
     assert!(
@@ -245,7 +245,7 @@ async fn only_one_review_of_a_run_is_open_at_a_time_and_messages_wait_for_it() {
         )
         .await;
     assert_eq!(status, 409, "a follow-up waits for the review: {body}");
-    let exec = requests::open(
+    let exec = run_requests::open(
         &env.pool,
         run_id,
         RequestKind::Exec,
@@ -259,16 +259,16 @@ async fn only_one_review_of_a_run_is_open_at_a_time_and_messages_wait_for_it() {
     );
 
     assert!(
-        requests::fail(&env.pool, first.id, "given up")
+        run_requests::fail(&env.pool, first.id, "given up")
             .await
             .expect("fail")
     );
     assert!(
-        !requests::fail(&env.pool, first.id, "again")
+        !run_requests::fail(&env.pool, first.id, "again")
             .await
             .expect("fail")
     );
-    let third = requests::open(&env.pool, run_id, RequestKind::Reject, &json!({}))
+    let third = run_requests::open(&env.pool, run_id, RequestKind::Reject, &json!({}))
         .await
         .expect("open");
     assert!(matches!(third, OpenOutcome::Opened(_)), "{third:?}");

@@ -11,7 +11,7 @@ use agent_runner_store::runs::Run;
 
 /// Publishes the job for a freshly committed outbox row and marks it sent.
 /// Any failure is left to the relay: the run is committed either way.
-pub(crate) async fn publish(state: &AppState, run: &Run, outbox_id: i64, trace: &RequestTrace) {
+pub async fn publish(state: &AppState, run: &Run, outbox_id: i64, trace: &RequestTrace) {
     let msg = JobMessage::ExecuteRun { run_id: run.id };
     let props = JobProperties {
         attempt: run.attempt + 1,

@@ -7,6 +7,6 @@
 //! - [`relay`]: publishes the rows the fast path could not, on a timer and
 //!   when woken.
 
-pub(crate) mod fast_path;
+pub mod fast_path;
 pub mod relay;
 pub mod sent_marks;

@@ -7,12 +7,12 @@
 
 use super::requests::answer;
 use crate::auth::{self, Principal, Role};
-use crate::dispatch::send_and_wait;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiJson, ApiPath, parse_id};
 use crate::request_trace::RequestTrace;
+use crate::run_requests::send_and_wait;
 use crate::state::AppState;
-use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
+use agent_runner_store::run_requests::{self, OpenOutcome, RequestKind};
 use axum::Extension;
 use axum::extract::State;
 use axum::response::Response;
@@ -76,7 +76,7 @@ pub async fn exec(
         )));
     }
     let params = json!({"cmd": body.cmd, "timeout_s": timeout_s});
-    let request = match requests::open(&state.pool, id, RequestKind::Exec, &params).await? {
+    let request = match run_requests::open(&state.pool, id, RequestKind::Exec, &params).await? {
         OpenOutcome::Opened(request) => request,
         OpenOutcome::WrongState(run) => {
             return Err(ApiError::Conflict(format!(

@@ -3,11 +3,11 @@
 //! answer becomes a response.
 
 use crate::auth::{self, Principal};
-use crate::dispatch::{Dispatched, request_url};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, parse_id};
+use crate::run_requests::{Dispatched, request_url};
 use crate::state::AppState;
-use agent_runner_store::requests::{self, RequestKind, RunRequest};
+use agent_runner_store::run_requests::{self, RequestKind, RunRequest};
 use agent_runner_store::runs;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -33,8 +33,8 @@ pub async fn show(
     auth::run_in_scope(&state.pool, &principal, id).await?;
     let request_id = parse_id(&request_id, "request")?;
     // A request whose worker died after receiving it ends here, FAILED.
-    requests::expire_abandoned(&state.pool, id).await?;
-    requests::get(&state.pool, id, request_id)
+    run_requests::expire_abandoned(&state.pool, id).await?;
+    run_requests::get(&state.pool, id, request_id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no request `{request_id}` for run `{id}`")))

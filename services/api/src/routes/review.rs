@@ -7,12 +7,12 @@
 
 use super::requests::answer;
 use crate::auth::{self, Principal, Role};
-use crate::dispatch::send_and_wait;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, OptionalJson, parse_id};
 use crate::request_trace::RequestTrace;
+use crate::run_requests::send_and_wait;
 use crate::state::AppState;
-use agent_runner_store::requests::{self, OpenOutcome, RequestKind};
+use agent_runner_store::run_requests::{self, OpenOutcome, RequestKind};
 use agent_runner_store::runs::Run;
 use agent_runner_store::{projects, runs};
 use agent_runner_telemetry::TraceParent;
@@ -134,7 +134,7 @@ async fn review(
     params: Value,
     trace: &TraceParent,
 ) -> Result<Response, ApiError> {
-    let request = match requests::open(&state.pool, id, kind, &params).await? {
+    let request = match run_requests::open(&state.pool, id, kind, &params).await? {
         OpenOutcome::Opened(request) => request,
         OpenOutcome::WrongState(run) => {
             return Err(ApiError::Conflict(format!(

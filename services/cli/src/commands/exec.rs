@@ -9,8 +9,8 @@ use crate::cli::ExecArgs;
 use crate::exit::{CliError, Exit};
 use crate::model::{ExecResult, RunRequest};
 use crate::render::{emit_json, emit_raw, emit_raw_stderr};
+use crate::run_requests::{self, Handed};
 use crate::spinner::Spinner;
-use crate::worker_request::{self, Handed};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -41,7 +41,7 @@ pub async fn run(ctx: &Ctx, args: ExecArgs) -> Result<Exit, CliError> {
         let limit = args
             .wait_s
             .map_or(timeout.saturating_add(ANSWER_GRACE), Duration::from_secs);
-        let request = worker_request::wait(&ctx.client, &handed, &mut spinner, limit).await?;
+        let request = run_requests::wait(&ctx.client, &handed, &mut spinner, limit).await?;
         let result = request.get("result").cloned().unwrap_or(Value::Null);
         (Some(request), result)
     } else {

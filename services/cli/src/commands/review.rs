@@ -8,8 +8,8 @@ use crate::cli::ApproveArgs;
 use crate::exit::{CliError, Exit};
 use crate::model::Run;
 use crate::render::{emit, emit_json};
+use crate::run_requests::{self, Handed};
 use crate::spinner::Spinner;
-use crate::worker_request::{self, Handed};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -90,7 +90,7 @@ async fn decide(
         let short_id: String = id.to_string().chars().take(8).collect();
         let mut spinner = Spinner::new(ctx.spinner, format!("{action} run {short_id}"));
         let limit = wait_s.map_or(REVIEW_WAIT, Duration::from_secs);
-        let request = worker_request::wait(&ctx.client, &handed, &mut spinner, limit).await?;
+        let request = run_requests::wait(&ctx.client, &handed, &mut spinner, limit).await?;
         let mut run = ctx.client.get(&format!("/v1/runs/{id}"), &[]).await?;
         if let Some(fields) = run.as_object_mut() {
             fields.insert("request".into(), request);

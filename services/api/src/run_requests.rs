@@ -15,7 +15,7 @@ use crate::routes::workers::STALE_AFTER_S;
 use crate::state::AppState;
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::{JobProperties, QueueError};
-use agent_runner_store::requests::{self, RequestKind, RunRequest};
+use agent_runner_store::run_requests::{self, RequestKind, RunRequest};
 use agent_runner_store::workers;
 use agent_runner_telemetry::TraceParent;
 use std::time::Duration;
@@ -61,7 +61,7 @@ pub async fn send_and_wait(
         request.kind = request.kind.as_str(), "request sent to a worker");
     let deadline = Instant::now() + Duration::from_millis(state.config.request_wait_ms);
     loop {
-        let current = requests::get(&state.pool, request.run_id, request.id)
+        let current = run_requests::get(&state.pool, request.run_id, request.id)
             .await?
             .ok_or_else(|| ApiError::NotFound(format!("no request `{}`", request.id)))?;
         if current.is_closed() {
@@ -89,7 +89,7 @@ async fn deliver(
     }
     let live = workers::list_live(&state.pool, STALE_AFTER_S).await?;
     for worker in live.into_iter().filter(|w| w.id != *holder) {
-        if !requests::reassign(&state.pool, request.id, &worker.id).await? {
+        if !run_requests::reassign(&state.pool, request.id, &worker.id).await? {
             return Err(ApiError::Conflict(
                 "the request was closed before it reached a worker".into(),
             ));
@@ -103,7 +103,7 @@ async fn deliver(
     }
     let why =
         format!("no worker is connected to take the request (the run's worker `{holder}` is gone)");
-    requests::fail(&state.pool, request.id, &why).await?;
+    run_requests::fail(&state.pool, request.id, &why).await?;
     Err(ApiError::NoWorker(why))
 }
 
@@ -120,7 +120,7 @@ async fn publish(
         Err(PublishError::Queue(QueueError::Unroutable(_))) => Ok(false),
         Err(err) => {
             let why = format!("could not reach worker `{worker_id}`: {err}");
-            requests::fail(&state.pool, request.id, &why).await?;
+            run_requests::fail(&state.pool, request.id, &why).await?;
             Err(ApiError::Unavailable(why))
         }
     }

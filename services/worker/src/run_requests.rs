@@ -14,18 +14,18 @@ use crate::review::Reviewer;
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::acks::{ack, nack_requeue};
 use agent_runner_queue::lapin::message::Delivery;
-use agent_runner_store::requests;
+use agent_runner_store::run_requests;
 use agent_runner_telemetry::spans;
 use tracing::Instrument;
 
 /// Handles deliveries of the worker's own queue.
 #[derive(Clone)]
-pub struct ControlHandler {
+pub struct RunRequestHandler {
     /// Carries the requests out.
     pub reviewer: Reviewer,
 }
 
-impl ControlHandler {
+impl RunRequestHandler {
     /// Handles one control delivery to its ack.
     pub async fn handle(&self, delivery: Delivery) {
         let (run_id, request_id) = match JobMessage::from_bytes(&delivery.data) {
@@ -63,7 +63,7 @@ impl ControlHandler {
 
     async fn carry_out(&self, delivery: &Delivery, run_id: uuid::Uuid, request_id: uuid::Uuid) {
         let pool = &self.reviewer.pool;
-        let request = match with_db_retry(|| requests::get(pool, run_id, request_id)).await {
+        let request = match with_db_retry(|| run_requests::get(pool, run_id, request_id)).await {
             Ok(Some(request)) if !request.is_closed() => request,
             Ok(_) => {
                 tracing::debug!("request already closed or unknown; dropping");
