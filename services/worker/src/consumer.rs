@@ -58,6 +58,7 @@ pub async fn run(
             Ok((connection, channel, publisher)) => {
                 backoff = connect::reconnect_backoff();
                 let handler = Handler {
+                    state: executor.state.clone(),
                     executor: executor.clone(),
                     publisher,
                     worker_id: settings.worker_id.clone(),

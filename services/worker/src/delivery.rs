@@ -7,6 +7,7 @@
 use crate::db_retry::with_db_retry;
 use crate::dead_letter::DeadLetterReason;
 use crate::execution::{Disposition, Executor};
+use crate::state::WorkerState;
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::acks::{ack, nack_requeue};
 use agent_runner_queue::lapin::message::Delivery;
@@ -20,6 +21,8 @@ use tracing::Instrument;
 /// Shared pieces a delivery handler needs.
 #[derive(Clone)]
 pub struct Handler {
+    /// Pool, metrics, retry tiers.
+    pub state: WorkerState,
     /// Executes attempts.
     pub executor: Executor,
     /// Publishes retries and dead letters.
@@ -69,10 +72,9 @@ impl Handler {
     async fn handle_run(&self, delivery: Delivery, msg: JobMessage, trace: TraceParent) {
         let run_id = msg.run_id();
         let claim_began = Instant::now();
-        let claimed = with_db_retry(|| {
-            claim::claim(&self.executor.pool, run_id, &self.worker_id, self.lease_s)
-        })
-        .await;
+        let claimed =
+            with_db_retry(|| claim::claim(&self.state.pool, run_id, &self.worker_id, self.lease_s))
+                .await;
         let (run, project, messages) = match claimed {
             Ok(Claim::Claimed {
                 run,
@@ -148,7 +150,7 @@ impl Handler {
     /// for as sent: the only place the worker does. Should that fail, the
     /// relay publishes the row again, which the claim makes harmless.
     async fn mark_published(&self, outbox_id: i64, what: &str) {
-        if let Err(err) = outbox::mark_sent(&self.executor.pool, outbox_id).await {
+        if let Err(err) = outbox::mark_sent(&self.state.pool, outbox_id).await {
             tracing::warn!(error = %err, what, "could not mark the message published; the relay may repeat it");
         }
     }
@@ -157,7 +159,7 @@ impl Handler {
     /// that outlasts the lease, then look again.
     async fn defer(&self, delivery: &Delivery, msg: &JobMessage) {
         let wait = Duration::from_secs_f64(self.lease_s / 2.0);
-        let delay_ms = self.executor.tiers.nearest(wait);
+        let delay_ms = self.state.tiers.nearest(wait);
         let received = JobProperties::from_delivery(delivery);
         let props = JobProperties {
             reason: None,
@@ -201,7 +203,7 @@ impl Handler {
             .await
         {
             Ok(()) => {
-                self.executor
+                self.state
                     .metrics
                     .dead_lettered
                     .with_label_values(&[reason.label()])

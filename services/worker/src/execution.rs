@@ -6,11 +6,11 @@ use crate::db_retry::with_db_retry;
 use crate::dead_letter::DeadLetterReason;
 use crate::inflight::{InFlight, StopReason};
 use crate::sink::EventLog;
+use crate::state::WorkerState;
 use agent_runner_agent::{
     AgentContext, AgentError, AgentRegistry, ProjectSpec, RunSpec, StoredBranch,
 };
 use agent_runner_domain::RunStatus;
-use agent_runner_queue::RetryTiers;
 use agent_runner_store::Pool;
 use agent_runner_store::attempt::{self, Ending, HandedOff, Handoff, NewEvent};
 use agent_runner_store::branches;
@@ -47,19 +47,16 @@ pub enum Disposition {
     },
 }
 
-/// Everything an attempt needs from its worker.
+/// Executes attempts: the agents and the runs in flight, over the worker's
+/// shared state.
 #[derive(Clone)]
 pub struct Executor {
-    /// Postgres pool.
-    pub pool: Pool,
+    /// Pool, metrics, retry tiers.
+    pub state: WorkerState,
     /// Agents by kind.
     pub agents: AgentRegistry,
     /// Runs in flight.
     pub inflight: InFlight,
-    /// Retry tiers.
-    pub tiers: RetryTiers,
-    /// Metrics.
-    pub metrics: crate::metrics::WorkerMetrics,
 }
 
 impl Executor {
@@ -76,13 +73,18 @@ impl Executor {
     ) -> Disposition {
         let stopper = self.inflight.insert(run.id, run.attempt, claim_began);
         let agent_label = [run.agent.as_str()];
-        self.metrics.started.with_label_values(&agent_label).inc();
-        self.metrics.in_flight.inc();
+        self.state
+            .metrics
+            .started
+            .with_label_values(&agent_label)
+            .inc();
+        self.state.metrics.in_flight.inc();
         if run.attempt == 1
             && let Some(started) = run.started_at
         {
             let pickup = (started - run.created_at).num_microseconds().unwrap_or(0) as f64 / 1e6;
-            self.metrics
+            self.state
+                .metrics
                 .pickup_latency
                 .with_label_values(&agent_label)
                 .observe(pickup.max(0.0));
@@ -90,7 +92,7 @@ impl Executor {
         let began = Instant::now();
         let deadline =
             Instant::now() + Duration::from_secs(u64::try_from(run.timeout_s).unwrap_or(1));
-        let events = EventLog::new(self.pool.clone(), run.id, run.attempt);
+        let events = EventLog::new(self.state.pool.clone(), run.id, run.attempt);
         let outcome = match self.agents.get(&run.agent) {
             None => Err(AgentError::Fatal(format!(
                 "no agent `{}` in this worker",
@@ -123,8 +125,9 @@ impl Executor {
         let pending = events.close().await;
         let disposition = self.commit(run, outcome, stop, &pending, trace).await;
         self.inflight.remove(run.id, run.attempt);
-        self.metrics.in_flight.dec();
-        self.metrics
+        self.state.metrics.in_flight.dec();
+        self.state
+            .metrics
             .attempt_duration
             .with_label_values(&agent_label)
             .observe(began.elapsed().as_secs_f64());
@@ -135,7 +138,7 @@ impl Executor {
     /// stored (read if the agent needs it).
     fn branch(&self, run: &Run) -> StoredBranch {
         if run.result.is_some() {
-            stored_branch(&self.pool, run.id)
+            stored_branch(&self.state.pool, run.id)
         } else {
             StoredBranch::none()
         }
@@ -235,12 +238,14 @@ impl Executor {
         ending: Ending,
         dead_letter: Option<DeadLetterReason>,
     ) -> Disposition {
-        let committed =
-            with_db_retry(|| attempt::finish(&self.pool, run.id, run.attempt, pending, &ending))
-                .await;
+        let committed = with_db_retry(|| {
+            attempt::finish(&self.state.pool, run.id, run.attempt, pending, &ending)
+        })
+        .await;
         match committed {
             Ok(Some(status)) => {
-                self.metrics
+                self.state
+                    .metrics
                     .finished
                     .with_label_values(&[status.as_str(), run.agent.as_str()])
                     .inc();
@@ -270,7 +275,7 @@ impl Executor {
     ) -> Disposition {
         let next_attempt = run.attempt + 1;
         let (high, low) = run.id.as_u64_pair();
-        let delay_ms = self.tiers.tier_for_retry(next_attempt, high ^ low);
+        let delay_ms = self.state.tiers.tier_for_retry(next_attempt, high ^ low);
         let traceparent = trace.to_header();
         let handoff = Handoff {
             error,
@@ -279,12 +284,13 @@ impl Executor {
             handed_back: false,
         };
         let handed = with_db_retry(|| {
-            attempt::retry_handoff(&self.pool, run.id, run.attempt, pending, handoff)
+            attempt::retry_handoff(&self.state.pool, run.id, run.attempt, pending, handoff)
         })
         .await;
         match handed {
             Ok(Some(HandedOff::Retrying { outbox_id })) => {
-                self.metrics
+                self.state
+                    .metrics
                     .finished
                     .with_label_values(&["RETRYING", run.agent.as_str()])
                     .inc();
@@ -320,7 +326,7 @@ impl Executor {
             handed_back: true,
         };
         let handed = with_db_retry(|| {
-            attempt::retry_handoff(&self.pool, run.id, run.attempt, pending, handoff)
+            attempt::retry_handoff(&self.state.pool, run.id, run.attempt, pending, handoff)
         })
         .await;
         match handed {
@@ -337,7 +343,8 @@ impl Executor {
     }
 
     fn count_cancelled_handoff(&self, run: &Run) {
-        self.metrics
+        self.state
+            .metrics
             .finished
             .with_label_values(&["CANCELLED", run.agent.as_str()])
             .inc();

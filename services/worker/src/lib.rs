@@ -25,6 +25,7 @@
 //! - [`inspection`]: keeping other processes of the worker's user out of its
 //!   environment and memory.
 //! - [`metrics`]: the worker's Prometheus metrics.
+//! - [`state`]: the handles the parts share (pool, metrics, retry tiers).
 
 pub mod agents;
 pub mod cancel_listener;
@@ -42,6 +43,7 @@ pub mod metrics;
 pub mod review;
 pub mod run_requests;
 pub mod sink;
+pub mod state;
 pub mod worker;
 
 pub use config::WorkerConfig;

@@ -11,6 +11,7 @@ use crate::execution::Executor;
 use crate::inflight::{InFlight, StopReason};
 use crate::review::{ReviewSettings, Reviewer};
 use crate::run_requests::RunRequestHandler;
+use crate::state::WorkerState;
 use crate::{cancel_listener, heartbeat, http};
 use agent_runner_agent::AgentRegistry;
 use agent_runner_queue::{Names, RetryTiers};
@@ -151,11 +152,13 @@ impl Worker {
 
         let tiers = RetryTiers::doubling(config.retry_base_ms, config.retry_tiers);
         let executor = Executor {
-            pool: self.pool.clone(),
+            state: WorkerState {
+                pool: self.pool.clone(),
+                tiers: tiers.clone(),
+                metrics,
+            },
             agents: self.agents,
             inflight: inflight.clone(),
-            tiers: tiers.clone(),
-            metrics,
         };
         let settings = ConsumerSettings {
             broker: config.broker.clone(),
