@@ -32,6 +32,11 @@ const STOP_STEP: Duration = Duration::from_secs(5);
 /// How long start-up waits for the cancel listener before consuming.
 const LISTEN_WAIT: Duration = Duration::from_secs(10);
 
+/// How long the runs still executing when the grace period ends get to be
+/// handed back to RabbitMQ. (`scripts/validate_deploy.py` reads this and
+/// [`STOP_STEP`] to check the manifests' termination grace periods.)
+const HAND_BACK_WAIT: Duration = Duration::from_secs(10);
+
 /// Binds the probe and metrics port. When `WORKER_METRICS_ADDR` is not set
 /// and its default port is taken (a second worker on the host), a free port
 /// on the same address is used and logged; it shows in `/v1/workers`. A
@@ -211,7 +216,7 @@ impl Worker {
             );
             inflight.stop_all(StopReason::Shutdown);
             hard_stop.cancel();
-            let _drained = tokio::time::timeout(Duration::from_secs(10), tasks.wait()).await;
+            let _drained = tokio::time::timeout(HAND_BACK_WAIT, tasks.wait()).await;
         }
         match tokio::time::timeout(STOP_STEP, workers::deregister(&self.pool, &worker_id)).await {
             Ok(Ok(())) => {}
