@@ -15,33 +15,22 @@
 //!   run's worktree, and the wait for its answer.
 //! - [`routes`]: the HTTP handlers, each registered with its OpenAPI
 //!   documentation; [`openapi`]: the document's frame.
-//! - [`metrics`], [`request_metrics`]: Prometheus metrics on `/metrics`.
-//! - [`request_trace`]: the request span and its W3C trace context.
-//! - [`serve`]: the connection loop, with its header-read and idle timeouts;
-//!   [`parse_errors`]: JSON bodies for the requests hyper itself refuses.
-//! - [`error`], [`extract`], [`auth`], [`auth_throttle`], [`security_headers`]:
-//!   how requests are checked and errors answered.
+//! - [`http`]: the plumbing every route shares: the connection loop and its
+//!   timeouts, authentication and its throttle, extractors, errors, security
+//!   headers, the request span and request metrics.
+//! - [`metrics`]: the api's Prometheus metrics on `/metrics`.
 //! - [`cli`]: the `migrate` and `token` subcommands.
 
 pub mod app;
-pub mod auth;
-pub mod auth_throttle;
 pub mod background;
 pub mod cli;
 pub mod config;
-pub mod error;
-pub mod extract;
+pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod outbox;
-pub mod panic_guard;
-pub mod parse_errors;
-pub mod request_metrics;
-pub mod request_trace;
 pub mod routes;
 pub mod run_requests;
-pub mod security_headers;
-pub mod serve;
 pub mod state;
 
 pub use app::Application;

@@ -5,7 +5,7 @@
 //! being documented; [`add_shared_responses`] then adds what every route of
 //! a kind answers besides its own statuses.
 
-use crate::error::ErrorBody;
+use crate::http::error::ErrorBody;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::Operation;
@@ -63,7 +63,7 @@ pub fn frame() -> utoipa::openapi::OpenApi {
     doc
 }
 
-/// What the authentication middleware ([`crate::auth`]) answers on every
+/// What the authentication middleware ([`crate::http::auth`]) answers on every
 /// secured operation before its handler runs.
 const AUTH_RESPONSES: [(&str, &str); 3] = [
     ("401", "No valid token"),
@@ -74,7 +74,7 @@ const AUTH_RESPONSES: [(&str, &str); 3] = [
     ("503", "Postgres is unavailable; retry (see `Retry-After`)"),
 ];
 
-/// What the body extractors ([`crate::extract`]) answer on every operation
+/// What the body extractors ([`crate::http::extract`]) answer on every operation
 /// that reads a JSON body.
 const BODY_RESPONSES: [(&str, &str); 5] = [
     ("400", "The body is not well-formed JSON"),
@@ -144,7 +144,7 @@ fn add_error_response(operation: &mut Operation, status: &str, description: &str
         });
 }
 
-/// Every 429 and 503 an [`crate::error::ApiError`] makes says when to retry.
+/// Every 429 and 503 an [`crate::http::error::ApiError`] makes says when to retry.
 fn add_retry_after(operation: &mut Operation, status: &str) {
     if let Some(RefOr::T(response)) = operation.responses.responses.get_mut(status) {
         response

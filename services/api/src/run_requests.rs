@@ -10,7 +10,7 @@
 //! that row until `REQUEST_WAIT_MS`, then leaves the client a URL to poll.
 
 use crate::background::broker::PublishError;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::routes::workers::STALE_AFTER_S;
 use crate::state::AppState;
 use agent_runner_domain::JobMessage;

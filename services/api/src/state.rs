@@ -1,6 +1,6 @@
 //! Shared handler state: cheap clonable handles, no run state.
 
-use crate::auth_throttle::AuthThrottle;
+use crate::http::auth_throttle::AuthThrottle;
 use crate::background::broker::Broker;
 use crate::background::run_watch::RunWatch;
 use crate::config::ApiConfig;

@@ -3,7 +3,7 @@
 //! whatever fails is left to [`super::relay`], as the run is committed
 //! either way.
 
-use crate::request_trace::RequestTrace;
+use crate::http::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::JobProperties;

@@ -1,8 +1,8 @@
 //! `GET /v1/runs/{id}/diff`: the diff an `llm` run stored with its result.
 
-use crate::auth::Principal;
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiPath, parse_id};
+use crate::http::auth::Principal;
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiPath, parse_id};
 use crate::state::AppState;
 use agent_runner_store::runs;
 use axum::extract::State;

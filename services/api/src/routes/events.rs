@@ -1,8 +1,8 @@
 //! `/v1/runs/{id}/events`: the run's timeline after a given seq.
 
-use crate::auth::{self, Principal};
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiPath, ApiQuery, parse_id};
+use crate::http::auth::{self, Principal};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiPath, ApiQuery, parse_id};
 use crate::state::AppState;
 use agent_runner_store::{events, runs};
 use axum::extract::State;

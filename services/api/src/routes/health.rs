@@ -1,7 +1,7 @@
 //! Liveness (`/healthz`: the process answers) and readiness (`/readyz`:
 //! Postgres answers and the RabbitMQ publisher is connected).
 
-use crate::error::ErrorDetail;
+use crate::http::error::ErrorDetail;
 use crate::state::AppState;
 use agent_runner_store::pool;
 use axum::Json;

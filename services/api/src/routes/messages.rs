@@ -3,11 +3,11 @@
 //! branch, with its previous conversation and every message so far —
 //! re-queued through the outbox, like a retry.
 
-use crate::auth::{Principal, Role};
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, parse_id};
+use crate::http::auth::{Principal, Role};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiJson, ApiPath, parse_id};
 use crate::outbox::fast_path;
-use crate::request_trace::RequestTrace;
+use crate::http::request_trace::RequestTrace;
 use crate::state::AppState;
 use agent_runner_domain::RunStatus;
 use agent_runner_store::messages::{self, CONTINUABLE, PostOutcome};

@@ -22,10 +22,10 @@ mod runs;
 mod stream;
 pub(crate) mod workers;
 
-use crate::auth;
-use crate::error::ApiError;
-use crate::request_metrics;
-use crate::request_trace;
+use crate::http::auth;
+use crate::http::error::ApiError;
+use crate::http::request_metrics;
+use crate::http::request_trace;
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::{Extension, Router, middleware};
@@ -88,8 +88,8 @@ pub fn router(state: AppState) -> Router {
         // down is an answer, not an error of the api.
         .layer(tower_http::trace::TraceLayer::new_for_http().on_failure(()))
         .layer(middleware::from_fn(request_trace::trace))
-        .layer(crate::panic_guard::layer())
-        .layer(middleware::from_fn(crate::security_headers::add))
+        .layer(crate::http::panic_guard::layer())
+        .layer(middleware::from_fn(crate::http::security_headers::add))
         .with_state(state)
 }
 

@@ -11,9 +11,9 @@
 //! one, leaves the stored secret as it is.
 
 use super::projects::{checked_default_branch, checked_repo_url, checked_settings};
-use crate::auth::{Principal, Role};
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, parse_id};
+use crate::http::auth::{Principal, Role};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiJson, ApiPath, parse_id};
 use crate::state::AppState;
 use agent_runner_domain::secret::{MASK, is_masked_form_of, is_secret_name};
 use agent_runner_store::projects::{self, Project, ProjectChange};

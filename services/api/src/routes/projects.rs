@@ -2,9 +2,9 @@
 //! projects).
 
 use super::review::check_branch_name;
-use crate::auth::{Principal, Role};
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiJson, ApiPath, parse_id};
+use crate::http::auth::{Principal, Role};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiJson, ApiPath, parse_id};
 use crate::state::AppState;
 use agent_runner_domain::llm_settings::validate_project_settings;
 use agent_runner_domain::repo::{RepoPolicy, RepoUrl};

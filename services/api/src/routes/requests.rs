@@ -2,9 +2,9 @@
 //! the worker's answer, for clients that got a 202; and how a request's
 //! answer becomes a response.
 
-use crate::auth::{self, Principal};
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiPath, parse_id};
+use crate::http::auth::{self, Principal};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiPath, parse_id};
 use crate::run_requests::{Dispatched, request_url};
 use crate::state::AppState;
 use agent_runner_store::run_requests::{self, RequestKind, RunRequest};

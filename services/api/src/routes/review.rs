@@ -6,10 +6,10 @@
 //! (reject → REJECTED).
 
 use super::requests::answer;
-use crate::auth::{self, Principal, Role};
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiPath, OptionalJson, parse_id};
-use crate::request_trace::RequestTrace;
+use crate::http::auth::{self, Principal, Role};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiPath, OptionalJson, parse_id};
+use crate::http::request_trace::RequestTrace;
 use crate::run_requests::send_and_wait;
 use crate::state::AppState;
 use agent_runner_store::run_requests::{self, OpenOutcome, RequestKind};

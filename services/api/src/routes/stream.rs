@@ -5,10 +5,10 @@
 //! learns that there are new events from [`crate::background::run_watch`], and only then
 //! reads them.
 
-use crate::auth::Principal;
+use crate::http::auth::Principal;
 use crate::background::run_watch::Subscription;
-use crate::error::{ApiError, ErrorBody};
-use crate::extract::{ApiPath, ApiQuery, parse_id};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::http::extract::{ApiPath, ApiQuery, parse_id};
 use crate::state::AppState;
 use agent_runner_store::{Pool, events, runs};
 use axum::Extension;

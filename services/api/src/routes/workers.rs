@@ -1,6 +1,6 @@
 //! `/v1/workers`: live workers and how busy they are.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use agent_runner_store::workers;
 use agent_runner_store::workers::Worker;

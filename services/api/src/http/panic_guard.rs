@@ -2,7 +2,7 @@
 //! any other internal error (logged, no stack trace to the client), instead
 //! of dropping the connection.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use axum::response::{IntoResponse, Response};
 use std::any::Any;
 use tower_http::catch_panic::CatchPanicLayer;

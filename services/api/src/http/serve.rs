@@ -15,12 +15,12 @@
 //!
 //! A connection that sends nothing at all is closed after the header-read
 //! timeout too. A request hyper can not parse gets a JSON error body like
-//! every other (see [`crate::parse_errors`]).
+//! every other (see [`crate::http::parse_errors`]).
 //!
 //! On `stop` the loop stops accepting and every connection is told to
 //! finish its request in flight and close; the caller bounds the wait.
 
-use crate::parse_errors::JsonParseErrors;
+use crate::http::parse_errors::JsonParseErrors;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;

@@ -7,7 +7,7 @@
 //! The role is checked before the scope and before anything is read, so a
 //! 403 says nothing about whether a run exists.
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::state::AppState;
 use agent_runner_store::access::Forbidden;
 pub use agent_runner_store::access::Role;
@@ -20,13 +20,13 @@ use axum::response::Response;
 use uuid::Uuid;
 
 /// Rejects requests without a live token with 401, and with 429 a client
-/// address that failed too often ([`crate::auth_throttle`]).
+/// address that failed too often ([`crate::http::auth_throttle`]).
 pub async fn authenticate(
     State(state): State<AppState>,
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let client = crate::serve::peer(&request).map(|addr| addr.ip());
+    let client = crate::http::serve::peer(&request).map(|addr| addr.ip());
     if let Some(ip) = client {
         state
             .auth_throttle

@@ -9,7 +9,7 @@
 //! hold a NUL character, which PostgreSQL can store neither in `text` nor in
 //! `jsonb` (the insert would fail with a 500).
 
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
