@@ -5,16 +5,16 @@
 //! the shutdown future resolves, then drains in-flight requests within the
 //! grace period.
 
-use crate::http::auth_throttle::AuthThrottle;
 use crate::background::broker::{Broker, BrokerSettings};
 use crate::background::reaper;
 use crate::background::run_watch::RunWatch;
 use crate::config::ApiConfig;
+use crate::http::auth_throttle::AuthThrottle;
+use crate::http::serve::{self, ConnectionLimits};
 use crate::metrics::ApiMetrics;
 use crate::outbox::relay::{self, RelayWaker};
 use crate::outbox::sent_marks::SentMarks;
 use crate::routes;
-use crate::http::serve::{self, ConnectionLimits};
 use crate::state::AppState;
 use agent_runner_queue::{Names, RetryTiers};
 use agent_runner_store::pool;

@@ -1,9 +1,9 @@
 //! Shared handler state: cheap clonable handles, no run state.
 
-use crate::http::auth_throttle::AuthThrottle;
 use crate::background::broker::Broker;
 use crate::background::run_watch::RunWatch;
 use crate::config::ApiConfig;
+use crate::http::auth_throttle::AuthThrottle;
 use crate::metrics::ApiMetrics;
 use crate::outbox::relay::RelayWaker;
 use crate::outbox::sent_marks::SentMarks;

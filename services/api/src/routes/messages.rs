@@ -6,8 +6,8 @@
 use crate::http::auth::{Principal, Role};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, parse_id};
-use crate::outbox::fast_path;
 use crate::http::request_trace::RequestTrace;
+use crate::outbox::fast_path;
 use crate::state::AppState;
 use agent_runner_domain::RunStatus;
 use agent_runner_store::messages::{self, CONTINUABLE, PostOutcome};

@@ -3,8 +3,8 @@
 use crate::http::auth::{self, Principal, Role};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, parse_id};
-use crate::outbox::fast_path;
 use crate::http::request_trace::RequestTrace;
+use crate::outbox::fast_path;
 use crate::state::AppState;
 use agent_runner_domain::llm_settings::{params_override_endpoint, validate_llm_params};
 use agent_runner_domain::{RunStatus, RunSubmission};

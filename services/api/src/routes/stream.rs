@@ -5,8 +5,8 @@
 //! learns that there are new events from [`crate::background::run_watch`], and only then
 //! reads them.
 
-use crate::http::auth::Principal;
 use crate::background::run_watch::Subscription;
+use crate::http::auth::Principal;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiPath, ApiQuery, parse_id};
 use crate::state::AppState;
