@@ -12,16 +12,13 @@ use crate::model::{DONE, PENDING, RunRequest};
 use crate::spinner::Spinner;
 use serde_json::Value;
 use std::time::Duration;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use uuid::Uuid;
 
 /// Delay between two polls of the request.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// Failed polls in a row (5xx, no answer) before giving up.
 const MAX_FAILURES: u32 = 5;
-/// Spinner frame interval.
-const TICK: Duration = Duration::from_millis(100);
-
 /// A request the api answered 202 for: still with the worker.
 #[derive(Debug)]
 pub struct Handed {
@@ -112,21 +109,7 @@ pub async fn wait(
                 handed.poll
             )));
         }
-        pause(spinner, POLL_INTERVAL, &state).await;
-    }
-}
-
-/// Sleeps for `delay`, keeping the spinner turning.
-async fn pause(spinner: &mut Spinner, delay: Duration, state: &str) {
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    let done = tokio::time::sleep(delay);
-    tokio::pin!(done);
-    loop {
-        tokio::select! {
-            () = &mut done => return,
-            _ = ticker.tick() => spinner.tick(state),
-        }
+        spinner.pause(POLL_INTERVAL, &state).await;
     }
 }
 

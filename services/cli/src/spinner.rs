@@ -4,7 +4,11 @@
 //! real output and when dropped.
 
 use std::io::Write;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tokio::time::MissedTickBehavior;
+
+/// How often the line is redrawn while waiting.
+pub const TICK: Duration = Duration::from_millis(100);
 
 const FRAMES: [char; 10] = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 /// Erase the current terminal line and return to its start.
@@ -50,6 +54,20 @@ impl Spinner {
         );
         let _ignored = err.flush();
         self.drawn = true;
+    }
+
+    /// Sleeps for `delay`, redrawing the line with `state` every [`TICK`].
+    pub async fn pause(&mut self, delay: Duration, state: &str) {
+        let mut ticker = tokio::time::interval(TICK);
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        let done = tokio::time::sleep(delay);
+        tokio::pin!(done);
+        loop {
+            tokio::select! {
+                () = &mut done => return,
+                _ = ticker.tick() => self.tick(state),
+            }
+        }
     }
 
     /// Erases the line, if drawn.

@@ -20,7 +20,6 @@ use crate::spinner::Spinner;
 use crate::sse::SseParser;
 use serde_json::Value;
 use std::time::Duration;
-use tokio::time::MissedTickBehavior;
 use uuid::Uuid;
 
 mod poll;
@@ -40,8 +39,6 @@ const POLL_PAGE: usize = 1000;
 const EMPTY_POLLS_PER_STATUS_CHECK: u32 = 4;
 /// A silent stream is checked (status, then a fresh connection) this often.
 const IDLE_RECHECK: Duration = Duration::from_secs(60);
-/// Spinner frame interval.
-const TICK: Duration = Duration::from_millis(100);
 
 /// How a followed run ended.
 #[derive(Debug)]
@@ -239,24 +236,20 @@ impl<F: FnMut(&RunEvent)> Follower<'_, F> {
 
     /// Sleeps for `delay`, keeping the spinner turning.
     async fn pause(&mut self, delay: Duration) {
-        let mut ticker = tokio::time::interval(TICK);
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
-        let done = tokio::time::sleep(delay);
-        tokio::pin!(done);
-        loop {
-            tokio::select! {
-                () = &mut done => return,
-                _ = ticker.tick() => self.tick(),
-            }
-        }
+        let state = self.spinner_state();
+        self.spinner.pause(delay, &state).await;
     }
 
     fn tick(&mut self) {
-        let state = self
-            .last_kind
+        let state = self.spinner_state();
+        self.spinner.tick(&state);
+    }
+
+    /// What the spinner line says: the last event's kind.
+    fn spinner_state(&self) -> String {
+        self.last_kind
             .as_deref()
             .unwrap_or("waiting for events")
-            .to_owned();
-        self.spinner.tick(&state);
+            .to_owned()
     }
 }

@@ -3,9 +3,10 @@
 //! missing run, and reading events until a final one, an idle spell, the end
 //! of the stream or a broken connection.
 
-use super::{Follower, IDLE_RECHECK, StreamEnd, TICK};
+use super::{Follower, IDLE_RECHECK, StreamEnd};
 use crate::exit::CliError;
 use crate::model::RunEvent;
+use crate::spinner::TICK;
 use crate::sse::SseEvent;
 use futures_util::StreamExt;
 use reqwest::header::CONTENT_TYPE;
