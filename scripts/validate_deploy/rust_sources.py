@@ -9,8 +9,8 @@ from pathlib import Path
 from .names import ROOT
 
 
-#: Seconds the api needs after SHUTDOWN_GRACE_S to stop its background tasks and exit.
-SHUTDOWN_MARGIN_S = 5
+#: Where the api bounds stopping its background tasks after the drain.
+API_BROKER_RS = ROOT / "services/api/src/background/broker.rs"
 #: Where the worker's shutdown steps are bounded, read (not copied) below.
 WORKER_RS = ROOT / "services/worker/src/worker.rs"
 TELEMETRY_EXPORT_RS = ROOT / "shared/telemetry/src/otlp_http_client.rs"
@@ -30,6 +30,13 @@ def rust_duration_s(path: Path, name: str) -> int:
     if match is None:
         raise SystemExit(f"validate-deploy: {path} has no `const {name}: Duration = Duration::from_secs(N)`")
     return int(match.group(1))
+
+
+#: Seconds the api needs after SHUTDOWN_GRACE_S to stop its background tasks and
+#: exit: the bound on closing its RabbitMQ connection, the one stop step with a
+#: timeout (the others return at once, or write what is pending to PostgreSQL).
+#: Unlike the worker's, it leaves out the span flush that follows (EXPORT_TIMEOUT).
+SHUTDOWN_MARGIN_S = rust_duration_s(API_BROKER_RS, "CLOSE_TIMEOUT")
 
 
 def worker_shutdown_steps_s() -> tuple[tuple[str, int], ...]:
