@@ -1,0 +1,61 @@
+// Form field errors: a 422 message names its field at its start
+// ("timeout_s must be at most 3600…", "params: …"); the message is shown
+// under that field, or at the top of the form when no field matches.
+
+import { h, replace } from '../lib/dom.js';
+
+/** A labelled field: {name, label, control, hint} → wrapper with an error slot. */
+export function field({ name, label, control, hint }) {
+  control.id = control.id || `field-${name}`;
+  control.name = name;
+  const error = h('div', { class: 'field-error', id: `error-${name}`, role: 'alert' });
+  control.setAttribute('aria-describedby', `error-${name}${hint ? ` hint-${name}` : ''}`);
+  return h('div', { class: 'field', dataset: { field: name } },
+    h('label', { for: control.id }, label),
+    control,
+    hint ? h('div', { class: 'field-hint', id: `hint-${name}` }, hint) : null,
+    error);
+}
+
+/** Clears every error of the form (fields and the top slot). */
+export function clearErrors(form) {
+  for (const el of form.querySelectorAll('.field-error, .form-error')) el.replaceChildren();
+  for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
+}
+
+/** The field a message is about: the longest field name the message starts with. */
+export function fieldOf(message, names) {
+  const text = String(message || '');
+  return names
+    .filter((name) => text.startsWith(name) && !/[a-z_]/.test(text.charAt(name.length)))
+    .sort((a, b) => b.length - a.length)[0];
+}
+
+/** Shows `message` next to its field in `form`, or in the form's top slot. */
+export function showError(form, message, names) {
+  const name = fieldOf(message, names);
+  const slot = name && form.querySelector(`#error-${name}`);
+  if (slot) {
+    replace(slot, message);
+    form.querySelector(`[name="${name}"]`)?.setAttribute('aria-invalid', 'true');
+    return name;
+  }
+  replace(form.querySelector('.form-error'), message);
+  return null;
+}
+
+/** Parses a JSON object from a textarea; '' gives `empty`. Throws a message. */
+export function parseObject(text, name, empty = undefined) {
+  const trimmed = text.trim();
+  if (!trimmed) return empty;
+  let value;
+  try {
+    value = JSON.parse(trimmed);
+  } catch (err) {
+    throw new Error(`${name} is not valid JSON: ${err.message}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new Error(`${name} must be a JSON object, like {"key": "value"}`);
+  }
+  return value;
+}
