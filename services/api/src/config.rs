@@ -1,5 +1,6 @@
 //! The api's settings, read once from the environment at start-up.
 
+use crate::http::session_cookie::CookieSecurity;
 use agent_runner_config::{ConfigError, Env};
 use agent_runner_queue::BrokerAddress;
 use std::net::SocketAddr;
@@ -57,6 +58,12 @@ pub struct ApiConfig {
     /// `REQUEST_WAIT_MS`: how long approve, reject and exec wait for the
     /// worker's answer before answering 202 with a URL to poll.
     pub request_wait_ms: u64,
+    /// `CONSOLE_SESSION_TTL_S`: how long a console sign-in lasts.
+    pub console_session_ttl_s: u64,
+    /// `CONSOLE_SECURE_COOKIE`: `auto` (the default: `Secure` when the
+    /// request came through an https proxy, `X-Forwarded-Proto: https`),
+    /// `true` or `false`.
+    pub console_secure_cookie: CookieSecurity,
 }
 
 impl ApiConfig {
@@ -92,6 +99,8 @@ impl ApiConfig {
             reaper_lease_grace_s: env.parse_in("REAPER_LEASE_GRACE_S", 30, 0, 86_400)?,
             reaper_queued_after_s: env.parse_in("REAPER_QUEUED_AFTER_S", 900, 1, 604_800)?,
             request_wait_ms: env.parse_in("REQUEST_WAIT_MS", 10_000, 0, 600_000)?,
+            console_session_ttl_s: env.parse_in("CONSOLE_SESSION_TTL_S", 43_200, 60, 2_592_000)?,
+            console_secure_cookie: env.parse("CONSOLE_SECURE_COOKIE", CookieSecurity::Auto)?,
         };
         if config.run_timeout_default_s > config.run_timeout_max_s {
             return Err(ConfigError {

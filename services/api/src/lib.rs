@@ -18,6 +18,7 @@
 //! - [`http`]: the plumbing every route shares: the connection loop and its
 //!   timeouts, authentication and its throttle, extractors, errors, security
 //!   headers, the request span and request metrics.
+//! - [`console`]: the web console's page and its embedded files at `/ui/`.
 //! - [`metrics`]: the api's Prometheus metrics on `/metrics`.
 //! - [`cli`]: the `migrate` and `token` subcommands.
 
@@ -25,6 +26,7 @@ pub mod app;
 pub mod background;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod http;
 pub mod metrics;
 pub mod openapi;

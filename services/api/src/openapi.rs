@@ -12,12 +12,17 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{OneOf, Schema, Type};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 /// Name of the security scheme the `/v1` routes require.
 pub const BEARER: &str = "bearer";
+
+/// Name of the other scheme they accept: the console's session cookie.
+pub const SESSION: &str = "session";
 
 /// The document before any path is added.
 #[derive(OpenApi)]
@@ -35,6 +40,7 @@ pub const BEARER: &str = "bearer";
         (name = "projects", description = "What runs work on"),
         (name = "workers", description = "Live workers"),
         (name = "operations", description = "Probes, metrics and this document; no token needed"),
+        (name = "console", description = "The web console's sign-in: a token traded for a session cookie"),
     )
 )]
 pub struct ApiDoc;
@@ -52,6 +58,14 @@ impl Modify for BearerScheme {
                     .description(Some("A token created with `agent-runner-api token create`"))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::http::session_cookie::COOKIE_NAME,
+                "The console's session (`POST /v1/session`); a request that changes \
+                 something must also send the session's `csrf_token` in `X-CSRF-Token`",
+            ))),
         );
     }
 }
@@ -107,7 +121,8 @@ pub fn add_shared_responses(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
-            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+            if let Some(security) = operation.security.as_mut().filter(|s| !s.is_empty()) {
+                security.push(SecurityRequirement::new(SESSION, Vec::<String>::new()));
                 for (status, description) in AUTH_RESPONSES {
                     add_error_response(operation, status, description);
                 }

@@ -9,7 +9,7 @@ use crate::names::{Names, WORK_ROUTING_KEY};
 use agent_runner_domain::JobMessage;
 use lapin::Confirmation;
 use lapin::message::Delivery;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel, Connection};
 use uuid::Uuid;
@@ -86,6 +86,24 @@ impl Publisher {
     /// True while the channel is usable.
     pub fn is_connected(&self) -> bool {
         self.channel.status().connected()
+    }
+
+    /// How many messages wait in the dead-letter queue. A passive declare:
+    /// nothing is created, and a dead-letter queue that was deleted closes
+    /// this channel, so the owner reconnects and declares it again.
+    pub async fn dead_letter_count(&self) -> Result<u32, QueueError> {
+        let queue = self
+            .channel
+            .queue_declare(
+                self.names.dead_queue().as_str().into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(queue.message_count())
     }
 
     /// Publishes a job onto the work exchange.

@@ -5,6 +5,8 @@
 //! - [`migrate`]: embedded migrations, applied once under an advisory lock.
 //! - [`projects`], [`runs`], [`events`], [`outbox`], [`workers`], [`tokens`]:
 //!   one module per table family.
+//! - [`stats`]: runs by status, and finished runs per minute, for the console's overview.
+//! - [`sessions`]: the web console's sign-in sessions, each acting as its token.
 //! - [`messages`]: follow-up messages, continued as new attempts of a run.
 //! - [`run_requests`]: run requests (approve, reject, exec) answered by the worker holding
 //!   a run's worktree.
@@ -29,6 +31,8 @@ pub mod projects;
 pub mod reaper;
 pub mod run_requests;
 pub mod runs;
+pub mod sessions;
+pub mod stats;
 pub mod tokens;
 pub mod workers;
 

@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "worker_metrics_addr",
         include_str!("../migrations/0008_worker_metrics_addr.sql"),
     ),
+    (
+        9,
+        "console_sessions",
+        include_str!("../migrations/0009_console_sessions.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet; returns the versions applied now.

@@ -281,6 +281,10 @@ pub struct RunFilter<'a> {
     pub status: Option<RunStatus>,
     /// Only runs of this project.
     pub project_id: Option<Uuid>,
+    /// Only runs of this agent.
+    pub agent: Option<&'a str>,
+    /// Only runs whose goal contains this text, ignoring case.
+    pub goal_contains: Option<&'a str>,
     /// Only runs older than this id (the previous page's cursor).
     pub before: Option<Uuid>,
     /// Page size.
@@ -299,6 +303,8 @@ pub async fn list(pool: &Pool, filter: &RunFilter<'_>) -> Result<Vec<Run>, Store
                    AND ($2::uuid IS NULL OR project_id = $2)
                    AND ($3::uuid IS NULL OR id < $3)
                    AND ($5::uuid[] IS NULL OR project_id = ANY($5))
+                   AND ($6::text IS NULL OR agent = $6)
+                   AND ($7::text IS NULL OR strpos(lower(goal), lower($7)) > 0)
                  ORDER BY id DESC LIMIT $4"
             ),
             &[
@@ -307,6 +313,8 @@ pub async fn list(pool: &Pool, filter: &RunFilter<'_>) -> Result<Vec<Run>, Store
                 &filter.before,
                 &filter.limit,
                 &filter.scope.param(),
+                &filter.agent,
+                &filter.goal_contains,
             ],
         )
         .await?;

@@ -67,8 +67,16 @@ impl Principal {
     }
 }
 
-fn hash(secret: &str) -> String {
+/// The stored form of a secret: its SHA-256, in hex.
+pub(crate) fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// 256 random bits in hex, after `prefix`.
+pub(crate) fn random_secret(prefix: &str) -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("{prefix}{}", hex::encode(bytes))
 }
 
 /// Columns of a [`TokenInfo`] over `api_tokens t`, in [`info`] order.
@@ -88,9 +96,7 @@ pub async fn create(
     role: Role,
     projects: Option<&[Uuid]>,
 ) -> Result<(String, TokenInfo), StoreError> {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
+    let secret = random_secret(TOKEN_PREFIX);
     let projects: Option<Vec<Uuid>> = projects.map(|ids| {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
@@ -180,10 +186,16 @@ pub async fn authenticate(pool: &Pool, secret: &str) -> Result<Option<Principal>
         )
         .await?;
     let row = client.query_opt(&statement, &[&hash(secret)]).await?;
-    Ok(row.map(|r| Principal {
-        token_id: r.get(0),
-        name: r.get(1),
-        role: role_of(&r, 2),
-        projects: r.get(3),
-    }))
+    Ok(row.map(|r| principal(&r, 0)))
+}
+
+/// The principal in `row`'s columns from `first` on: id, name, role,
+/// project_ids.
+pub(crate) fn principal(row: &tokio_postgres::Row, first: usize) -> Principal {
+    Principal {
+        token_id: row.get(first),
+        name: row.get(first + 1),
+        role: role_of(row, first + 2),
+        projects: row.get(first + 3),
+    }
 }

@@ -89,6 +89,17 @@ impl Broker {
 }
 
 impl Broker {
+    /// Messages in the dead-letter queue; `None` while not connected or
+    /// when the broker does not answer within 2 s.
+    pub async fn dead_letter_count(&self) -> Option<u32> {
+        let publisher = self.current()?;
+        tokio::time::timeout(Duration::from_secs(2), publisher.dead_letter_count())
+            .await
+            .ok()?
+            .inspect_err(|err| tracing::warn!(error = %err, "cannot count dead letters"))
+            .ok()
+    }
+
     /// Publishes a control job to `worker_id`'s own queue and waits (at most
     /// 5 s) for the confirm; a worker that is gone makes it
     /// [`QueueError::Unroutable`].

@@ -1,4 +1,7 @@
-//! Bearer-token authentication for everything under `/v1`, and the one
+//! Authentication for everything under `/v1` — a bearer token, or the web
+//! console's session cookie (which acts as the token it was opened with,
+//! and must pass the cross-site check of [`session_cookie`] to change
+//! anything) — and the one
 //! authorization rule: a handler asks [`Principal::require`] for the role its
 //! action needs (403 naming it), and reads through the token's
 //! [`Principal::scope`] — a run or project outside it is a 404, as if it did
@@ -8,18 +11,19 @@
 //! 403 says nothing about whether a run exists.
 
 use crate::http::error::ApiError;
+use crate::http::session_cookie;
 use crate::state::AppState;
 use agent_runner_store::access::Forbidden;
 pub use agent_runner_store::access::Role;
 pub use agent_runner_store::tokens::Principal;
-use agent_runner_store::{Pool, runs, tokens};
+use agent_runner_store::{Pool, runs, sessions, tokens};
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 use uuid::Uuid;
 
-/// Rejects requests without a live token with 401, and with 429 a client
+/// Rejects requests without a live token or session with 401, and with 429 a client
 /// address that failed too often ([`crate::http::auth_throttle`]).
 pub async fn authenticate(
     State(state): State<AppState>,
@@ -33,14 +37,27 @@ pub async fn authenticate(
             .check(ip)
             .map_err(ApiError::TooManyRequests)?;
     }
-    let secret = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer);
-    let principal = match secret {
-        Some(secret) => tokens::authenticate(&state.pool, secret).await?,
-        None => None,
+    let headers = request.headers();
+    let principal = if headers.contains_key(AUTHORIZATION) {
+        match headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(bearer)
+        {
+            Some(secret) => tokens::authenticate(&state.pool, secret).await?,
+            None => None,
+        }
+    } else if let Some(secret) = session_cookie::session_secret(headers) {
+        match sessions::authenticate(&state.pool, secret).await? {
+            Some(session) => {
+                session_cookie::check(request.method(), headers, &session.csrf_token)
+                    .map_err(|refused| ApiError::Forbidden(refused.to_string()))?;
+                Some(session.principal)
+            }
+            None => None,
+        }
+    } else {
+        None
     };
     let Some(principal) = principal else {
         if let Some(ip) = client {

@@ -51,6 +51,10 @@ pub enum ApiError {
     /// 401: no or no valid token.
     #[error("a valid bearer token is required")]
     Unauthorized,
+    /// 401, saying why: a sign-in with a token that is not live, or no
+    /// live console session.
+    #[error("{0}")]
+    SignIn(&'static str),
     /// 403: the token's role is below what the action needs.
     #[error("{0}")]
     Forbidden(String),
@@ -94,7 +98,9 @@ impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Unauthorized | ApiError::SignIn(_) => {
+                (StatusCode::UNAUTHORIZED, "unauthorized")
+            }
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),

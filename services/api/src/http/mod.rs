@@ -5,7 +5,8 @@
 //! - [`serve`]: the connection loop, with its header-read and idle timeouts;
 //!   [`parse_errors`]: JSON bodies for the requests hyper itself refuses.
 //! - [`auth`], [`auth_throttle`]: bearer tokens, roles and scopes, and the
-//!   brake on failed authentications.
+//!   brake on failed authentications; [`session_cookie`]: the console's
+//!   session cookie and the cross-site check of what it may change.
 //! - [`extract`]: extractors that answer with [`error::ApiError`].
 //! - [`error`]: the one error type and its JSON body; [`panic_guard`]: a
 //!   panicking handler answers a JSON 500.
@@ -22,3 +23,4 @@ pub mod request_metrics;
 pub mod request_trace;
 pub mod security_headers;
 pub mod serve;
+pub mod session_cookie;

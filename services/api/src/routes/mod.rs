@@ -1,5 +1,6 @@
-//! The HTTP surface: `/healthz`, `/readyz`, `/metrics`, `/openapi.json` and
-//! the authenticated `/v1` api.
+//! The HTTP surface: `/healthz`, `/readyz`, `/metrics`, `/openapi.json`,
+//! the console's sign-in (`/v1/session`), the authenticated `/v1` api, and
+//! the console's page ([`crate::console`]).
 //!
 //! Every route is registered with `routes!(handler)`: the handler's
 //! `#[utoipa::path]` gives its method and path to the router and its
@@ -19,6 +20,8 @@ mod projects;
 mod requests;
 mod review;
 mod runs;
+mod session;
+mod stats;
 mod stream;
 pub(crate) mod workers;
 
@@ -53,6 +56,7 @@ fn documented(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(exec::exec))
         .routes(routes!(requests::show))
         .routes(routes!(workers::list))
+        .routes(routes!(stats::show))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authenticate,
@@ -62,6 +66,7 @@ fn documented(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
         .routes(routes!(metrics::render))
         .routes(routes!(openapi::document))
+        .routes(routes!(session::create, session::show, session::delete))
         .merge(v1)
 }
 
@@ -76,6 +81,7 @@ pub fn router(state: AppState) -> Router {
             state.metrics.clone(),
             request_metrics::track,
         ))
+        .merge(crate::console::pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(Extension(openapi::Document(Arc::new(document))))

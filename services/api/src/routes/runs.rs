@@ -146,6 +146,14 @@ pub struct ListQuery {
     #[serde(default)]
     #[param(value_type = Option<Uuid>)]
     project_id: Option<String>,
+    /// Only runs of this agent (e.g. `llm`).
+    #[serde(default)]
+    #[param(max_length = 100)]
+    agent: Option<String>,
+    /// Only runs whose goal contains this text, ignoring case.
+    #[serde(default)]
+    #[param(max_length = 200)]
+    q: Option<String>,
     /// Page size, 1 to 500 (default 50).
     #[serde(default)]
     #[param(minimum = 1, maximum = 500)]
@@ -198,12 +206,16 @@ pub async fn list(
             "limit must be between 1 and 500".into(),
         ));
     }
+    let agent = text_filter("agent", query.agent.as_deref(), 100)?;
+    let goal_contains = text_filter("q", query.q.as_deref(), 200)?;
     let runs = runs::list(
         &state.pool,
         &RunFilter {
             scope: principal.scope(),
             status,
             project_id,
+            agent,
+            goal_contains,
             before,
             limit,
         },
@@ -215,6 +227,24 @@ pub async fn list(
         None
     };
     Ok(Json(RunPage { runs, next_cursor }))
+}
+
+/// A text filter of the listing: `None` when absent or empty; 400 when
+/// longer than `max` characters or holding a NUL.
+fn text_filter<'a>(
+    name: &str,
+    value: Option<&'a str>,
+    max: usize,
+) -> Result<Option<&'a str>, ApiError> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(text) if text.chars().count() > max || text.contains('\0') => {
+            Err(ApiError::BadRequest(format!(
+                "{name} must be at most {max} characters, without NUL"
+            )))
+        }
+        Some(text) => Ok(Some(text)),
+    }
 }
 
 /// Shows one run.
