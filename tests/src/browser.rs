@@ -12,6 +12,7 @@ use fantoccini::elements::Element;
 use fantoccini::wd::{Capabilities, WebDriverCompatibleCommand};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -34,6 +35,8 @@ pub struct Browser {
     pub base_url: String,
     /// chromedriver, until it is killed.
     driver: Option<Child>,
+    /// Console errors read so far.
+    seen: Vec<String>,
 }
 
 /// `POST /session/{id}/se/log {"type": "browser"}`: chromedriver's console
@@ -122,6 +125,7 @@ impl Browser {
                         client,
                         base_url: base_url.to_owned(),
                         driver: Some(driver),
+                        seen: Vec::new(),
                     };
                     browser.resize(size).await;
                     return browser;
@@ -200,7 +204,7 @@ impl Browser {
     /// element's whole text.
     pub async fn wait_for_text(&self, css: &str, text: &str) -> String {
         let deadline = tokio::time::Instant::now() + WAIT;
-        let mut seen = Vec::new();
+        let mut seen;
         loop {
             seen = self.texts(css).await;
             if let Some(found) = seen.iter().find(|t| t.contains(text)) {
@@ -268,8 +272,16 @@ impl Browser {
 
     /// Clicks the element matching `css` (waiting for it first).
     pub async fn click(&self, css: &str) {
-        self.wait_for(css)
+        let element = self.wait_for(css).await;
+        // Centred, so that the sticky header never covers it.
+        self.client
+            .execute(
+                "arguments[0].scrollIntoView({block: 'center'});",
+                vec![serde_json::to_value(&element).expect("element as JSON")],
+            )
             .await
+            .unwrap_or_else(|e| panic!("scroll to `{css}`: {e}"));
+        element
             .click()
             .await
             .unwrap_or_else(|e| panic!("click `{css}`: {e}"));
@@ -333,22 +345,34 @@ impl Browser {
         self.client.screenshot().await.expect("screenshot")
     }
 
-    /// Console errors since the last call: uncaught exceptions,
-    /// `console.error`, CSP violations and assets that failed to load. An
-    /// api answer of 4xx that the page handles (a 401 before sign-in, a 422
-    /// it shows next to a field) is no error of the page.
-    pub async fn console_errors(&self) -> Vec<String> {
+    /// Every error-level console message since the last read (the log is
+    /// drained), collected for [`Browser::console_errors`].
+    pub async fn console_entries(&mut self) -> Vec<String> {
         let log = self
             .client
             .issue_cmd(BrowserLog)
             .await
             .expect("read the browser's console log");
-        let api_answer = format!("{}/v1/", self.base_url);
-        log.as_array()
+        let fresh: Vec<String> = log
+            .as_array()
             .into_iter()
             .flatten()
             .filter(|entry| entry["level"] == "SEVERE")
             .filter_map(|entry| entry["message"].as_str().map(str::to_owned))
+            .collect();
+        self.seen.extend(fresh);
+        self.seen.clone()
+    }
+
+    /// Console errors so far: uncaught exceptions, `console.error`, CSP
+    /// violations and assets that failed to load. An api answer of 4xx that
+    /// the page handles (a 401 before sign-in, a 422 it shows next to a
+    /// field) is no error of the page.
+    pub async fn console_errors(&mut self) -> Vec<String> {
+        let api_answer = format!("{}/v1/", self.base_url);
+        self.console_entries()
+            .await
+            .into_iter()
             .filter(|message| {
                 !(message.starts_with(&api_answer)
                     && message.contains("the server responded with a status of 4"))

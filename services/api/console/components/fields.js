@@ -23,9 +23,13 @@ export function clearErrors(form) {
   for (const el of form.querySelectorAll('[aria-invalid]')) el.removeAttribute('aria-invalid');
 }
 
-/** The field a message is about: the longest field name the message starts with. */
+/**
+ * The field a message is about: the longest field name the message starts
+ * with, also after a leading "invalid " or "unknown " ("invalid params: …",
+ * "unknown agent `x`").
+ */
 export function fieldOf(message, names) {
-  const text = String(message || '');
+  const text = String(message || '').replace(/^(invalid|unknown) /, '');
   return names
     .filter((name) => text.startsWith(name) && !/[a-z_]/.test(text.charAt(name.length)))
     .sort((a, b) => b.length - a.length)[0];

@@ -20,6 +20,22 @@ export async function projects({ fresh = false } = {}) {
   return pending;
 }
 
+let lastRefetch = 0;
+
+/**
+ * Makes sure the names of `ids` are known: fetches the list again (at most
+ * every few seconds) when one is missing, e.g. a project created since.
+ * Resolves true when the list changed.
+ */
+export async function ensureKnown(ids) {
+  if (!cache || ids.every((id) => cache.some((p) => p.id === id))) return false;
+  if (Date.now() - lastRefetch < 5000) return false;
+  lastRefetch = Date.now();
+  const before = cache.length;
+  await projects({ fresh: true });
+  return cache.length !== before;
+}
+
 /** Forgets the cache (after sign-out, or a project was created). */
 export function invalidate() {
   cache = null;

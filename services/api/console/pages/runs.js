@@ -8,7 +8,7 @@ import { setQuery } from '../lib/router.js';
 import { can } from '../lib/session.js';
 import { poll } from '../lib/poller.js';
 import { age, duration, runDuration, shortId } from '../lib/format.js';
-import { projects, projectName } from '../lib/projects.js';
+import { ensureKnown, projects, projectName } from '../lib/projects.js';
 import { STATUSES, CANCELLABLE, statusBadge, updateBadge } from '../components/status.js';
 import { confirmDialog } from '../components/dialog.js';
 import { noticeArea, show, clear } from '../components/notice.js';
@@ -167,6 +167,10 @@ export default {
       }));
       nextCursor = data.next_cursor || null;
       draw(data.runs || []);
+      if (await ensureKnown(lastRuns.map((r) => r.project_id))) {
+        addProjectOptions();
+        draw(lastRuns);
+      }
       updated.classList.remove('stale');
     }
 
@@ -181,11 +185,16 @@ export default {
       }), REFRESH_MS);
     }
 
-    projects().then((list) => {
+    function addProjectOptions() {
       const selectEl = projectFilter.querySelector('select');
-      for (const p of list) selectEl.append(h('option', { value: p.id, selected: p.id === filters.project }, p.name));
-      draw(lastRuns);
-    }).catch((err) => show(notice, 'error', err.message));
+      return projects().then((list) => {
+        for (const p of list) {
+          if (selectEl.querySelector(`option[value="${p.id}"]`)) continue;
+          selectEl.append(h('option', { value: p.id, selected: p.id === filters.project }, p.name));
+        }
+      });
+    }
+    addProjectOptions().then(() => draw(lastRuns)).catch((err) => show(notice, 'error', err.message));
 
     form.addEventListener('change', (event) => {
       if (event.target === search) return;
