@@ -29,11 +29,21 @@ function output(text, ok) {
     : h('div', { class: ['tool-result', ok === false && 'failed'] }, h('div', { class: 'tool-result-label' }, label), pre);
 }
 
+/** Arguments as name / value pairs, strings shown as they are (file contents stay readable). */
+function argumentList(args) {
+  if (!args || typeof args !== 'object' || Array.isArray(args)) return h('pre', { class: 'tool-args' }, typeof args === 'string' ? args : json(args));
+  const entries = Object.entries(args);
+  if (!entries.length) return null;
+  return h('dl', { class: 'tool-args-list' }, entries.map(([key, value]) => [
+    h('dt', {}, key),
+    h('dd', {}, h('pre', { class: 'tool-args' }, typeof value === 'string' ? value : json(value))),
+  ]));
+}
+
 function toolCall(name, args, result) {
-  const shown = parseArgs(args);
   return h('div', { class: 'tool-call' },
     h('div', { class: 'tool-head' }, h('span', { class: 'tool-name' }, name), h('span', { class: 'muted' }, 'tool call')),
-    h('pre', { class: 'tool-args' }, typeof shown === 'string' ? shown : json(shown)),
+    argumentList(parseArgs(args)),
     result ? output(result.text, result.ok) : h('div', { class: 'tool-result pending muted' }, 'waiting for the result…'));
 }
 
@@ -54,7 +64,7 @@ export function fromMessages(messages) {
       items.push(h('li', { class: 'msg msg-system' }, h('details', {}, h('summary', {}, 'System prompt'), block(m.content, 'msg-text mono'))));
     } else if (m.role === 'user') {
       users += 1;
-      items.push(bubble('user', users === 1 ? 'Goal' : 'Message', block(m.content)));
+      items.push(bubble('user', users === 1 ? 'Prompt' : 'Message', block(m.content)));
     } else if (m.role === 'assistant') {
       const calls = (m.tool_calls || []).map((c) => toolCall(c.function?.name, c.function?.arguments, results.get(c.id)));
       items.push(bubble('assistant', 'Model', m.content ? block(m.content) : null, ...calls));

@@ -21,6 +21,15 @@ function firstLine(text, max = 120) {
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
 }
 
+/** What a tool call is about: its path, command or query, else its arguments. */
+function toolSubject(args) {
+  if (!args || typeof args !== 'object') return String(args ?? '');
+  for (const key of ['path', 'cmd', 'query', 'summary', 'reason']) {
+    if (typeof args[key] === 'string') return args[key];
+  }
+  return JSON.stringify(args);
+}
+
 /** One line saying what the event is about. */
 export function describe(event) {
   const p = event.payload || {};
@@ -29,12 +38,8 @@ export function describe(event) {
       return p.iteration ? `iteration ${p.iteration}` : '';
     case 'PLAN_GENERATED':
       return firstLine(p.plan ?? (Array.isArray(p.steps) ? p.steps.join('; ') : ''));
-    case 'TOOL_CALLED': {
-      const args = p.arguments && typeof p.arguments === 'object'
-        ? Object.values(p.arguments).map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(' ')
-        : p.arguments;
-      return `${p.name || 'tool'} ${firstLine(args, 90)}`.trim();
-    }
+    case 'TOOL_CALLED':
+      return `${p.name || 'tool'} ${firstLine(toolSubject(p.arguments), 90)}`.trim();
     case 'TOOL_RESULT':
       return `${p.name || 'tool'} ${p.ok === false ? 'failed' : 'ok'}`;
     case 'WORKSPACE_READY':

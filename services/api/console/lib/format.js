@@ -1,8 +1,12 @@
 // Formatting of ids, times, durations and numbers, the same everywhere.
 
-/** First 8 hex digits of a UUID. */
+/**
+ * The last 8 hex digits of a UUID: run ids are UUIDv7, whose leading digits
+ * are a timestamp shared by every run of the same minute, so the random tail
+ * is what tells runs apart at a glance.
+ */
 export function shortId(id) {
-  return String(id || '').replace(/-/g, '').slice(0, 8);
+  return String(id || '').replace(/-/g, '').slice(-8);
 }
 
 /** "850 ms", "12.3 s", "4m 05s", "2h 10m". */
@@ -36,9 +40,10 @@ export function age(iso, now = Date.now()) {
 export function dateTime(iso) {
   if (!iso) return '—';
   const d = new Date(iso);
+  const sameYear = d.getFullYear() === new Date().getFullYear();
   return d.toLocaleString(undefined, {
-    year: 'numeric', month: 'short', day: 'numeric',
-    hour: '2-digit', minute: '2-digit', second: '2-digit',
+    year: sameYear ? undefined : 'numeric', month: 'short', day: 'numeric',
+    hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false,
   });
 }
 
