@@ -9,14 +9,22 @@ use serde_json::json;
 async fn a_signed_out_visit_to_a_run_shows_only_the_sign_in_page() {
     let c = Console::start().await;
     let project = c.project("guarded").await;
-    let run = c.submit(&project, "secret goal of the guarded run", json!({})).await;
+    let run = c
+        .submit(&project, "secret goal of the guarded run", json!({}))
+        .await;
 
     c.browser.goto(&format!("/ui/runs/{run}")).await;
     c.browser.wait_for("#signin-form").await;
     let page = c.browser.text("body").await;
     assert!(page.contains("Sign in"), "{page}");
-    assert!(!page.contains("secret goal"), "run data shown signed out: {page}");
-    assert!(!page.contains(&run[run.len() - 8..]), "run id shown signed out: {page}");
+    assert!(
+        !page.contains("secret goal"),
+        "run data shown signed out: {page}"
+    );
+    assert!(
+        !page.contains(&run[run.len() - 8..]),
+        "run id shown signed out: {page}"
+    );
     assert_eq!(c.browser.count("#run-head, .topbar, #timeline").await, 0);
     assert_eq!(c.browser.path().await, format!("/ui/runs/{run}"));
     c.finish().await;
@@ -24,7 +32,7 @@ async fn a_signed_out_visit_to_a_run_shows_only_the_sign_in_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_token_is_refused_with_a_message_and_sets_no_cookie() {
-    let c = Console::start().await;
+    let mut c = Console::start().await;
     c.browser.goto("/ui/").await;
     c.browser.fill("#token", "art_not_a_real_token").await;
     c.browser.click("#sign-in").await;
@@ -35,14 +43,18 @@ async fn a_bad_token_is_refused_with_a_message_and_sets_no_cookie() {
     assert!(message.len() > "Sign-in failed: ".len(), "{message}");
     assert!(c.browser.cookies().await.is_empty(), "a cookie was set");
     assert_eq!(c.browser.count(".topbar").await, 0);
-    let field = c.browser.eval("return document.querySelector('#token').value;").await;
+    let field = c
+        .browser
+        .eval("return document.querySelector('#token').value;")
+        .await;
     assert_eq!(field, "", "the refused token stays in the field");
     // The console log is read: the refused sign-in is in it (as an api
     // answer the page handled, not as an error of the page).
-    let mut c = c;
     let logged = c.browser.console_entries().await;
     assert!(
-        logged.iter().any(|m| m.contains("/v1/session") && m.contains("401")),
+        logged
+            .iter()
+            .any(|m| m.contains("/v1/session") && m.contains("401")),
         "{logged:?}"
     );
     c.finish().await;
@@ -58,7 +70,9 @@ async fn a_good_token_signs_in_shows_its_name_and_role_and_is_kept_nowhere() {
     assert_eq!(c.browser.text("#who-role").await.to_lowercase(), "reviewer");
     let cookies = c.browser.cookies().await;
     assert!(
-        cookies.iter().any(|(name, _)| name == "agent_runner_session"),
+        cookies
+            .iter()
+            .any(|(name, _)| name == "agent_runner_session"),
         "{cookies:?}"
     );
     let kept = c

@@ -18,7 +18,9 @@ fn png_size(png: &[u8]) -> (u32, u32) {
 
 async fn shoot(browser: &Browser, name: &str, size: (u32, u32)) {
     // Let a refresh in flight land, and the pointer leave hover styles.
-    browser.eval("document.activeElement && document.activeElement.blur();").await;
+    browser
+        .eval("document.activeElement && document.activeElement.blur();")
+        .await;
     let png = browser.screenshot().await;
     assert_eq!(png_size(&png), size, "{name}");
     if std::env::var_os("UPDATE_CONSOLE_SCREENSHOTS").is_some() {
@@ -33,14 +35,33 @@ async fn screenshots_of_the_main_pages() {
     let r = Review::awaiting_approval(Role::Admin).await;
     let c = &r.console;
     let (_, body) = c.api.get("/v1/projects").await;
-    let llm_project = body["projects"][0]["id"].as_str().expect("project").to_owned();
+    let llm_project = body["projects"][0]["id"]
+        .as_str()
+        .expect("project")
+        .to_owned();
     let web = c.project("web-frontend").await;
     let billing = c.project("billing-service").await;
     let done = [
-        (&web, "Upgrade the bundler and fix the deprecation warnings", json!({"step_delay_ms": 0})),
-        (&billing, "Add an index for invoices by customer and month", json!({"step_delay_ms": 10})),
-        (&billing, "Retry webhook deliveries with jitter", json!({"fail": "fatal", "step_delay_ms": 0})),
-        (&web, "Make the settings page keyboard accessible", json!({"step_delay_ms": 20})),
+        (
+            &web,
+            "Upgrade the bundler and fix the deprecation warnings",
+            json!({"step_delay_ms": 0}),
+        ),
+        (
+            &billing,
+            "Add an index for invoices by customer and month",
+            json!({"step_delay_ms": 10}),
+        ),
+        (
+            &billing,
+            "Retry webhook deliveries with jitter",
+            json!({"fail": "fatal", "step_delay_ms": 0}),
+        ),
+        (
+            &web,
+            "Make the settings page keyboard accessible",
+            json!({"step_delay_ms": 20}),
+        ),
     ];
     let mut ids = Vec::new();
     for (project, goal, params) in done {
@@ -49,25 +70,43 @@ async fn screenshots_of_the_main_pages() {
     for id in &ids {
         c.wait_run(id, &["COMPLETED", "FAILED"]).await;
     }
-    let running = c.submit(&web, "Split the dashboard bundle by route", json!({"step_delay_ms": 4000})).await;
+    let running = c
+        .submit(
+            &web,
+            "Split the dashboard bundle by route",
+            json!({"step_delay_ms": 4000}),
+        )
+        .await;
     c.wait_run(&running, &["RUNNING"]).await;
-    let cancelled = c.submit(&llm_project, "Rename the config loader", json!({"step_delay_ms": 20000})).await;
-    c.api.post(&format!("/v1/runs/{cancelled}/cancel"), json!({})).await;
+    let cancelled = c
+        .submit(
+            &llm_project,
+            "Rename the config loader",
+            json!({"step_delay_ms": 20000}),
+        )
+        .await;
+    c.api
+        .post(&format!("/v1/runs/{cancelled}/cancel"), json!({}))
+        .await;
     c.wait_run(&cancelled, &["CANCELLED"]).await;
     let b = &c.browser;
 
     b.goto("/ui/").await;
-    b.wait_for_text("#runs-body", "Split the dashboard bundle").await;
+    b.wait_for_text("#runs-body", "Split the dashboard bundle")
+        .await;
     b.wait_for_text("#runs-body", "RUNNING").await;
     shoot(b, "runs", LAPTOP).await;
 
     b.goto(&format!("/ui/runs/{}", r.run_id)).await;
     b.wait_for("#diff .diff-file").await;
-    b.wait_for("#timeline [data-kind=\"AWAITING_APPROVAL\"]").await;
+    b.wait_for("#timeline [data-kind=\"AWAITING_APPROVAL\"]")
+        .await;
     shoot(b, "run-llm", LAPTOP).await;
-    b.eval("document.querySelector('#diff-card').scrollIntoView();").await;
+    b.eval("document.querySelector('#diff-card').scrollIntoView();")
+        .await;
     shoot(b, "run-llm-diff", LAPTOP).await;
-    b.eval("document.querySelector('#timeline-card').scrollIntoView();").await;
+    b.eval("document.querySelector('#timeline-card').scrollIntoView();")
+        .await;
     shoot(b, "run-llm-timeline", LAPTOP).await;
 
     b.goto(&format!("/ui/runs/{running}")).await;
@@ -81,7 +120,8 @@ async fn screenshots_of_the_main_pages() {
     b.fill("#field-params", "{\"step_delay_ms\": 200}").await;
     b.fill("#field-timeout_s", "9999").await;
     b.click("#submit-run").await;
-    b.wait_for_text("#error-timeout_s", "timeout_s must be at most").await;
+    b.wait_for_text("#error-timeout_s", "timeout_s must be at most")
+        .await;
     shoot(b, "submit-422", LAPTOP).await;
 
     b.goto("/ui/overview").await;
@@ -99,12 +139,15 @@ async fn screenshots_of_the_main_pages() {
 
     b.resize(PHONE).await;
     b.goto("/ui/").await;
-    b.wait_for_text("#runs-body", "Split the dashboard bundle").await;
+    b.wait_for_text("#runs-body", "Split the dashboard bundle")
+        .await;
     shoot(b, "runs-phone", PHONE).await;
     b.goto(&format!("/ui/runs/{}", r.run_id)).await;
     b.wait_for("#diff .diff-file").await;
     shoot(b, "run-phone", PHONE).await;
 
-    c.api.post(&format!("/v1/runs/{running}/cancel"), json!({})).await;
+    c.api
+        .post(&format!("/v1/runs/{running}/cancel"), json!({}))
+        .await;
     r.finish().await;
 }

@@ -44,10 +44,7 @@ impl Console {
 
     /// A project named `name`; its id.
     pub async fn project(&self, name: &str) -> String {
-        let (status, body) = self
-            .api
-            .post("/v1/projects", json!({"name": name}))
-            .await;
+        let (status, body) = self.api.post("/v1/projects", json!({"name": name})).await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().expect("project id").to_owned()
     }
@@ -118,9 +115,13 @@ impl Review {
         assert_eq!(status, 201, "{project}");
         let run_id = console
             .api
-            .submit_body(json!({"project_id": project["id"], "goal": "Fix the answer", "agent": "llm"}))
+            .submit_body(
+                json!({"project_id": project["id"], "goal": "Fix the answer", "agent": "llm"}),
+            )
             .await;
-        let run = console.wait_run(&run_id, &["AWAITING_APPROVAL", "FAILED"]).await;
+        let run = console
+            .wait_run(&run_id, &["AWAITING_APPROVAL", "FAILED"])
+            .await;
         assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
         Self {
             console,

@@ -45,12 +45,19 @@ pub struct Browser {
 struct BrowserLog;
 
 impl WebDriverCompatibleCommand for BrowserLog {
-    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
         base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
     }
 
     fn method_and_body(&self, _url: &url::Url) -> (http::Method, Option<String>) {
-        (http::Method::POST, Some(json!({"type": "browser"}).to_string()))
+        (
+            http::Method::POST,
+            Some(json!({"type": "browser"}).to_string()),
+        )
     }
 }
 
@@ -290,7 +297,10 @@ impl Browser {
     /// Types `text` into the field matching `css` after clearing it.
     pub async fn fill(&self, css: &str, text: &str) {
         let field = self.wait_for(css).await;
-        field.clear().await.unwrap_or_else(|e| panic!("clear `{css}`: {e}"));
+        field
+            .clear()
+            .await
+            .unwrap_or_else(|e| panic!("clear `{css}`: {e}"));
         field
             .send_keys(text)
             .await

@@ -19,18 +19,24 @@ const LATENCY = [
   { key: 'p95_ms', label: 'p95', cls: 's-p95' },
 ];
 
+/** A status name that may wrap after its underscores (AWAITING_APPROVAL). */
+function breakable(name) {
+  return name.split('_').flatMap((part, i) => (i ? ['_', h('wbr'), part] : [part]));
+}
+
 export default {
   title: 'Overview',
   render(root) {
     const notice = noticeArea('overview-notice');
     const tiles = h('div', { class: 'tiles', id: 'status-tiles' });
+    const summary = h('div', { class: 'tiles tiles-summary', id: 'summary-tiles' });
     const throughput = h('div', { class: 'chart-box', id: 'throughput-chart' });
     const latency = h('div', { class: 'chart-box', id: 'latency-chart' });
     const totals = h('p', { class: 'muted chart-note' });
     const latencyNote = h('p', { class: 'muted chart-note' });
     root.append(h('section', { class: 'page' },
       h('div', { class: 'page-head' }, h('h1', {}, 'Overview'), h('div', { class: 'page-tools' }, h('span', { class: 'muted' }, 'Last hour'))),
-      notice, tiles,
+      notice, tiles, summary,
       h('div', { class: 'chart-grid' },
         h('section', { class: 'card' }, h('h2', { class: 'card-title' }, 'Throughput (runs finished per minute)'), legend(THROUGHPUT), throughput, totals),
         h('section', { class: 'card' }, h('h2', { class: 'card-title' }, 'Latency (created → finished)'), legend(LATENCY), latency, latencyNote))));
@@ -43,12 +49,19 @@ export default {
         const dead = stats.dead_letters;
         replace(tiles,
           STATUSES.map((s) => h('a', { class: `tile tile-${statusClass(s)}`, href: `/ui/?status=${s}`, dataset: { status: s } },
-            h('span', { class: 'tile-label' }, s), h('span', { class: 'tile-value' }, count(by[s] ?? 0)))),
-          h('div', { class: ['tile', 'tile-dead', dead > 0 && 'tile-alert'], id: 'dead-letters' },
-            h('span', { class: 'tile-label' }, 'Dead letters'),
-            h('span', { class: 'tile-value' }, dead === null || dead === undefined ? '—' : count(dead)),
-            dead === null ? h('span', { class: 'tile-note' }, 'broker unreachable') : null));
+            h('span', { class: 'tile-label' }, breakable(s)), h('span', { class: 'tile-value' }, count(by[s] ?? 0)))));
         const buckets = (stats.buckets || []).map((b) => ({ ...b, other: Math.max(0, (b.finished || 0) - (b.completed || 0) - (b.failed || 0)) }));
+        const sum = (key) => buckets.reduce((n, b) => n + (b[key] || 0), 0);
+        const finishedAll = sum('finished');
+        const worst = buckets.map((b) => b.p95_ms).filter((v) => typeof v === 'number');
+        const tile = (label, value, note, cls, id) => h('div', { class: ['tile', 'tile-plain', cls], id },
+          h('span', { class: 'tile-label' }, label), h('span', { class: 'tile-value' }, value), note ? h('span', { class: 'tile-note' }, note) : null);
+        replace(summary,
+          tile('Finished, last hour', count(finishedAll), `${count(sum('completed'))} completed`),
+          tile('Failure rate', finishedAll ? `${Math.round((sum('failed') / finishedAll) * 100)}%` : '—', `${count(sum('failed'))} failed`),
+          tile('Slowest p95 of a minute', worst.length ? duration(Math.max(...worst)) : '—', 'created → finished'),
+          tile('Dead letters', dead === null || dead === undefined ? '—' : count(dead),
+            dead === null ? 'broker unreachable' : 'messages in the dead-letter queue', dead > 0 ? 'tile-alert' : null, 'dead-letters'));
         replace(throughput, barChart('Runs finished per minute', buckets, THROUGHPUT));
         replace(latency, lineChart('Latency p50 and p95', buckets, LATENCY, (v) => duration(v)));
         const finished = buckets.reduce((n, b) => n + (b.finished || 0), 0);
