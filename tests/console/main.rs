@@ -7,11 +7,13 @@
 //! - `runs_list`: the live runs list, filters in the query string, scoped tokens.
 //! - `run_page`: a run followed live to its end; Cancel through the confirmation.
 //! - `review`: Approve and Reject of an `llm` run, its diff per file.
+//! - `projects`: creating and editing projects (admin only).
 //! - `roles`: a viewer is offered no action.
 //! - `submit`: the submit form and the api's 422 messages next to the field.
 //! - `screenshots`: the main pages at laptop and phone sizes.
 
 mod auth;
+mod projects;
 mod review;
 mod roles;
 mod run_page;

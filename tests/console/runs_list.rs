@@ -19,6 +19,7 @@ async fn a_run_submitted_over_the_api_appears_and_completes_in_the_list_without_
     let row = format!("#runs-body tr[data-id=\"{run}\"]");
     let text = c.browser.wait_for_text(&row, "appear in the list").await;
     assert!(text.contains(&run[run.len() - 8..]), "short id: {text}");
+    // The project was created after the page loaded the names it knew.
     assert!(text.contains("listed"), "project name: {text}");
     assert!(text.contains("simulated"), "{text}");
     c.browser

@@ -4,16 +4,22 @@
 
 import { h, replace } from '../lib/dom.js';
 
-/** A labelled field: {name, label, control, hint} → wrapper with an error slot. */
-export function field({ name, label, control, hint }) {
-  control.id = control.id || `field-${name}`;
+/**
+ * A labelled field: {name, label, control, hint, prefix} → wrapper with an
+ * error slot. Ids are `${prefix}field-${name}` and `${prefix}error-${name}`,
+ * so that two forms on one page keep them unique.
+ */
+export function field({ name, label, control, hint, prefix = '' }) {
+  control.id = control.id || `${prefix}field-${name}`;
   control.name = name;
-  const error = h('div', { class: 'field-error', id: `error-${name}`, role: 'alert' });
-  control.setAttribute('aria-describedby', `error-${name}${hint ? ` hint-${name}` : ''}`);
+  const errorId = `${prefix}error-${name}`;
+  const hintId = `${prefix}hint-${name}`;
+  const error = h('div', { class: 'field-error', id: errorId, role: 'alert' });
+  control.setAttribute('aria-describedby', `${errorId}${hint ? ` ${hintId}` : ''}`);
   return h('div', { class: 'field', dataset: { field: name } },
     h('label', { for: control.id }, label),
     control,
-    hint ? h('div', { class: 'field-hint', id: `hint-${name}` }, hint) : null,
+    hint ? h('div', { class: 'field-hint', id: hintId }, hint) : null,
     error);
 }
 
@@ -38,7 +44,7 @@ export function fieldOf(message, names) {
 /** Shows `message` next to its field in `form`, or in the form's top slot. */
 export function showError(form, message, names) {
   const name = fieldOf(message, names);
-  const slot = name && form.querySelector(`#error-${name}`);
+  const slot = name && form.querySelector(`[data-field="${name}"] .field-error`);
   if (slot) {
     replace(slot, message);
     form.querySelector(`[name="${name}"]`)?.setAttribute('aria-invalid', 'true');

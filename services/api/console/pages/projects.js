@@ -21,10 +21,10 @@ function createForm(onCreated) {
     h('h2', { class: 'card-title' }, 'New project'),
     h('div', { class: 'form-error', role: 'alert' }),
     h('div', { class: 'field-row' },
-      field({ name: 'name', label: 'Name', control: name }),
-      field({ name: 'default_branch', label: 'Default branch', control: branch })),
-    field({ name: 'repo_url', label: 'Repository URL (optional)', control: repo }),
-    field({ name: 'settings', label: 'Settings (JSON object, optional)', control: settings }),
+      field({ name: 'name', label: 'Name', control: name, prefix: 'new-' }),
+      field({ name: 'default_branch', label: 'Default branch', control: branch, prefix: 'new-' })),
+    field({ name: 'repo_url', label: 'Repository URL (optional)', control: repo, prefix: 'new-' }),
+    field({ name: 'settings', label: 'Settings (JSON object, optional)', control: settings, prefix: 'new-' }),
     h('div', { class: 'form-actions' }, h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create project')));
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -47,6 +47,7 @@ function createForm(onCreated) {
 }
 
 function editor(project, onSaved, onClose) {
+  const prefix = `edit-${project.id}-`;
   const repo = h('input', { type: 'text', class: 'mono', value: project.repo_url || '' });
   const branch = h('input', { type: 'text', value: project.default_branch || '' });
   const settings = h('textarea', { rows: 6, class: 'mono', spellcheck: 'false' });
@@ -54,9 +55,9 @@ function editor(project, onSaved, onClose) {
   const form = h('form', { class: 'project-editor form', novalidate: true },
     h('div', { class: 'form-error', role: 'alert' }),
     h('div', { class: 'field-row' },
-      field({ name: 'repo_url', label: 'Repository URL', control: repo }),
-      field({ name: 'default_branch', label: 'Default branch', control: branch })),
-    field({ name: 'settings', label: 'Settings (keys merged; null removes one)', control: settings }),
+      field({ name: 'repo_url', label: 'Repository URL', control: repo, prefix }),
+      field({ name: 'default_branch', label: 'Default branch', control: branch, prefix })),
+    field({ name: 'settings', label: 'Settings (keys merged; null removes one)', control: settings, prefix }),
     h('div', { class: 'form-actions' },
       h('button', { type: 'button', class: 'btn', on: { click: onClose } }, 'Close'),
       h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save')));
@@ -98,7 +99,7 @@ export default {
         replace(list, projects.map((p) => {
           const slot = h('div', { class: 'editor-slot' });
           const settingsKeys = Object.keys(p.settings || {});
-          const editButton = admin ? h('button', { type: 'button', class: 'btn btn-small' }, 'Edit') : null;
+          const editButton = admin ? h('button', { type: 'button', class: 'btn btn-small project-edit' }, 'Edit') : null;
           editButton?.addEventListener('click', () => {
             if (slot.firstChild) return replace(slot);
             replace(slot, editor(p, (m) => { show(notice, 'ok', m); load(); }, () => replace(slot)));

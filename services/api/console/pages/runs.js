@@ -166,11 +166,10 @@ export default {
         cursor: filters.cursor, limit: PAGE_SIZE,
       }));
       nextCursor = data.next_cursor || null;
-      draw(data.runs || []);
-      if (await ensureKnown(lastRuns.map((r) => r.project_id))) {
-        addProjectOptions();
-        draw(lastRuns);
-      }
+      const runs = data.runs || [];
+      // A project created since the page opened: learn its name before drawing.
+      if (await ensureKnown(runs.map((r) => r.project_id)).catch(() => false)) addProjectOptions();
+      draw(runs);
       updated.classList.remove('stale');
     }
 
