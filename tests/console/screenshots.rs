@@ -146,6 +146,11 @@ async fn screenshots_of_the_main_pages() {
     b.wait_for("#diff .diff-file").await;
     shoot(b, "run-phone", PHONE).await;
 
+    b.resize(LAPTOP).await;
+    b.click("#sign-out").await;
+    b.wait_for("#signin-form").await;
+    shoot(b, "signin", LAPTOP).await;
+
     c.api
         .post(&format!("/v1/runs/{running}/cancel"), json!({}))
         .await;
