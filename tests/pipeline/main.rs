@@ -8,6 +8,8 @@ mod authorization;
 mod cancel_and_retry;
 mod cancel_races;
 mod cli;
+mod console_data;
+mod console_session;
 mod crash;
 mod dead_letters;
 mod errors;

@@ -63,8 +63,12 @@ impl Rabbit {
         let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
         let rabbit = Self {
             vhost: vhost.to_owned(),
+            // No pooled connections: the vhost is deleted from a runtime of
+            // its own (`TestEnv`'s drop), where a connection kept by the
+            // test's runtime would hang until the timeout.
             http: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(30))
+                .pool_max_idle_per_host(0)
                 .build()
                 .expect("http client"),
             base: format!("{scheme}://{host}"),

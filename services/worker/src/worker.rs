@@ -33,8 +33,9 @@ const STOP_STEP: Duration = Duration::from_secs(5);
 const LISTEN_WAIT: Duration = Duration::from_secs(10);
 
 /// How long the runs still executing when the grace period ends get to be
-/// handed back to RabbitMQ. (`scripts/validate_deploy.py` reads this and
-/// [`STOP_STEP`] to check the manifests' termination grace periods.)
+/// handed back to RabbitMQ. (`scripts/validate_deploy/rust_sources.py`
+/// reads this and [`STOP_STEP`] to check the manifests' termination grace
+/// periods.)
 const HAND_BACK_WAIT: Duration = Duration::from_secs(10);
 
 /// Binds the probe and metrics port. When `WORKER_METRICS_ADDR` is not set

@@ -15,6 +15,11 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+/// How long closing the RabbitMQ connection may take when the api stops,
+/// after the drain of in-flight requests. (`scripts/validate_deploy/rust_sources.py`
+/// reads it as the api's shutdown margin beyond `SHUTDOWN_GRACE_S`.)
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct BrokerSettings {
@@ -131,7 +136,7 @@ async fn supervise(broker: Broker, settings: BrokerSettings, shutdown: Cancellat
                         () = shutdown.cancelled() => {
                             broker.set(None);
                             let closing = connection.close(200, "shutdown".into());
-                            if tokio::time::timeout(Duration::from_secs(5), closing).await.is_err() {
+                            if tokio::time::timeout(CLOSE_TIMEOUT, closing).await.is_err() {
                                 tracing::warn!("closing the rabbitmq connection timed out");
                             }
                             return;
