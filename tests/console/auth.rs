@@ -120,3 +120,20 @@ async fn signing_out_ends_the_session_and_a_reload_shows_the_sign_in_page() {
     assert_eq!(answer.status(), 401);
     c.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_page_goes_back_to_sign_in_once_its_token_is_revoked() {
+    let c = Console::signed_in(Role::Viewer).await;
+    c.browser.wait_for("#runs-table").await;
+    let name = c.browser.text("#who-name").await;
+    assert!(
+        agent_runner_store::tokens::revoke(&c.env.pool, &name)
+            .await
+            .expect("revoke"),
+        "no token named {name}"
+    );
+    // The list's next refresh answers 401: the page shows sign-in, no data.
+    c.browser.wait_for("#signin-form").await;
+    assert_eq!(c.browser.count(".topbar, #runs-table").await, 0);
+    c.finish().await;
+}

@@ -3,7 +3,8 @@
 //! own database, vhost and browser, and ends by checking that the page logged
 //! no console error.
 //!
-//! - `auth`: the signed-out guard, sign-in with a bad and a good token, sign-out.
+//! - `auth`: the signed-out guard, sign-in with a bad and a good token, sign-out,
+//!   a revoked token sending an open page back to sign-in.
 //! - `runs_list`: the live runs list, filters in the query string, scoped tokens.
 //! - `run_page`: a run followed live to its end; Cancel through the confirmation.
 //! - `review`: Approve and Reject of an `llm` run, its diff per file.
