@@ -372,3 +372,24 @@ async fn the_page_is_served_with_a_strict_policy_and_no_data() {
     assert_eq!(body["error"]["code"], "not_found");
     api.stop().await;
 }
+
+#[tokio::test]
+async fn failed_sign_ins_count_against_the_failed_authentication_limit() {
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[("AUTH_FAILURES_PER_MINUTE", "2")]).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let response = api
+            .http
+            .post(format!("{}/v1/session", api.base_url))
+            .json(&json!({ "token": "art_guess" }))
+            .send()
+            .await
+            .expect("sent");
+        statuses.push(response.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 429]);
+    let (status, _) = api.get("/v1/runs").await;
+    assert_eq!(status, 429, "the same address, also with a good token");
+    api.stop().await;
+}

@@ -21,6 +21,7 @@ use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
+use std::net::IpAddr;
 use uuid::Uuid;
 
 /// Rejects requests without a live token or session with 401, and with 429 a client
@@ -30,13 +31,7 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let client = crate::http::serve::peer(&request).map(|addr| addr.ip());
-    if let Some(ip) = client {
-        state
-            .auth_throttle
-            .check(ip)
-            .map_err(ApiError::TooManyRequests)?;
-    }
+    let client = throttled_client(&state, &request)?;
     let headers = request.headers();
     let principal = if headers.contains_key(AUTHORIZATION) {
         match headers
@@ -60,13 +55,31 @@ pub async fn authenticate(
         None
     };
     let Some(principal) = principal else {
-        if let Some(ip) = client {
-            state.auth_throttle.failed(ip);
-        }
+        count_failure(&state, client);
         return Err(ApiError::Unauthorized);
     };
     request.extensions_mut().insert(principal);
     Ok(next.run(request).await)
+}
+
+/// The request's client address; 429 while it is over its limit of failed
+/// authentications ([`crate::http::auth_throttle`]).
+pub fn throttled_client(state: &AppState, request: &Request) -> Result<Option<IpAddr>, ApiError> {
+    let client = crate::http::serve::peer(request).map(|addr| addr.ip());
+    if let Some(ip) = client {
+        state
+            .auth_throttle
+            .check(ip)
+            .map_err(ApiError::TooManyRequests)?;
+    }
+    Ok(client)
+}
+
+/// Counts a failed authentication against `client`.
+pub fn count_failure(state: &AppState, client: Option<IpAddr>) {
+    if let Some(ip) = client {
+        state.auth_throttle.failed(ip);
+    }
 }
 
 /// The credentials of an `Authorization: Bearer <token>` value. The scheme

@@ -5,6 +5,7 @@
 //! Signing in is throttled like every other authentication: a client
 //! address that fails too often gets 429 ([`crate::http::auth_throttle`]).
 
+use crate::http::auth;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::ApiJson;
 use crate::http::session_cookie::{self, CrossSite};
@@ -70,20 +71,12 @@ impl From<&Session> for SessionView {
             headers(("retry-after" = u64, description = "Seconds to wait"))),
     ))]
 pub async fn create(State(state): State<AppState>, request: Request) -> Result<Response, ApiError> {
-    let client = crate::http::serve::peer(&request).map(|addr| addr.ip());
-    if let Some(ip) = client {
-        state
-            .auth_throttle
-            .check(ip)
-            .map_err(ApiError::TooManyRequests)?;
-    }
+    let client = auth::throttled_client(&state, &request)?;
     let headers = request.headers().clone();
     let ApiJson(body) = ApiJson::<SignIn>::from_request(request, &state).await?;
     let lifetime_s = state.config.console_session_ttl_s;
     let Some(new) = sessions::create(&state.pool, body.token.trim(), lifetime_s).await? else {
-        if let Some(ip) = client {
-            state.auth_throttle.failed(ip);
-        }
+        auth::count_failure(&state, client);
         return Err(ApiError::SignIn(
             "this token is not valid or has been revoked",
         ));
