@@ -70,6 +70,20 @@ async fn stats_count_runs_by_status_and_finished_runs_per_minute_within_the_scop
             .await;
     }
     worker.stop().await;
+    let (_, full) = api.get("/v1/runs").await;
+    let (status, brief) = api.get("/v1/runs?brief=true").await;
+    assert_eq!(status, 200, "{brief}");
+    assert_eq!(ids(&brief), ids(&full));
+    let results = |page: &Value| -> Vec<bool> {
+        page["runs"]
+            .as_array()
+            .expect("runs")
+            .iter()
+            .map(|r| r["result"].is_null())
+            .collect()
+    };
+    assert_eq!(results(&full), [false; 3], "completed runs have results");
+    assert_eq!(results(&brief), [true; 3], "brief rows leave them out");
     let queued = api.submit(&other, json!({})).await;
     let failed = api.submit(&mine, json!({})).await;
     env.sql(

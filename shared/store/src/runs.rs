@@ -60,6 +60,10 @@ pub struct Run {
 pub(crate) const COLUMNS: &str = "id, project_id, goal, agent, params, status, attempt, max_attempts, \
      timeout_s, worker_id, lease_until, error, result, cancel_requested, created_at, started_at, \
      finished_at, updated_at";
+/// [`COLUMNS`] with no `result` read (a listing's brief rows).
+const BRIEF_COLUMNS: &str = "id, project_id, goal, agent, params, status, attempt, max_attempts, \
+     timeout_s, worker_id, lease_until, error, NULL::jsonb, cancel_requested, created_at, \
+     started_at, finished_at, updated_at";
 /// Number of columns in [`COLUMNS`].
 pub(crate) const COLUMN_COUNT: usize = 18;
 
@@ -289,16 +293,20 @@ pub struct RunFilter<'a> {
     pub before: Option<Uuid>,
     /// Page size.
     pub limit: i64,
+    /// Leave each run's `result` out (`None`): a page of `llm` runs is
+    /// mostly their results.
+    pub brief: bool,
 }
 
 /// Lists runs newest first.
 pub async fn list(pool: &Pool, filter: &RunFilter<'_>) -> Result<Vec<Run>, StoreError> {
     let client = pool.get().await?;
     let status = filter.status.map(|s| s.as_str());
+    let columns = if filter.brief { BRIEF_COLUMNS } else { COLUMNS };
     let rows = client
         .query(
             &format!(
-                "SELECT {COLUMNS} FROM runs
+                "SELECT {columns} FROM runs
                  WHERE ($1::text IS NULL OR status = $1)
                    AND ($2::uuid IS NULL OR project_id = $2)
                    AND ($3::uuid IS NULL OR id < $3)

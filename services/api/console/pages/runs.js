@@ -163,7 +163,7 @@ export default {
     async function refresh() {
       const data = await api.get(withQuery('/v1/runs', {
         status: filters.status, project_id: filters.project, agent: filters.agent, q: filters.q,
-        cursor: filters.cursor, limit: PAGE_SIZE,
+        cursor: filters.cursor, limit: PAGE_SIZE, brief: true,
       }));
       nextCursor = data.next_cursor || null;
       const runs = data.runs || [];

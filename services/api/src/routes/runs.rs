@@ -154,6 +154,10 @@ pub struct ListQuery {
     #[serde(default)]
     #[param(max_length = 200)]
     q: Option<String>,
+    /// `true`: each run without its `result` (`null`), which is most of an
+    /// `llm` run's size; read it with `GET /v1/runs/{id}`.
+    #[serde(default)]
+    brief: Option<bool>,
     /// Page size, 1 to 500 (default 50).
     #[serde(default)]
     #[param(minimum = 1, maximum = 500)]
@@ -218,6 +222,7 @@ pub async fn list(
             goal_contains,
             before,
             limit,
+            brief: query.brief.unwrap_or(false),
         },
     )
     .await?;
