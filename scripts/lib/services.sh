@@ -7,6 +7,7 @@
 #   ensure_rabbitmq   install (apt) if missing, start if stopped, enable the management
 #                     plugin, apply deploy/rabbitmq/rabbitmq.conf (consumer_timeout at runtime)
 #   ensure_build_tools  check for cargo, install a C compiler (apt) if missing
+#   ensure_chromium   install (apt) Chromium and its chromedriver for the console's browser tests
 #
 # Every step checks before it acts, so a second call on a healthy machine changes nothing.
 # Progress goes to stderr; stdout stays free for callers.
@@ -112,6 +113,15 @@ ensure_build_tools() {
 	command -v cargo >/dev/null 2>&1 ||
 		die "cargo not found: install a Rust toolchain from https://rustup.rs, then rerun"
 	command -v cc >/dev/null 2>&1 || apt_install gcc libc6-dev
+}
+
+# The console's browser tests (tests/console) drive Debian's headless Chromium through
+# chromedriver, at the paths the Debian packages use.
+ensure_chromium() {
+	if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
+		apt_install chromium chromium-driver
+	fi
+	log "chromium: $(/usr/bin/chromium --version 2>/dev/null || echo 'installed'), chromedriver at /usr/bin/chromedriver"
 }
 
 # wait_until DESCRIPTION TIMEOUT_S COMMAND...: retry COMMAND every half second.

@@ -40,11 +40,11 @@ async fn runs_are_filtered_by_agent_and_by_text_in_the_goal() {
         "newest first, any case"
     );
     let (_, page) = api.get("/v1/runs?q=flaky&agent=simulated").await;
-    assert_eq!(ids(&page), [flaky.clone()]);
+    assert_eq!(ids(&page), [flaky.as_str()]);
     let (_, page) = api.get("/v1/runs?agent=llm").await;
-    assert_eq!(ids(&page), [llm.clone()]);
+    assert_eq!(ids(&page), [llm.as_str()]);
     let (_, page) = api.get("/v1/runs?q=100%25").await;
-    assert_eq!(ids(&page), [docs.clone()], "% is text, not a pattern");
+    assert_eq!(ids(&page), [docs.as_str()], "% is text, not a pattern");
     let (_, page) = api.get("/v1/runs?q=").await;
     assert_eq!(ids(&page).len(), 3, "an empty filter is none");
     let (status, body) = api.get(&format!("/v1/runs?q={}", "x".repeat(201))).await;

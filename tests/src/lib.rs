@@ -5,8 +5,10 @@
 //! `TEST_RABBITMQ_MGMT_URL`) and its own queue prefix; the api and workers it
 //! spawns run in-process on port 0 ([`ApiProcess`] runs the api binary
 //! instead, for signals and exit codes). Nothing is shared between tests.
+//! [`Browser`] drives a headless Chromium for the console's tests.
 
 mod binaries;
+mod browser;
 mod env;
 mod outage;
 mod process;
@@ -14,6 +16,7 @@ mod rabbit;
 mod spawn;
 
 pub use binaries::binary;
+pub use browser::{Browser, LAPTOP, PHONE};
 pub use env::TestEnv;
 pub use outage::{Outage, host_port};
 pub use process::ApiProcess;

@@ -12,16 +12,16 @@ use utoipa::openapi::path::Operation;
 use utoipa::openapi::request_body::RequestBody;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::schema::{OneOf, Schema, Type};
-use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
-};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 /// Name of the security scheme the `/v1` routes require.
 pub const BEARER: &str = "bearer";
 
-/// Name of the other scheme they accept: the console's session cookie.
+/// Name of the other scheme every `/v1` route accepts where it takes the
+/// bearer token: the console's session cookie. It is described once, in the
+/// components, rather than listed beside `bearer` on every operation.
 pub const SESSION: &str = "session";
 
 /// The document before any path is added.
@@ -63,8 +63,9 @@ impl Modify for BearerScheme {
             SESSION,
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 crate::http::session_cookie::COOKIE_NAME,
-                "The console's session (`POST /v1/session`); a request that changes \
-                 something must also send the session's `csrf_token` in `X-CSRF-Token`",
+                "The console's session (`POST /v1/session`), accepted by every route \
+                 that takes the bearer token; a request that changes something must also \
+                 send the session's `csrf_token` in `X-CSRF-Token`",
             ))),
         );
     }
@@ -121,8 +122,7 @@ pub fn add_shared_responses(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
-            if let Some(security) = operation.security.as_mut().filter(|s| !s.is_empty()) {
-                security.push(SecurityRequirement::new(SESSION, Vec::<String>::new()));
+            if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
                 for (status, description) in AUTH_RESPONSES {
                     add_error_response(operation, status, description);
                 }
