@@ -25,7 +25,8 @@ RUN --mount=type=cache,id=agent-runner-cargo-registry,target=/usr/local/cargo/re
     --mount=type=cache,id=agent-runner-target,target=/src/target \
     cargo build --release --bins \
  && mkdir -p /out \
- && cp target/release/agent-runner-api target/release/agent-runner-worker target/release/agent-runner /out/
+ && cp target/release/agent-runner-api target/release/agent-runner-worker \
+       target/release/agent-runner-sandbox target/release/agent-runner /out/
 
 # ---------------------------------------------------------------------------
 # runtime-base: what every image shares. No compiler, no package cache.
@@ -54,14 +55,17 @@ ENTRYPOINT ["agent-runner"]
 # worker: executes runs. Needs git (worktree per run) and a writable
 # WORKSPACE_ROOT. tini is PID 1 so the agent's orphaned child processes are
 # reaped and SIGTERM reaches the worker, which then drains for SHUTDOWN_GRACE_S.
+# Commands in worktrees run in the sandbox: agent-runner-sandbox (the launcher,
+# next to the worker) and bubblewrap, used where the runtime allows user
+# namespaces (docs/llm-agent.md, "The command sandbox").
 # ---------------------------------------------------------------------------
 FROM runtime-base AS worker
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git tini \
+ && apt-get install -y --no-install-recommends git tini bubblewrap \
  && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /workspace \
  && chown 10001:10001 /workspace
-COPY --from=builder /out/agent-runner-worker /usr/local/bin/agent-runner-worker
+COPY --from=builder /out/agent-runner-worker /out/agent-runner-sandbox /usr/local/bin/
 ENV WORKER_METRICS_ADDR=0.0.0.0:9090 \
     WORKSPACE_ROOT=/workspace
 USER 10001:10001

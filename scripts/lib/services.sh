@@ -99,6 +99,8 @@ ensure_tools() {
 	elif ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
 		missing+=(python3-venv)
 	fi
+	# bwrap: the namespaces layer of the workers' command sandbox (docs/llm-agent.md).
+	command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 	if [[ ${#missing[@]} -gt 0 ]]; then
 		apt_install "${missing[@]}"
 	fi

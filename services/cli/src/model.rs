@@ -118,6 +118,7 @@ pub struct Worker {
     pub concurrency: Option<i64>,
     pub in_flight: Option<i64>,
     pub metrics_addr: Option<String>,
+    pub sandbox: Option<String>,
 }
 
 /// Reads the array `key` of `body` as `T`s, skipping entries that do not fit.

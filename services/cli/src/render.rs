@@ -258,10 +258,19 @@ pub fn workers_table(workers: &[Worker], style: Style) -> String {
                 age(w.started_at.as_deref()),
                 age(w.last_heartbeat.as_deref()),
                 w.metrics_addr.clone().unwrap_or_else(|| "-".to_owned()),
+                w.sandbox.clone().unwrap_or_else(|| "-".to_owned()),
             ]
         })
         .collect();
-    let headers = ["ID", "HOSTNAME", "BUSY", "STARTED", "HEARTBEAT", "METRICS"];
+    let headers = [
+        "ID",
+        "HOSTNAME",
+        "BUSY",
+        "STARTED",
+        "HEARTBEAT",
+        "METRICS",
+        "SANDBOX",
+    ];
     table(&headers, &rows, style, |_, _, padded| padded.to_owned())
 }
 

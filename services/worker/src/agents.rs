@@ -16,10 +16,10 @@ pub fn from_env(
     env: &Env,
     crash_faults: bool,
 ) -> Result<(AgentRegistry, ReviewSettings), ConfigError> {
-    let llm = CodingAgentConfig::from_lookup(|var| env.raw(var))?;
+    let llm = CodingAgent::new(CodingAgentConfig::from_lookup(|var| env.raw(var))?);
     let review = ReviewSettings::from(&llm);
     let agents = AgentRegistry::new()
         .with(Arc::new(SimulatedAgent::with_crash_faults(crash_faults)))
-        .with(Arc::new(CodingAgent::new(llm)));
+        .with(Arc::new(llm));
     Ok((agents, review))
 }

@@ -12,9 +12,10 @@
 use crate::db_retry::with_db_retry;
 use crate::execution::stored_branch;
 use agent_runner_agent::ProjectSpec;
+use agent_runner_coding_agent::sandbox::Sandbox;
 use agent_runner_coding_agent::workspace::{check_origin, without_root};
 use agent_runner_coding_agent::{
-    ApproveTarget, CodingAgentConfig, ExecCommand, RunBranch, approve, exec_in_worktree, reject,
+    ApproveTarget, CodingAgent, ExecCommand, RunBranch, approve, exec_in_worktree, reject,
 };
 use agent_runner_domain::RunStatus;
 use agent_runner_store::run_requests::{self, RequestKind, RunRequest, Verdict};
@@ -22,6 +23,7 @@ use agent_runner_store::runs::Run;
 use agent_runner_store::{Pool, StoreError, projects, runs};
 use serde_json::{Value, json};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -37,15 +39,19 @@ pub struct ReviewSettings {
     /// `AGENT_ALLOW_LOCAL_REPOS`: whether an approval or rejection may
     /// push to a repository on this machine.
     pub allow_local_repos: bool,
+    /// The sandbox `exec` runs in: the `llm` agent's, shared.
+    pub sandbox: Arc<Sandbox>,
 }
 
-impl From<&CodingAgentConfig> for ReviewSettings {
-    fn from(config: &CodingAgentConfig) -> Self {
+impl From<&CodingAgent> for ReviewSettings {
+    fn from(agent: &CodingAgent) -> Self {
+        let config = agent.config();
         Self {
             workspace_root: config.workspace_root.clone(),
             exec_timeout_max: config.command_timeout_max,
             output_cap: config.output_cap,
             allow_local_repos: config.allow_local_repos,
+            sandbox: agent.sandbox(),
         }
     }
 }
@@ -190,6 +196,7 @@ impl Reviewer {
         let asked = request.params["timeout_s"].as_u64().unwrap_or(60);
         let timeout = Duration::from_secs(asked).min(settings.exec_timeout_max);
         let command = ExecCommand {
+            sandbox: &settings.sandbox,
             cmd,
             timeout,
             output_cap: settings.output_cap,
@@ -214,6 +221,7 @@ impl Reviewer {
             "stderr": out.stderr,
             "truncated": out.truncated,
             "timed_out": out.timed_out,
+            "limit": out.limit,
             "timeout_s": timeout.as_secs(),
             "worker_id": self.worker_id,
         }))))

@@ -109,6 +109,11 @@ impl Worker {
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<()> {
         let metrics_addr = self.probe_addr().to_string();
+        // Probed once here, so that start-up logs it and /v1/workers shows it.
+        let sandbox = match &self.review {
+            Some(review) => Some(review.sandbox.level().await.to_string()),
+            None => None,
+        };
         let config = self.config;
         let worker_id = config.worker_id.clone();
         let hostname = agent_runner_config::hostname();
@@ -120,6 +125,7 @@ impl Worker {
                 &hostname,
                 concurrency,
                 &metrics_addr,
+                sandbox.as_deref(),
             )
         })
         .await

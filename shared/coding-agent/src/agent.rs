@@ -6,7 +6,8 @@ use crate::config::CodingAgentConfig;
 use crate::conversation;
 use crate::llm::{Message, OpenAiCompatibleClient};
 use crate::params::{RunSettings, resolve};
-use crate::tools::{ToolBox, ToolLimits};
+use crate::sandbox::Sandbox;
+use crate::tools::{CommandPlace, ToolBox, ToolLimits};
 use crate::workspace::mirror;
 use crate::workspace::snapshot::{self, Captured};
 use crate::workspace::{self, Prepared, RunBranch, diff};
@@ -14,6 +15,7 @@ use agent_runner_agent::{Agent, AgentContext, AgentError, AgentOutcome};
 use agent_runner_domain::EventKind;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -21,17 +23,24 @@ use tracing::Instrument;
 #[derive(Debug, Clone)]
 pub struct CodingAgent {
     config: CodingAgentConfig,
+    sandbox: Arc<Sandbox>,
 }
 
 impl CodingAgent {
     /// An agent for all runs of a worker.
     pub fn new(config: CodingAgentConfig) -> Self {
-        Self { config }
+        let sandbox = Arc::new(Sandbox::new(config.sandbox.clone()));
+        Self { config, sandbox }
     }
 
     /// Its configuration.
     pub fn config(&self) -> &CodingAgentConfig {
         &self.config
+    }
+
+    /// The sandbox its commands run in (shared with the worker's `exec`).
+    pub fn sandbox(&self) -> Arc<Sandbox> {
+        Arc::clone(&self.sandbox)
     }
 }
 
@@ -70,6 +79,13 @@ impl CodingAgent {
         // A setting read only at the end is checked before the work starts.
         mirror::pushes_branches(&ctx.project.settings)
             .map_err(|e| AgentError::Fatal(e.to_string()))?;
+        let network_open = agent_runner_domain::llm_settings::network_open(&ctx.project.settings)
+            .map_err(AgentError::Fatal)?;
+        // Fail closed: no run starts whose commands could not be sandboxed.
+        self.sandbox
+            .ready()
+            .await
+            .map_err(|e| AgentError::Fatal(e.to_string()))?;
         // One token for everything that must stop: a cancel or the deadline.
         let stop = ctx.cancel.child_token();
         let deadline = ctx.run.deadline;
@@ -96,7 +112,9 @@ impl CodingAgent {
                 })?
             }
         };
-        let result = self.work(&ctx, &settings, &stop, &prepared, previous).await;
+        let result = self
+            .work(&ctx, &settings, &stop, &prepared, previous, network_open)
+            .await;
         let keep = match &result {
             Ok(outcome) => outcome.awaiting_approval,
             // A newer attempt owns the run and may be using the worktree.
@@ -121,7 +139,9 @@ impl CodingAgent {
         stop: &CancellationToken,
         prepared: &Prepared,
         previous: Previous,
+        network_open: bool,
     ) -> Result<AgentOutcome, AgentError> {
+        let sandbox = self.sandbox.describe(network_open).await;
         tracing::info!(
             branch = %prepared.branch,
             start_commit = %prepared.start_commit,
@@ -140,6 +160,7 @@ impl CodingAgent {
                     "worktree": prepared.attached.as_str(),
                     "branch_source": prepared.source.as_str(),
                     "fetch_error": prepared.fetch_error,
+                    "sandbox": sandbox,
                 }),
             )
             .await?;
@@ -148,7 +169,15 @@ impl CodingAgent {
             command_timeout_max: self.config.command_timeout_max,
             output_cap: self.config.output_cap,
         };
-        let tools = ToolBox::new(&prepared.path, limits).map_err(|e| {
+        let place = CommandPlace {
+            sandbox: self.sandbox(),
+            git_dir: Some(workspace::mirror_path(
+                &self.config.workspace_root,
+                ctx.project.id,
+            )),
+            network_open,
+        };
+        let tools = ToolBox::new(&prepared.path, limits, place).map_err(|e| {
             AgentError::Fatal(format!("workspace: {}: {e}", prepared.path.display()))
         })?;
         let client = OpenAiCompatibleClient::new(&settings.llm)

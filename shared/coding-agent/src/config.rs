@@ -4,6 +4,7 @@
 //!
 //! The API key is never printed: `Debug` shows it as `<redacted>`.
 
+use crate::sandbox::SandboxConfig;
 pub use agent_runner_domain::llm_settings::MAX_ITERATIONS_LIMIT;
 use agent_runner_domain::llm_settings::check_base_url;
 use std::fmt;
@@ -102,6 +103,8 @@ pub struct CodingAgentConfig {
     /// the api): checked again here, as a row may not have come through the
     /// api.
     pub allow_local_repos: bool,
+    /// How commands in worktrees are sandboxed (`AGENT_SANDBOX…`).
+    pub sandbox: SandboxConfig,
 }
 
 /// Default base URL: a local Ollama.
@@ -139,6 +142,7 @@ impl Default for CodingAgentConfig {
             snapshot_cap: DEFAULT_SNAPSHOT_CAP,
             allow_base_url_override: false,
             allow_local_repos: false,
+            sandbox: SandboxConfig::default(),
         }
     }
 }
@@ -156,8 +160,9 @@ pub struct ConfigError {
 impl CodingAgentConfig {
     /// Reads `LLM_BASE_URL`, `LLM_MODEL`, `LLM_API_KEY`,
     /// `LLM_REQUEST_TIMEOUT_S`, `WORKSPACE_ROOT`, `AGENT_MAX_ITERATIONS`,
-    /// `AGENT_TOKEN_BUDGET`, `AGENT_SNAPSHOT_MAX_BYTES` and
-    /// `AGENT_ALLOW_BASE_URL_OVERRIDE`; anything
+    /// `AGENT_TOKEN_BUDGET`, `AGENT_SNAPSHOT_MAX_BYTES`,
+    /// `AGENT_ALLOW_BASE_URL_OVERRIDE` and the `AGENT_SANDBOX…` variables
+    /// ([`SandboxConfig`]); anything
     /// unset keeps its default.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|var| std::env::var(var).ok())
@@ -209,6 +214,7 @@ impl CodingAgentConfig {
         if let Some(raw) = get("AGENT_ALLOW_LOCAL_REPOS") {
             config.allow_local_repos = switch("AGENT_ALLOW_LOCAL_REPOS", &raw)?;
         }
+        config.sandbox = SandboxConfig::from_lookup(get)?;
         Ok(config)
     }
 }
@@ -264,6 +270,10 @@ mod tests {
         assert!(err.to_string().starts_with("LLM_BASE_URL:"));
         let err = config(&[("LLM_REQUEST_TIMEOUT_S", "0")]).expect_err("invalid");
         assert_eq!(err.var, "LLM_REQUEST_TIMEOUT_S");
+        let err = config(&[("AGENT_SANDBOX", "maybe")]).expect_err("invalid");
+        assert_eq!(err.var, "AGENT_SANDBOX");
+        let err = config(&[("AGENT_SANDBOX_MEMORY_MIB", "0")]).expect_err("invalid");
+        assert_eq!(err.var, "AGENT_SANDBOX_MEMORY_MIB");
     }
 
     #[test]

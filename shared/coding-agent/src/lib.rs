@@ -22,6 +22,8 @@
 //!   run_command, finish, give_up.
 //! - [`workspace`] — mirror, worktree, commit and diff, through the git CLI.
 //! - [`review`] — approve, reject, and commands in a kept worktree.
+//! - [`sandbox`] — the sandbox every command in a worktree runs in, and
+//!   the `agent-runner-sandbox` launcher it execs.
 //!
 //! The agent never writes a run's status nor RUN_* events: it returns an
 //! outcome or an error and the worker commits the transition.
@@ -34,6 +36,7 @@ pub mod llm;
 pub mod output;
 pub mod params;
 pub mod review;
+pub mod sandbox;
 pub mod tools;
 pub mod workspace;
 

@@ -13,6 +13,7 @@
 //! Any worker can do these: a branch this worker's mirror lacks is put back
 //! from the run's stored snapshot, and a missing worktree is made again.
 
+use crate::sandbox::Sandbox;
 use crate::tools::ExecOutput;
 use crate::tools::command::{self, ExecEnd};
 use crate::workspace::mirror::{
@@ -59,6 +60,9 @@ pub struct ApproveOutcome {
 /// Why a review operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReviewError {
+    /// The command could not be started in its sandbox (fails closed).
+    #[error("{0}")]
+    Sandbox(String),
     /// The branch is not one of this agent's.
     #[error("`{0}` is not an agent branch")]
     NotAgentBranch(String),
@@ -317,6 +321,8 @@ pub struct RejectOutcome {
 /// A command for [`exec_in_worktree`].
 #[derive(Debug, Clone, Copy)]
 pub struct ExecCommand<'a> {
+    /// The sandbox it runs in (the worker's, as for `run_command`).
+    pub sandbox: &'a Sandbox,
     /// Run by `sh -c`.
     pub cmd: &'a str,
     /// Killed (with its process group) after this long.
@@ -326,8 +332,8 @@ pub struct ExecCommand<'a> {
 }
 
 /// Runs a command in the run's worktree with the limits of `run_command`:
-/// `sh -c`, scrubbed environment, own process group killed on timeout or
-/// cancel, output capped. A worktree this worker lacks is made again from
+/// `sh -c` in the sandbox, scrubbed environment, own process group killed
+/// on timeout or cancel, output capped. A worktree this worker lacks is made again from
 /// the run's branch (put back from its snapshot when needed).
 pub async fn exec_in_worktree(
     workspace_root: &Path,
@@ -337,16 +343,33 @@ pub async fn exec_in_worktree(
     request: ExecCommand<'_>,
     cancel: &CancellationToken,
 ) -> Result<ExecOutput, ReviewError> {
-    let path = ensure_worktree(workspace_root, project, run_id, recorded).await?;
     let ExecCommand {
+        sandbox,
         cmd,
         timeout,
         output_cap,
     } = request;
-    match command::exec(&path, cmd, timeout, output_cap, cancel).await {
+    let network_open = agent_runner_domain::llm_settings::network_open(&project.settings)
+        .map_err(ReviewError::Sandbox)?;
+    sandbox
+        .ready()
+        .await
+        .map_err(|e| ReviewError::Sandbox(e.to_string()))?;
+    let path = ensure_worktree(workspace_root, project, run_id, recorded).await?;
+    let git_dir = mirror_path(workspace_root, project.id);
+    let place = command::Place {
+        sandbox,
+        dir: &path,
+        git_dir: Some(&git_dir),
+        network_open,
+    };
+    match command::exec(place, cmd, timeout, output_cap, cancel).await {
         Ok(ExecEnd::Finished(out)) => Ok(out),
         Ok(ExecEnd::Cancelled) => Err(ReviewError::Cancelled),
-        Err(e) => Err(WorkspaceError::io("could not start `sh`".to_owned(), e).into()),
+        Err(command::StartError::Sandbox(e)) => Err(ReviewError::Sandbox(e.to_string())),
+        Err(command::StartError::Spawn(e)) => {
+            Err(WorkspaceError::io("could not start `sh`".to_owned(), e).into())
+        }
     }
 }
 

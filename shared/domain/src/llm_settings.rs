@@ -114,8 +114,8 @@ pub fn validate_llm_params(params: &Value) -> Result<(), String> {
 
 /// Checks the keys of a project's `settings` this agent reads: the
 /// [`LLM_PARAM_KEYS`] a project may set (not the endpoint), `merge_into` (a
-/// branch name or `false`), `push_branches` (bool) and `git_timeout_s`.
-/// Other keys are left alone. The message names the offending key.
+/// branch name or `false`), `push_branches` (bool), `git_timeout_s` and
+/// `network` (`"open"` or `"none"`). Other keys are left alone. The message names the offending key.
 pub fn validate_project_settings(settings: &Value) -> Result<(), String> {
     let Some(map) = settings.as_object() else {
         return Err("settings must be a JSON object".to_owned());
@@ -136,6 +136,7 @@ pub fn validate_project_settings(settings: &Value) -> Result<(), String> {
     }
     pushes_branches(settings)?;
     git_timeout_s(settings)?;
+    network_open(settings)?;
     Ok(())
 }
 
@@ -170,6 +171,19 @@ pub fn git_timeout_s(settings: &Value) -> Result<u64, String> {
                      from 1 to {GIT_TIMEOUT_MAX_S}, not {value}"
                 )
             }),
+    }
+}
+
+/// `settings.network`: whether the commands of the project's runs may use
+/// the network (`"open"`) or not (`"none"`, the default).
+pub fn network_open(settings: &Value) -> Result<bool, String> {
+    match settings.get("network") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::String(s)) if s == "none" => Ok(false),
+        Some(Value::String(s)) if s == "open" => Ok(true),
+        Some(other) => Err(format!(
+            "the project's settings.network must be \"open\" or \"none\", not {other}"
+        )),
     }
 }
 
@@ -235,6 +249,7 @@ mod tests {
             (json!({"max_iterations": 0}), "max_iterations"),
             (json!({"merge_into": 3}), "merge_into"),
             (json!({"push_branches": "on"}), "push_branches"),
+            (json!({"network": true}), "network"),
             (json!({"git_timeout_s": 0}), "git_timeout_s"),
             (json!({"git_timeout_s": 90000}), "git_timeout_s"),
         ] {

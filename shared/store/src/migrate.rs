@@ -51,6 +51,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "console_sessions",
         include_str!("../migrations/0009_console_sessions.sql"),
     ),
+    (
+        10,
+        "worker_sandbox",
+        include_str!("../migrations/0010_worker_sandbox.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet; returns the versions applied now.

@@ -22,23 +22,31 @@ pub struct Worker {
     pub in_flight: i32,
     /// Where it serves `/healthz` and `/metrics` (`host:port`).
     pub metrics_addr: Option<String>,
+    /// Its command sandbox: the active layers (`namespaces,landlock_fs,…`),
+    /// `off`, or `unavailable: …`; `None` for a worker without the `llm`
+    /// agent.
+    pub sandbox: Option<String>,
 }
 
-/// Registers (or re-registers) a worker serving its probes on `metrics_addr`.
+/// Registers (or re-registers) a worker serving its probes on
+/// `metrics_addr`, with its command sandbox.
 pub async fn register(
     pool: &Pool,
     id: &str,
     hostname: &str,
     concurrency: i32,
     metrics_addr: &str,
+    sandbox: Option<&str>,
 ) -> Result<(), StoreError> {
     let client = pool.get().await?;
     client
         .execute(
-            "INSERT INTO workers (id, hostname, concurrency, metrics_addr) VALUES ($1, $2, $3, $4)
+            "INSERT INTO workers (id, hostname, concurrency, metrics_addr, sandbox)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (id) DO UPDATE SET hostname = $2, concurrency = $3, metrics_addr = $4,
-                 started_at = now(), last_heartbeat = now(), in_flight = 0, stopped_at = NULL",
-            &[&id, &hostname, &concurrency, &metrics_addr],
+                 sandbox = $5, started_at = now(), last_heartbeat = now(), in_flight = 0,
+                 stopped_at = NULL",
+            &[&id, &hostname, &concurrency, &metrics_addr, &sandbox],
         )
         .await?;
     Ok(())
@@ -73,7 +81,8 @@ pub async fn list_live(pool: &Pool, stale_s: f64) -> Result<Vec<Worker>, StoreEr
     let client = pool.get().await?;
     let rows = client
         .query(
-            "SELECT id, hostname, started_at, last_heartbeat, concurrency, in_flight, metrics_addr
+            "SELECT id, hostname, started_at, last_heartbeat, concurrency, in_flight, metrics_addr,
+                    sandbox
              FROM workers
              WHERE stopped_at IS NULL AND last_heartbeat > now() - make_interval(secs => $1)
              ORDER BY id",
@@ -90,6 +99,7 @@ pub async fn list_live(pool: &Pool, stale_s: f64) -> Result<Vec<Worker>, StoreEr
             concurrency: r.get(4),
             in_flight: r.get(5),
             metrics_addr: r.get(6),
+            sandbox: r.get(7),
         })
         .collect())
 }

@@ -5,7 +5,6 @@ use super::{ENDED, Setup};
 use agent_runner_test_fixtures::fake_llm::{Scripted, calls, finish};
 use agent_runner_test_fixtures::git_repo::git;
 use serde_json::{Value, json};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Whether process `pid` still runs (a zombie counts as gone).
@@ -19,19 +18,25 @@ fn process_alive(pid: i32) -> bool {
     })
 }
 
-/// Waits up to 20 s for `file` to hold a pid.
-async fn pid_in(file: &Path) -> i32 {
+/// Waits up to 20 s for a process whose command line is exactly `argv`
+/// (found from the outside: inside its sandbox a command does not know its
+/// pid on the machine, nor may it write outside its worktree).
+async fn pid_of(argv: &[&str]) -> i32 {
+    let wanted: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        if let Ok(pid) = text.trim().parse::<i32>() {
+        let found = std::fs::read_dir("/proc").ok().and_then(|dir| {
+            dir.filter_map(Result::ok)
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .find(|pid| {
+                    std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted)
+                        && process_alive(*pid)
+                })
+        });
+        if let Some(pid) = found {
             return pid;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{} never written",
-            file.display()
-        );
+        assert!(Instant::now() < deadline, "{argv:?} never started");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -39,14 +44,7 @@ async fn pid_in(file: &Path) -> i32 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn cancelling_an_llm_run_during_a_long_command_ends_it_within_two_seconds_and_kills_the_command()
  {
-    let pids = tempfile::tempdir().expect("tempdir");
-    let shell_file = pids.path().join("shell.pid");
-    let sleeper_file = pids.path().join("sleeper.pid");
-    let cmd = format!(
-        "sleep 60 & echo $! > {}; echo $$ > {}; wait",
-        sleeper_file.display(),
-        shell_file.display()
-    );
+    let cmd = "sleep 59.2718 & wait";
     let s = Setup::new(
         vec![calls(&[(
             "c1",
@@ -57,8 +55,8 @@ async fn cancelling_an_llm_run_during_a_long_command_ends_it_within_two_seconds_
     )
     .await;
     let id = s.submit("Wait a long time").await;
-    let shell = pid_in(&shell_file).await;
-    let sleeper = pid_in(&sleeper_file).await;
+    let shell = pid_of(&["sh", "-c", cmd]).await;
+    let sleeper = pid_of(&["sleep", "59.2718"]).await;
     assert!(process_alive(shell) && process_alive(sleeper));
 
     let asked = Instant::now();

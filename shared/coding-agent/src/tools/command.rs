@@ -9,24 +9,22 @@
 //! their tag and killed as well ([`super::sweep`]). If the future is dropped
 //! half-way, a guard does the same.
 //!
-//! This is confinement of the working directory and environment, not a
-//! sandbox: the command runs with the worker's user and can read what that
-//! user can.
+//! The process itself is made by [`crate::sandbox`]: this module bounds
+//! its time and output, and reports a resource limit it ran into.
 
 use super::sweep::{TAG_VAR, kill_tagged};
 use crate::output::CappedBuffer;
+use crate::sandbox::{Job, Level, LimitHit, Sandbox, SandboxError, limits::Ending};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde::Serialize;
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::Command;
 use tokio_util::sync::CancellationToken;
 
-/// `PATH` when the worker has none.
-const FALLBACK_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 /// How long output readers may lag behind the end of the command.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
 
@@ -43,6 +41,9 @@ pub struct ExecOutput {
     pub truncated: bool,
     /// Whether the timeout killed it.
     pub timed_out: bool,
+    /// The sandbox limit it ran into, e.g. `killed: memory limit (512 MiB)`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
 }
 
 impl ExecOutput {
@@ -64,6 +65,10 @@ impl ExecOutput {
                 None => "killed by a signal\n".to_owned(),
             }
         };
+        if let Some(limit) = &self.limit {
+            out.push_str(limit);
+            out.push('\n');
+        }
         for (name, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
             if !text.is_empty() {
                 out.push_str(&format!("--- {name} ---\n{text}"));
@@ -114,25 +119,49 @@ impl Drop for GroupKiller {
     }
 }
 
-/// Runs `cmd` with `sh -c` in `dir`.
+/// Why a command did not start.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StartError {
+    /// The sandbox refused or could not be prepared.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// The process could not be spawned.
+    #[error("could not start the command: {0}")]
+    Spawn(#[from] std::io::Error),
+}
+
+/// Where and how a command runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place<'a> {
+    /// The sandbox of the worker's commands.
+    pub(crate) sandbox: &'a Sandbox,
+    /// The worktree.
+    pub(crate) dir: &'a Path,
+    /// The run's git metadata, shown read-only.
+    pub(crate) git_dir: Option<&'a Path>,
+    /// Whether the project opens the network.
+    pub(crate) network_open: bool,
+}
+
+/// Runs `cmd` with `sh -c` in the place's worktree, inside its sandbox.
 pub(crate) async fn exec(
-    dir: &Path,
+    place: Place<'_>,
     cmd: &str,
     timeout: Duration,
     output_cap: usize,
     cancel: &CancellationToken,
-) -> std::io::Result<ExecEnd> {
-    let path = std::env::var_os("PATH").unwrap_or_else(|| FALLBACK_PATH.into());
+) -> Result<ExecEnd, StartError> {
     let tag = uuid::Uuid::new_v4().simple().to_string();
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", path)
-        .env("HOME", dir)
-        .env("LANG", "C.UTF-8")
-        .env(TAG_VAR, &tag)
+    let job = Job {
+        worktree: place.dir,
+        git_dir: place.git_dir,
+        cmd,
+        env: &[(TAG_VAR, &tag)],
+        network_open: place.network_open,
+    };
+    let mut prepared = place.sandbox.command(&job).await?;
+    let mut child = prepared
+        .command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -168,12 +197,23 @@ pub(crate) async fn exec(
     }
     let (stdout, out_cut) = drain(stdout).await;
     let (stderr, err_cut) = drain(stderr).await;
+    drop(prepared.leftovers);
+    let limit = match (place.sandbox.level().await, status) {
+        (Level::Active(_), Some(status)) => LimitHit::of(Ending {
+            code: status.code(),
+            signal: status.signal(),
+            stderr: &stderr,
+        })
+        .map(|hit| hit.describe(&place.sandbox.config().limits)),
+        _ => None,
+    };
     Ok(ExecEnd::Finished(ExecOutput {
         exit_code: status.and_then(|s| s.code()),
         stdout,
         stderr,
         truncated: out_cut || err_cut,
         timed_out,
+        limit,
     }))
 }
 
@@ -212,7 +252,17 @@ mod tests {
 
     async fn run(cmd: &str, timeout: Duration) -> ExecOutput {
         let dir = tempfile::tempdir().expect("tempdir");
-        match exec(dir.path(), cmd, timeout, 64, &CancellationToken::new())
+        let sandbox = Sandbox::new(crate::sandbox::SandboxConfig {
+            mode: crate::sandbox::SandboxMode::Off,
+            ..Default::default()
+        });
+        let place = Place {
+            sandbox: &sandbox,
+            dir: dir.path(),
+            git_dir: None,
+            network_open: false,
+        };
+        match exec(place, cmd, timeout, 64, &CancellationToken::new())
             .await
             .expect("spawn")
         {

@@ -24,6 +24,7 @@ pub use command::ExecOutput;
 pub(crate) use specs::tool_specs;
 
 use crate::output::cap_text;
+use crate::sandbox::Sandbox;
 use command::ExecEnd;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -71,11 +72,24 @@ impl ToolOutcome {
     }
 }
 
+/// Where a run's commands run: the worker's sandbox, the run's git
+/// metadata and whether its project opens the network.
+#[derive(Debug, Clone)]
+pub(crate) struct CommandPlace {
+    /// The worker's sandbox.
+    pub(crate) sandbox: Arc<Sandbox>,
+    /// The project's mirror, shown read-only.
+    pub(crate) git_dir: Option<PathBuf>,
+    /// `settings.network: "open"`.
+    pub(crate) network_open: bool,
+}
+
 /// The tools of one run, rooted at its worktree.
 #[derive(Debug, Clone)]
 pub(crate) struct ToolBox {
     root: Arc<PathBuf>,
     limits: ToolLimits,
+    place: CommandPlace,
 }
 
 #[derive(Deserialize)]
@@ -138,10 +152,15 @@ struct GiveUpArgs {
 
 impl ToolBox {
     /// Tools over the worktree at `root` (canonicalised here).
-    pub(crate) fn new(root: &Path, limits: ToolLimits) -> std::io::Result<Self> {
+    pub(crate) fn new(
+        root: &Path,
+        limits: ToolLimits,
+        place: CommandPlace,
+    ) -> std::io::Result<Self> {
         Ok(Self {
             root: Arc::new(root.canonicalize()?),
             limits,
+            place,
         })
     }
 
@@ -236,13 +255,19 @@ impl ToolBox {
             Some(0) => return Err("timeout_s must be at least 1".to_owned()),
             Some(s) => Duration::from_secs(s).min(self.limits.command_timeout_max),
         };
-        match command::exec(&self.root, &args.cmd, timeout, self.limits.output_cap, stop).await {
+        let place = command::Place {
+            sandbox: &self.place.sandbox,
+            dir: &self.root,
+            git_dir: self.place.git_dir.as_deref(),
+            network_open: self.place.network_open,
+        };
+        match command::exec(place, &args.cmd, timeout, self.limits.output_cap, stop).await {
             Ok(ExecEnd::Finished(out)) => Ok(ToolOutcome::Output {
                 ok: out.succeeded(),
                 text: out.render(timeout),
             }),
             Ok(ExecEnd::Cancelled) => Ok(ToolOutcome::Interrupted),
-            Err(e) => Err(format!("could not start `sh`: {e}")),
+            Err(e) => Err(e.to_string()),
         }
     }
 }
@@ -292,7 +317,15 @@ mod tests {
             command_timeout_max: Duration::from_secs(10),
             output_cap: 1024,
         };
-        let tools = ToolBox::new(dir.path(), limits).expect("toolbox");
+        let place = CommandPlace {
+            sandbox: Arc::new(Sandbox::new(crate::sandbox::SandboxConfig {
+                mode: crate::sandbox::SandboxMode::Off,
+                ..Default::default()
+            })),
+            git_dir: None,
+            network_open: false,
+        };
+        let tools = ToolBox::new(dir.path(), limits, place).expect("toolbox");
         (dir, tools)
     }
 

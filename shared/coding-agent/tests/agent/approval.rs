@@ -5,6 +5,7 @@ use crate::fake_llm::fix_the_answer;
 use crate::helpers::{Harness, git, origin_repo, ref_exists};
 use agent_runner_agent::RunSpec;
 use agent_runner_agent::StoredBranch;
+use agent_runner_coding_agent::sandbox::Sandbox;
 use agent_runner_coding_agent::{
     ApproveOutcome, ApproveTarget, ExecCommand, ReviewError, RunBranch, approve, exec_in_worktree,
     reject,
@@ -51,6 +52,7 @@ async fn approving_merges_the_branch_into_the_target_and_pushes_it_to_a_local_or
         run.id,
         &recorded,
         ExecCommand {
+            sandbox: &Sandbox::new(h.config.sandbox.clone()),
             cmd: "grep -c 42 src/lib.rs",
             timeout: Duration::from_secs(5),
             output_cap: 1024,

@@ -2,9 +2,14 @@
 //! installs hooks, an fsmonitor, filter and diff drivers, an include, or
 //! points the worktree's `.git` file elsewhere; the harness still commits
 //! the run's work on its branch, and no planted program ever runs.
+//!
+//! The sandbox keeps a command from writing the git metadata at all, so
+//! these run with `AGENT_SANDBOX=off`: the harness's git must hold even
+//! then.
 
 use crate::fake_llm::{calls, finish};
 use crate::helpers::{Harness, git};
+use agent_runner_coding_agent::sandbox::SandboxMode;
 use serde_json::json;
 use std::path::Path;
 use tempfile::TempDir;
@@ -20,7 +25,7 @@ async fn planted_programs_never_run(script: &str) {
         marks.path().display(),
         home.path().display()
     );
-    let h = Harness::new(
+    let mut h = Harness::new(
         vec![
             calls(&[("c1", "run_command", json!({"cmd": cmd, "timeout_s": 30}))]),
             finish("c2", "Planted things."),
@@ -28,6 +33,7 @@ async fn planted_programs_never_run(script: &str) {
         None,
     )
     .await;
+    h.config.sandbox.mode = SandboxMode::Off;
     let (result, _) = h.execute(&h.run("Plant things")).await;
     let bodies = h.llm.bodies();
     let outcome = result.unwrap_or_else(|e| panic!("{e:?}; model saw {bodies:?}"));

@@ -93,6 +93,7 @@ impl Harness {
         config.command_timeout_max = Duration::from_secs(60);
         // The origin is a directory of the test machine.
         config.allow_local_repos = true;
+        config.sandbox.launcher = Some(env!("CARGO_BIN_EXE_agent-runner-sandbox").into());
         let project = ProjectSpec {
             id: Uuid::new_v4(),
             name: "demo".to_owned(),
@@ -231,4 +232,17 @@ pub fn process_alive(pid: i32) -> bool {
             .map(|s| s.success())
             .unwrap_or(false),
     }
+}
+
+/// A process on this machine whose command line is exactly `argv`.
+pub fn pid_running(argv: &[&str]) -> Option<i32> {
+    let wanted: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == wanted)
+                && process_alive(*pid)
+        })
 }

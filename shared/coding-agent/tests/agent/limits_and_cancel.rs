@@ -2,7 +2,7 @@
 //! cancellation and fencing.
 
 use crate::fake_llm::{Scripted, calls};
-use crate::helpers::{Harness, RecordingEvents, fatal_reason, process_alive};
+use crate::helpers::{Harness, RecordingEvents, fatal_reason, pid_running, process_alive};
 use agent_runner_agent::AgentError;
 use agent_runner_test_fixtures::git_daemon::SilentRemote;
 use serde_json::json;
@@ -47,20 +47,20 @@ async fn cancelling_during_a_long_command_kills_its_process_group_within_two_sec
         vec![calls(&[(
             "c1",
             "run_command",
-            json!({"cmd": "sleep 30 & echo $! > sleeper.pid; wait", "timeout_s": 60}),
+            json!({"cmd": "sleep 29.4771 & wait", "timeout_s": 60}),
         )])],
         None,
     )
     .await;
     let run = h.run("Wait a long time");
-    let pid_file = h.worktree(&run).join("sleeper.pid");
     let cancel = CancellationToken::new();
     let events = RecordingEvents::default();
     let execution = h.execute_with(&run, &events, cancel.clone());
+    // Found by its arguments: inside its PID namespace the command does
+    // not know its pid on the worker.
     let canceller = async {
         let pid = loop {
-            let text = std::fs::read_to_string(&pid_file).unwrap_or_default();
-            if let Ok(pid) = text.trim().parse::<i32>() {
+            if let Some(pid) = pid_running(&["sleep", "29.4771"]) {
                 break pid;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;

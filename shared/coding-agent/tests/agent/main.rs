@@ -14,5 +14,7 @@ mod harness_git;
 mod limits_and_cancel;
 mod llm_failures;
 mod refused_repos;
+mod sandbox_escapes;
+mod sandbox_modes;
 mod snapshot;
 mod tool_calls;
