@@ -1,5 +1,5 @@
 //! The sandbox's settings, read with the agent's configuration:
-//! `AGENT_SANDBOX` (`auto`, the default, or `off`), `AGENT_SANDBOX_BWRAP`,
+//! `AGENT_SANDBOX` (`auto`, the default, `landlock` or `off`), `AGENT_SANDBOX_BWRAP`,
 //! `AGENT_SANDBOX_LAUNCHER`, `AGENT_SANDBOX_READ_ONLY` and the limits
 //! `AGENT_SANDBOX_MEMORY_MIB`, `AGENT_SANDBOX_PROCESSES`,
 //! `AGENT_SANDBOX_CPU_S`, `AGENT_SANDBOX_FILE_MIB`.
@@ -14,6 +14,10 @@ pub enum SandboxMode {
     /// The strongest sandbox available; none available: commands refused.
     #[default]
     Auto,
+    /// Landlock, seccomp and limits without namespaces, as on a platform
+    /// that allows no user namespaces (most container runtimes' default
+    /// seccomp profile); refused like `Auto` when Landlock ABI 6 is missing.
+    Landlock,
     /// No sandbox (logged at start-up, shown on every run).
     Off,
 }
@@ -42,11 +46,12 @@ impl SandboxConfig {
         if let Some(raw) = get("AGENT_SANDBOX") {
             config.mode = match raw.to_ascii_lowercase().as_str() {
                 "auto" | "on" => SandboxMode::Auto,
+                "landlock" => SandboxMode::Landlock,
                 "off" => SandboxMode::Off,
                 _ => {
                     return Err(ConfigError {
                         var: "AGENT_SANDBOX",
-                        reason: format!("expected auto or off, got `{raw}`"),
+                        reason: format!("expected auto, landlock or off, got `{raw}`"),
                     });
                 }
             };

@@ -24,6 +24,7 @@ pub(super) async fn probe(config: &SandboxConfig) -> Level {
     };
     let cgroup = cgroup::find();
     let bwrap = match &config.bwrap {
+        _ if config.mode == SandboxMode::Landlock => None,
         Some(path) if !path.is_file() => {
             return Level::Unavailable {
                 missing: format!(
@@ -35,7 +36,11 @@ pub(super) async fn probe(config: &SandboxConfig) -> Level {
         Some(path) => Some(path.clone()),
         None => on_path("bwrap"),
     };
-    let mut why_not_namespaces = "bwrap is not installed".to_owned();
+    let mut why_not_namespaces = if config.mode == SandboxMode::Landlock {
+        "AGENT_SANDBOX=landlock".to_owned()
+    } else {
+        "bwrap is not installed".to_owned()
+    };
     if let Some(bwrap) = bwrap {
         let plan = Plan {
             launcher: launcher.clone(),

@@ -15,6 +15,7 @@ mod limits_and_cancel;
 mod llm_failures;
 mod refused_repos;
 mod sandbox_escapes;
+mod sandbox_landlock;
 mod sandbox_modes;
 mod snapshot;
 mod tool_calls;

@@ -10,8 +10,24 @@ use std::collections::HashMap;
 use std::net::TcpListener;
 use std::path::Path;
 
-/// The tool results of a run's one batch of calls, by call id.
+/// The tool results of a run's one batch of calls, by call id, under the
+/// full sandbox.
 async fn run_commands(h: &mut Harness, commands: &[(&str, String)]) -> HashMap<String, String> {
+    run_commands_with(
+        h,
+        commands,
+        &["namespaces", "landlock_fs", "seccomp", "rlimits"],
+    )
+    .await
+}
+
+/// The tool results of a run's one batch of calls, by call id, checking
+/// that the run's WORKSPACE_READY names each of `layers`.
+pub(crate) async fn run_commands_with(
+    h: &mut Harness,
+    commands: &[(&str, String)],
+    layers: &[&str],
+) -> HashMap<String, String> {
     let batch: Vec<(&str, &str, serde_json::Value)> = commands
         .iter()
         .map(|(id, cmd)| (*id, "run_command", json!({"cmd": cmd, "timeout_s": 20})))
@@ -23,24 +39,24 @@ async fn run_commands(h: &mut Harness, commands: &[(&str, String)]) -> HashMap<S
     result.expect("refusals do not end the run");
     let ready = &events.events()[0].1;
     assert_eq!(ready["sandbox"]["mode"], "sandboxed", "{ready}");
-    let layers = ready["sandbox"]["layers"].to_string();
-    for layer in ["namespaces", "landlock_fs", "seccomp", "rlimits"] {
-        assert!(layers.contains(layer), "{layer} missing: {layers}");
+    let active = ready["sandbox"]["layers"].to_string();
+    for layer in layers {
+        assert!(active.contains(layer), "{layer} missing: {active}");
     }
     tool_results(&h.llm.bodies()[1]).into_iter().collect()
 }
 
-fn python(code: &str) -> String {
+pub(crate) fn python(code: &str) -> String {
     format!("python3 -c '{code}'")
 }
 
-fn connect(port: u16) -> String {
+pub(crate) fn connect(port: u16) -> String {
     python(&format!(
         "import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=2); print(\"connected\")"
     ))
 }
 
-fn refused(results: &HashMap<String, String>, id: &str) -> String {
+pub(crate) fn refused(results: &HashMap<String, String>, id: &str) -> String {
     let text = results
         .get(id)
         .unwrap_or_else(|| panic!("no result for {id}"));
@@ -51,7 +67,7 @@ fn refused(results: &HashMap<String, String>, id: &str) -> String {
     text.clone()
 }
 
-fn succeeded(results: &HashMap<String, String>, id: &str) -> String {
+pub(crate) fn succeeded(results: &HashMap<String, String>, id: &str) -> String {
     let text = results
         .get(id)
         .unwrap_or_else(|| panic!("no result for {id}"));
