@@ -32,4 +32,5 @@ mod stream;
 mod submit;
 mod tokens;
 mod trace_context;
+mod waiting;
 mod worker_ports;

@@ -49,6 +49,16 @@ pub struct Run {
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     pub updated_at: Option<String>,
+    /// Why it waits (only `GET /v1/runs/{id}` says).
+    pub waiting: Option<Waiting>,
+}
+
+/// Why a run waits.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Waiting {
+    pub reason: String,
+    pub detail: String,
 }
 
 /// One event of a run's timeline.

@@ -178,6 +178,9 @@ pub fn run_details(run: &Run, style: Style) -> String {
     if let Some(timeout) = run.timeout_s {
         pairs.push(("timeout", format!("{timeout} s")));
     }
+    if let Some(waiting) = &run.waiting {
+        pairs.push(("waiting", waiting.detail.clone()));
+    }
     if let Some(worker) = &run.worker_id {
         pairs.push(("worker", worker.clone()));
     }
@@ -316,6 +319,20 @@ mod tests {
         ];
         let text = key_values(&pairs, Style::plain());
         assert_eq!(text, "id:     1\nresult: {\n          \"a\": 1\n        }");
+    }
+
+    #[test]
+    fn a_waiting_run_says_why_after_its_status() {
+        let run: Run = serde_json::from_value(serde_json::json!({
+            "id": "r", "status": "QUEUED", "attempt": 0, "max_attempts": 3,
+            "waiting": {"reason": "queued", "detail": "queued behind 3 runs"}
+        }))
+        .expect("a run");
+        let text = run_details(&run, Style::plain());
+        assert!(
+            text.contains("status:  QUEUED\nattempt: 0 of 3\nwaiting: queued behind 3 runs"),
+            "{text}"
+        );
     }
 
     #[test]

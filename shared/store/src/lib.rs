@@ -5,6 +5,7 @@
 //! - [`migrate`]: embedded migrations, applied once under an advisory lock.
 //! - [`projects`], [`runs`], [`events`], [`outbox`], [`workers`], [`tokens`]:
 //!   one module per table family.
+//! - [`waiting`]: why a run that is not running waits.
 //! - [`stats`]: runs by status, and finished runs per minute, for the console's overview.
 //! - [`sessions`]: the web console's sign-in sessions, each acting as its token.
 //! - [`messages`]: follow-up messages, continued as new attempts of a run.
@@ -34,6 +35,7 @@ pub mod runs;
 pub mod sessions;
 pub mod stats;
 pub mod tokens;
+pub mod waiting;
 pub mod workers;
 
 pub use deadpool_postgres::Pool;

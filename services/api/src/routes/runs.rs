@@ -1,5 +1,6 @@
 //! `/v1/runs`: submit, list, show, cancel, retry.
 
+use super::workers::STALE_AFTER_S;
 use crate::http::auth::{self, Principal, Role};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::http::extract::{ApiJson, ApiPath, ApiQuery, parse_id};
@@ -11,6 +12,7 @@ use agent_runner_domain::{RunStatus, RunSubmission};
 use agent_runner_store::runs::{
     self, CancelOutcome, Created, Idempotency, NewRun, RetryOutcome, Run, RunFilter,
 };
+use agent_runner_store::waiting::{self, Waiting};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -252,20 +254,33 @@ fn text_filter<'a>(
     }
 }
 
-/// Shows one run.
+/// `GET /v1/runs/{id}` answer: the run, and why it waits when it does.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunView {
+    /// The run.
+    #[serde(flatten)]
+    pub run: Run,
+    /// Why a QUEUED, RETRYING or AWAITING_APPROVAL run waits; absent for a
+    /// run that is running or finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<Waiting>,
+}
+
+/// Shows one run, with why it waits when it does.
 #[utoipa::path(get, path = "/v1/runs/{id}", tag = "runs", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Run id")),
-    responses((status = 200, body = Run), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody)))]
+    responses((status = 200, body = RunView), (status = 404, description = "No such run, or not in the token's projects", body = ErrorBody)))]
 pub async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     ApiPath(id): ApiPath<String>,
-) -> Result<Json<Run>, ApiError> {
+) -> Result<Json<RunView>, ApiError> {
     let id = parse_id(&id, "run")?;
-    runs::get_in(&state.pool, id, principal.scope())
+    let run = runs::get_in(&state.pool, id, principal.scope())
         .await?
-        .map(Json)
-        .ok_or_else(|| not_found(id))
+        .ok_or_else(|| not_found(id))?;
+    let waiting = waiting::of(&state.pool, run.id, run.status, STALE_AFTER_S).await?;
+    Ok(Json(RunView { run, waiting }))
 }
 
 fn not_found(id: uuid::Uuid) -> ApiError {

@@ -1,0 +1,108 @@
+//! Why a run that is not running is waiting, in words a user can check:
+//! queued behind older waiting runs, no live worker to take it, a retry's
+//! backoff until a given time, or a reviewer's decision. Read at the time of
+//! the question from what the database already holds (no state of its own).
+
+use crate::StoreError;
+use agent_runner_domain::RunStatus;
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// Why a run waits.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Waiting {
+    /// `queued`, `no_worker`, `retry_backoff` or `awaiting_approval`.
+    pub reason: &'static str,
+    /// The same in words.
+    pub detail: String,
+    /// Waiting runs submitted before this one (QUEUED or RETRYING), for
+    /// `queued` and `no_worker`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<i64>,
+    /// When a retry's backoff ends, for `retry_backoff`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Why the run `id` in `status` waits; `None` for a run that is running or
+/// finished. `stale_s`: how long a worker may be silent and still count as
+/// live.
+pub async fn of(
+    pool: &Pool,
+    id: Uuid,
+    status: RunStatus,
+    stale_s: f64,
+) -> Result<Option<Waiting>, StoreError> {
+    if status == RunStatus::AwaitingApproval {
+        return Ok(Some(Waiting {
+            reason: "awaiting_approval",
+            detail: "waits for a reviewer to approve or reject it".into(),
+            position: None,
+            until: None,
+        }));
+    }
+    if !matches!(status, RunStatus::Queued | RunStatus::Retrying) {
+        return Ok(None);
+    }
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "SELECT
+                (SELECT count(*) FROM runs
+                  WHERE status IN ('QUEUED', 'RETRYING') AND id < $1),
+                (SELECT count(*) FROM workers
+                  WHERE stopped_at IS NULL
+                    AND last_heartbeat > now() - make_interval(secs => $2)),
+                (SELECT e.created_at + make_interval(secs => (e.payload->>'delay_ms')::float8 / 1000)
+                   FROM events e
+                  WHERE e.run_id = $1 AND e.kind = 'RUN_RETRYING'
+                  ORDER BY e.seq DESC LIMIT 1),
+                now()",
+            &[&id, &stale_s],
+        )
+        .await?;
+    let ahead: i64 = row.get(0);
+    let live_workers: i64 = row.get(1);
+    let retry_until: Option<DateTime<Utc>> = row.get(2);
+    let now: DateTime<Utc> = row.get(3);
+    if status == RunStatus::Retrying
+        && let Some(until) = retry_until.filter(|until| *until > now)
+    {
+        return Ok(Some(Waiting {
+            reason: "retry_backoff",
+            detail: format!(
+                "retries after a transient failure at {}",
+                until.format("%Y-%m-%dT%H:%M:%SZ")
+            ),
+            position: None,
+            until: Some(until),
+        }));
+    }
+    let runs = |n: i64| {
+        if n == 1 {
+            "1 run".to_owned()
+        } else {
+            format!("{n} runs")
+        }
+    };
+    Ok(Some(if live_workers == 0 {
+        Waiting {
+            reason: "no_worker",
+            detail: format!(
+                "no live worker is connected to take it; {} ahead of it",
+                runs(ahead)
+            ),
+            position: Some(ahead),
+            until: None,
+        }
+    } else {
+        Waiting {
+            reason: "queued",
+            detail: format!("queued behind {}", runs(ahead)),
+            position: Some(ahead),
+            until: None,
+        }
+    }))
+}
