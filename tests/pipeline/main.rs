@@ -28,6 +28,7 @@ mod reaper;
 mod retries;
 mod secrets;
 mod shutdown;
+mod stalls;
 mod stream;
 mod submit;
 mod tokens;

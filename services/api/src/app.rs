@@ -66,12 +66,17 @@ impl Application {
             Duration::from_millis(config.relay_interval_ms),
             background.child_token(),
         ));
+        let metrics = ApiMetrics::new();
         let reaper_task = tokio::spawn(reaper::run(
             pool.clone(),
             Bounds {
                 lease_grace_s: config.reaper_lease_grace_s as f64,
                 queued_after_s: config.reaper_queued_after_s as f64,
                 batch: 500,
+            },
+            reaper::Stalls {
+                after_s: config.stall_after_s as f64,
+                marked: metrics.runs_stalled.clone(),
             },
             Duration::from_millis(config.reaper_interval_ms),
             waker.clone(),
@@ -89,7 +94,7 @@ impl Application {
             watch,
             auth_throttle: Arc::new(AuthThrottle::new(config.auth_failures_per_minute)),
             config: Arc::new(config),
-            metrics: ApiMetrics::new(),
+            metrics,
         };
         Ok(Self {
             listener,

@@ -58,6 +58,9 @@ pub struct ApiConfig {
     /// `REQUEST_WAIT_MS`: how long approve, reject and exec wait for the
     /// worker's answer before answering 202 with a URL to poll.
     pub request_wait_ms: u64,
+    /// `STALL_AFTER_S`: how long a RUNNING run may emit nothing before the
+    /// reaper marks it RUN_STALLED (it is not failed).
+    pub stall_after_s: u64,
     /// `CONSOLE_SESSION_TTL_S`: how long a console sign-in lasts.
     pub console_session_ttl_s: u64,
     /// `CONSOLE_SECURE_COOKIE`: `auto` (the default: `Secure` when the
@@ -99,6 +102,7 @@ impl ApiConfig {
             reaper_lease_grace_s: env.parse_in("REAPER_LEASE_GRACE_S", 30, 0, 86_400)?,
             reaper_queued_after_s: env.parse_in("REAPER_QUEUED_AFTER_S", 900, 1, 604_800)?,
             request_wait_ms: env.parse_in("REQUEST_WAIT_MS", 10_000, 0, 600_000)?,
+            stall_after_s: env.parse_in("STALL_AFTER_S", 600, 1, 604_800)?,
             console_session_ttl_s: env.parse_in("CONSOLE_SESSION_TTL_S", 43_200, 60, 2_592_000)?,
             console_secure_cookie: env.parse("CONSOLE_SECURE_COOKIE", CookieSecurity::Auto)?,
         };

@@ -9,7 +9,8 @@ use crate::background::broker::Broker;
 use agent_runner_store::{Pool, outbox};
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 use std::time::Duration;
 
@@ -26,6 +27,8 @@ pub struct ApiMetrics {
     pub runs_cancelled: IntCounterVec,
     /// Runs re-queued through `POST /v1/runs/{id}/retry`, by agent kind.
     pub runs_retried: IntCounterVec,
+    /// RUNNING runs marked RUN_STALLED (silent for `STALL_AFTER_S`).
+    pub runs_stalled: IntCounter,
     /// Requests answered, by route template, method and status.
     pub http_requests: IntCounterVec,
     /// Time to the response head, by route template and method.
@@ -66,6 +69,11 @@ impl ApiMetrics {
                 "FAILED or CANCELLED runs queued again through the api",
                 &["agent"],
             ),
+            runs_stalled: IntCounter::new(
+                "agent_runner_runs_stalled_total",
+                "RUNNING runs that emitted no event for STALL_AFTER_S and were marked RUN_STALLED",
+            )
+            .expect("valid metric definition"),
             http_requests: counter(
                 "agent_runner_http_requests_total",
                 "HTTP requests answered, by route template",
@@ -107,8 +115,9 @@ impl ApiMetrics {
                 "1 while the api holds a confirm-mode channel to RabbitMQ, else 0",
             ),
         };
-        let collectors: [Box<dyn Collector>; 11] = [
+        let collectors: [Box<dyn Collector>; 12] = [
             Box::new(metrics.runs_submitted.clone()),
+            Box::new(metrics.runs_stalled.clone()),
             Box::new(metrics.runs_cancelled.clone()),
             Box::new(metrics.runs_retried.clone()),
             Box::new(metrics.http_requests.clone()),

@@ -38,6 +38,9 @@ pub enum EventKind {
     RunRejected,
     /// A follow-up message was posted to the run.
     MessagePosted,
+    /// A running run emitted nothing for `STALL_AFTER_S`; it is not failed
+    /// (the agent may be in a long build), its lease stays as it is.
+    RunStalled,
 }
 
 impl EventKind {
@@ -60,6 +63,7 @@ impl EventKind {
             EventKind::RunCancelled => "RUN_CANCELLED",
             EventKind::RunRejected => "RUN_REJECTED",
             EventKind::MessagePosted => "MESSAGE_POSTED",
+            EventKind::RunStalled => "RUN_STALLED",
         }
     }
 

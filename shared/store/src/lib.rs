@@ -6,6 +6,7 @@
 //! - [`projects`], [`runs`], [`events`], [`outbox`], [`workers`], [`tokens`]:
 //!   one module per table family.
 //! - [`waiting`]: why a run that is not running waits.
+//! - [`stalls`]: RUNNING runs that went silent, marked with RUN_STALLED.
 //! - [`stats`]: runs by status, and finished runs per minute, for the console's overview.
 //! - [`sessions`]: the web console's sign-in sessions, each acting as its token.
 //! - [`messages`]: follow-up messages, continued as new attempts of a run.
@@ -33,6 +34,7 @@ pub mod reaper;
 pub mod run_requests;
 pub mod runs;
 pub mod sessions;
+pub mod stalls;
 pub mod stats;
 pub mod tokens;
 pub mod waiting;

@@ -12,6 +12,7 @@ use agent_runner_domain::{RunStatus, RunSubmission};
 use agent_runner_store::runs::{
     self, CancelOutcome, Created, Idempotency, NewRun, RetryOutcome, Run, RunFilter,
 };
+use agent_runner_store::stalls;
 use agent_runner_store::waiting::{self, Waiting};
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -264,6 +265,10 @@ pub struct RunView {
     /// run that is running or finished.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting: Option<Waiting>,
+    /// For a RUNNING run whose newest event is RUN_STALLED: when it last
+    /// emitted anything else. Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stalled_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Shows one run, with why it waits when it does.
@@ -280,7 +285,16 @@ pub async fn show(
         .await?
         .ok_or_else(|| not_found(id))?;
     let waiting = waiting::of(&state.pool, run.id, run.status, STALE_AFTER_S).await?;
-    Ok(Json(RunView { run, waiting }))
+    let stalled_since = if run.status == RunStatus::Running {
+        stalls::stalled_since(&state.pool, run.id).await?
+    } else {
+        None
+    };
+    Ok(Json(RunView {
+        run,
+        waiting,
+        stalled_since,
+    }))
 }
 
 fn not_found(id: uuid::Uuid) -> ApiError {
