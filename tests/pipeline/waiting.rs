@@ -8,6 +8,41 @@ use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;
 
+/// `agent_runner_runs_waiting` by reason, from `/metrics`.
+async fn waiting_gauges(api: &ApiHandle) -> Vec<(String, i64)> {
+    let text = api
+        .http
+        .get(format!("{}/metrics", api.base_url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    let mut gauges: Vec<(String, i64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("agent_runner_runs_waiting{reason=\""))
+        .filter_map(|l| {
+            let (reason, value) = l.split_once("\"} ")?;
+            Some((reason.to_owned(), value.parse().ok()?))
+        })
+        .collect();
+    gauges.sort();
+    gauges
+}
+
+fn gauges(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
+    let mut all: Vec<(String, i64)> = ["awaiting_approval", "no_worker", "queued", "retry_backoff"]
+        .iter()
+        .map(|r| {
+            let n = pairs.iter().find(|(k, _)| k == r).map_or(0, |(_, n)| *n);
+            ((*r).to_owned(), n)
+        })
+        .collect();
+    all.sort();
+    all
+}
+
 #[tokio::test]
 async fn a_waiting_run_says_why_and_a_finished_one_does_not() {
     let env = TestEnv::new().await;
@@ -24,6 +59,7 @@ async fn a_waiting_run_says_why_and_a_finished_one_does_not() {
         run["waiting"]["detail"],
         "no live worker is connected to take it; 1 run ahead of it"
     );
+    assert_eq!(waiting_gauges(&api).await, gauges(&[("no_worker", 2)]));
 
     // A live worker that has not taken them yet: they are queued.
     env.sql(
@@ -36,6 +72,7 @@ async fn a_waiting_run_says_why_and_a_finished_one_does_not() {
     assert_eq!(run["waiting"]["detail"], "queued behind 1 run");
     let (_, run) = api.get(&format!("/v1/runs/{first}")).await;
     assert_eq!(run["waiting"]["position"], 0);
+    assert_eq!(waiting_gauges(&api).await, gauges(&[("queued", 2)]));
 
     // A retry in its backoff, then a run awaiting a reviewer.
     let id: Uuid = first.parse().expect("uuid");
@@ -58,6 +95,10 @@ async fn a_waiting_run_says_why_and_a_finished_one_does_not() {
         left > chrono::Duration::seconds(50) && left <= chrono::Duration::seconds(60),
         "{left}"
     );
+    assert_eq!(
+        waiting_gauges(&api).await,
+        gauges(&[("queued", 1), ("retry_backoff", 1)])
+    );
     env.sql(
         "UPDATE runs SET status = 'AWAITING_APPROVAL' WHERE id = $1",
         &[&id],
@@ -65,6 +106,10 @@ async fn a_waiting_run_says_why_and_a_finished_one_does_not() {
     .await;
     let (_, run) = api.get(&format!("/v1/runs/{first}")).await;
     assert_eq!(run["waiting"]["reason"], "awaiting_approval", "{run}");
+    assert_eq!(
+        waiting_gauges(&api).await,
+        gauges(&[("queued", 1), ("awaiting_approval", 1)])
+    );
     api.stop().await;
 }
 

@@ -6,11 +6,12 @@
 //! so they are as fresh as the scrape and cost nothing between scrapes.
 
 use crate::background::broker::Broker;
-use agent_runner_store::{Pool, outbox};
+use crate::routes::workers::STALE_AFTER_S;
+use agent_runner_store::{Pool, outbox, waiting};
 use prometheus::core::Collector;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::time::Duration;
 
@@ -34,6 +35,7 @@ pub struct ApiMetrics {
     /// Time to the response head, by route template and method.
     pub http_duration: HistogramVec,
     outbox_backlog: IntGauge,
+    runs_waiting: IntGaugeVec,
     pool_max_size: IntGauge,
     pool_size: IntGauge,
     pool_available: IntGauge,
@@ -90,6 +92,14 @@ impl ApiMetrics {
                 &["route", "method"],
             )
             .expect("valid metric definition"),
+            runs_waiting: IntGaugeVec::new(
+                Opts::new(
+                    "agent_runner_runs_waiting",
+                    "Runs not running, by why they wait: queued, no_worker, retry_backoff, awaiting_approval",
+                ),
+                &["reason"],
+            )
+            .expect("valid metric definition"),
             outbox_backlog: gauge(
                 "agent_runner_outbox_backlog",
                 "Outbox rows not yet published to RabbitMQ",
@@ -115,7 +125,8 @@ impl ApiMetrics {
                 "1 while the api holds a confirm-mode channel to RabbitMQ, else 0",
             ),
         };
-        let collectors: [Box<dyn Collector>; 12] = [
+        let collectors: [Box<dyn Collector>; 13] = [
+            Box::new(metrics.runs_waiting.clone()),
             Box::new(metrics.runs_submitted.clone()),
             Box::new(metrics.runs_stalled.clone()),
             Box::new(metrics.runs_cancelled.clone()),
@@ -151,6 +162,16 @@ impl ApiMetrics {
             Ok(Ok(backlog)) => self.outbox_backlog.set(backlog),
             Ok(Err(err)) => tracing::debug!(error = %err, "cannot count the outbox backlog"),
             Err(_) => tracing::debug!("counting the outbox backlog timed out"),
+        }
+        let counting = waiting::counts(pool, STALE_AFTER_S);
+        match tokio::time::timeout(BACKLOG_QUERY_TIMEOUT, counting).await {
+            Ok(Ok(counts)) => {
+                for (reason, n) in counts {
+                    self.runs_waiting.with_label_values(&[reason]).set(n);
+                }
+            }
+            Ok(Err(err)) => tracing::debug!(error = %err, "cannot count the waiting runs"),
+            Err(_) => tracing::debug!("counting the waiting runs timed out"),
         }
     }
 

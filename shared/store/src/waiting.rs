@@ -106,3 +106,45 @@ pub async fn of(
         }
     }))
 }
+
+/// How many runs wait for each reason of [`of`] (every reason present, 0
+/// when none): what `/metrics` shows. A run counts once.
+pub async fn counts(pool: &Pool, stale_s: f64) -> Result<Vec<(&'static str, i64)>, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_one(
+            "WITH waiting AS (
+                 SELECT r.status,
+                        r.status = 'RETRYING' AND EXISTS (
+                            SELECT 1 FROM events e
+                             WHERE e.run_id = r.id AND e.seq = r.last_seq
+                               AND e.kind = 'RUN_RETRYING'
+                               AND e.created_at + make_interval(
+                                       secs => (e.payload->>'delay_ms')::float8 / 1000)
+                                   > clock_timestamp()) AS backing_off
+                 FROM runs r
+                 WHERE r.status IN ('QUEUED', 'RETRYING', 'AWAITING_APPROVAL'))
+             SELECT count(*) FILTER (WHERE status = 'AWAITING_APPROVAL'),
+                    count(*) FILTER (WHERE backing_off),
+                    count(*) FILTER (WHERE status IN ('QUEUED', 'RETRYING') AND NOT backing_off),
+                    (SELECT count(*) FROM workers
+                      WHERE stopped_at IS NULL
+                        AND last_heartbeat > now() - make_interval(secs => $1))
+             FROM waiting",
+            &[&stale_s],
+        )
+        .await?;
+    let ready: i64 = row.get(2);
+    let live_workers: i64 = row.get(3);
+    let (queued, no_worker) = if live_workers == 0 {
+        (0, ready)
+    } else {
+        (ready, 0)
+    };
+    Ok(vec![
+        ("awaiting_approval", row.get(0)),
+        ("retry_backoff", row.get(1)),
+        ("queued", queued),
+        ("no_worker", no_worker),
+    ])
+}
