@@ -1,9 +1,9 @@
 //! What the console tests share: an api (and workers) on a test environment
 //! with a browser pointed at it, and an `llm` run driven by the scripted
-//! model to AWAITING_APPROVAL.
+//! model to AWAITING_APPROVAL (or, without the approval gate, to its end).
 
 use agent_runner_store::access::Role;
-use agent_runner_test_fixtures::fake_llm::{FakeLlm, fix_the_answer};
+use agent_runner_test_fixtures::fake_llm::{FakeLlm, Scripted, fix_the_answer};
 use agent_runner_test_fixtures::git_repo::origin_repo;
 use agent_runner_tests::{ApiHandle, Browser, TestEnv, WorkerHandle};
 use serde_json::{Value, json};
@@ -82,16 +82,28 @@ pub struct Review {
     pub console: Console,
     pub worker: WorkerHandle,
     pub run_id: String,
-    _llm: FakeLlm,
-    _origin: TempDir,
+    /// The scripted model, with the requests it received.
+    pub llm: FakeLlm,
+    /// The project's repository.
+    pub origin: TempDir,
     _workspace: TempDir,
 }
 
 impl Review {
     /// Drives the run to AWAITING_APPROVAL; the browser is signed in as `role`.
     pub async fn awaiting_approval(role: Role) -> Self {
+        let r = Self::run(role, "Fix the answer", fix_the_answer(), true).await;
+        let (_, run) = r.console.api.get(&format!("/v1/runs/{}", r.run_id)).await;
+        assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
+        r
+    }
+
+    /// A run of `goal` answered by `script`, waited for until it awaits
+    /// approval or ends (the project asks for approval when `approval`); the
+    /// browser is signed in as `role`.
+    pub async fn run(role: Role, goal: &str, script: Vec<Scripted>, approval: bool) -> Self {
         let console = Console::signed_in(role).await;
-        let llm = FakeLlm::start(fix_the_answer(), None).await;
+        let llm = FakeLlm::start(script, None).await;
         let workspace = tempfile::tempdir().expect("tempdir");
         let root = workspace.path().to_string_lossy().into_owned();
         let worker = WorkerHandle::spawn_llm(
@@ -109,26 +121,26 @@ impl Review {
             .post(
                 "/v1/projects",
                 json!({"name": "answers", "repo_url": origin.path().to_string_lossy(),
-                       "default_branch": "main", "settings": {"require_approval": true}}),
+                       "default_branch": "main", "settings": {"require_approval": approval}}),
             )
             .await;
         assert_eq!(status, 201, "{project}");
         let run_id = console
             .api
-            .submit_body(
-                json!({"project_id": project["id"], "goal": "Fix the answer", "agent": "llm"}),
+            .submit_body(json!({"project_id": project["id"], "goal": goal, "agent": "llm"}))
+            .await;
+        console
+            .wait_run(
+                &run_id,
+                &["AWAITING_APPROVAL", "COMPLETED", "FAILED", "CANCELLED"],
             )
             .await;
-        let run = console
-            .wait_run(&run_id, &["AWAITING_APPROVAL", "FAILED"])
-            .await;
-        assert_eq!(run["status"], "AWAITING_APPROVAL", "{run}");
         Self {
             console,
             worker,
             run_id,
-            _llm: llm,
-            _origin: origin,
+            llm,
+            origin,
             _workspace: workspace,
         }
     }

@@ -89,7 +89,15 @@ export function fromEvents(events, goal) {
   return h('ol', { class: 'conversation', id: 'conversation' }, items);
 }
 
-/** The model's summary and the numbers of its work. */
+/** What a review did with the run's branch, in a few words. */
+function reviewed(review) {
+  if (review.decision === 'rejected') return 'rejected, branch deleted';
+  if (review.decision !== 'approved') return String(review.decision || '—');
+  if (review.merged_into) return `merged into ${review.merged_into}`;
+  return review.pushed_to_origin === false ? 'kept, not pushed' : 'kept, pushed';
+}
+
+/** The model's summary and the numbers of its work (and its review, once reviewed). */
 export function summaryCard(result) {
   const usage = result.usage || {};
   const stat = (label, value) => h('div', { class: 'stat' }, h('dt', {}, label), h('dd', {}, value));
@@ -101,5 +109,6 @@ export function summaryCard(result) {
       stat('Prompt / completion', `${count(usage.prompt_tokens)} / ${count(usage.completion_tokens)}`),
       stat('Iterations', count(result.iterations)),
       stat('Branch', result.branch || '—'),
-      stat('Files changed', count(result.files_changed))));
+      stat('Files changed', count(result.files_changed)),
+      result.review && typeof result.review === 'object' ? h('div', { class: 'stat', id: 'llm-review' }, h('dt', {}, 'Review'), h('dd', {}, reviewed(result.review))) : null));
 }

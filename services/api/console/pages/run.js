@@ -98,7 +98,7 @@ export default {
       shownState = state;
       replace(actions, actionBar(run, { notice, onDone: afterAction }));
       replace(formsArea,
-        run.agent === 'llm' && can('message') ? followUpForm(run, { onDone: afterAction }) : null,
+        run.agent === 'llm' && can('message') ? followUpForm(run, { notice, onDone: afterAction }) : null,
         run.status === 'AWAITING_APPROVAL' && can('exec') ? execForm(run) : null);
     }
 

@@ -7,8 +7,11 @@ import { api, settle } from '../lib/api.js';
 import { CONTINUABLE } from '../components/status.js';
 import { noticeArea, show } from '../components/notice.js';
 
-/** Follow-up box, or nothing while the run is not in a state that takes one. */
-export function followUpForm(run, { onDone }) {
+/**
+ * Follow-up box, or nothing while the run is not in a state that takes one;
+ * the answer is shown in `notice` (the page's, which outlives the box).
+ */
+export function followUpForm(run, { notice: pageNotice, onDone }) {
   if (!CONTINUABLE.has(run.status)) return null;
   const text = h('textarea', { id: 'follow-up', name: 'message', rows: 3, placeholder: 'Ask for a change, e.g. "also update the README"' });
   const send = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Send');
@@ -23,7 +26,7 @@ export function followUpForm(run, { onDone }) {
     try {
       const { data } = await api.post(`/v1/runs/${run.id}/messages`, { message: text.value });
       text.value = '';
-      show(notice, 'ok', `Sent. The run is ${data?.status || 'queued'} again.`);
+      show(pageNotice || notice, 'ok', `Message sent. The run is ${data?.status || 'QUEUED'} again, as a new attempt.`);
       await onDone();
     } catch (err) {
       show(notice, 'error', err.message);
