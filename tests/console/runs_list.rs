@@ -64,6 +64,13 @@ async fn filters_are_kept_in_the_query_string_and_survive_a_reload() {
         .wait_for_text("#runs-body", "polish the alpha docs")
         .await;
     assert_eq!(c.browser.count("#runs-body tr").await, 1);
+    // The project names arrive after the rows: wait for the option, then
+    // read what is selected.
+    c.browser
+        .wait_for(&format!(
+            "#filter-project option[value=\"{alpha}\"]:checked"
+        ))
+        .await;
     let kept = c
         .browser
         .eval("return [document.querySelector('#filter-project').value, document.querySelector('#filter-q').value];")
