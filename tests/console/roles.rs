@@ -52,6 +52,9 @@ async fn a_viewer_is_offered_no_action_on_the_list_or_on_a_run() {
     assert_no_actions(&c).await;
     c.browser.goto(&format!("/ui/runs/{queued}")).await;
     c.wait_page_status("QUEUED").await;
+    c.browser
+        .wait_for_text("#run-waiting", "no live worker is connected to take it")
+        .await;
     assert_no_actions(&c).await;
     c.browser.goto(&format!("/ui/runs/{failed}")).await;
     c.wait_page_status("FAILED").await;

@@ -71,6 +71,8 @@ export default {
           meta(ended ? 'Finished' : 'Timeout', ended ? dateTime(run.finished_at) : `${run.timeout_s} s per attempt`),
           meta('Duration', duration(runDuration(run)), 'run-duration')),
         run.cancel_requested && ACTIVE.has(run.status) ? h('p', { class: 'notice notice-info' }, 'Cancel requested; the worker is stopping the run.') : null,
+        run.waiting ? h('p', { class: 'notice notice-info', id: 'run-waiting' }, `Waiting: ${run.waiting.detail}.`) : null,
+        run.stalled_since ? h('p', { class: 'notice notice-info', id: 'run-stalled' }, `Stalled: no event since ${dateTime(run.stalled_since)}; the run goes on.`) : null,
         run.error ? h('div', { class: 'run-error', id: 'run-error', role: 'note' }, h('strong', {}, 'Error'), h('pre', {}, run.error)) : null);
     }
 
