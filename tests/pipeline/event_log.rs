@@ -38,6 +38,7 @@ pub(crate) async fn claimed_run(env: &TestEnv) -> Uuid {
             params: json!({}),
             max_attempts: 3,
             timeout_s: 60,
+            priority: 0,
             idempotency: None,
             traceparent: None,
         },

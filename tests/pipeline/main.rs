@@ -26,6 +26,7 @@ mod otlp_tls;
 mod projects;
 mod reaper;
 mod retries;
+mod scheduling;
 mod secrets;
 mod shutdown;
 mod stalls;

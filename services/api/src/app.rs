@@ -8,6 +8,7 @@
 use crate::background::broker::{Broker, BrokerSettings};
 use crate::background::reaper;
 use crate::background::run_watch::RunWatch;
+use crate::background::scheduler::Scheduler;
 use crate::config::ApiConfig;
 use crate::http::auth_throttle::AuthThrottle;
 use crate::http::serve::{self, ConnectionLimits};
@@ -15,6 +16,7 @@ use crate::metrics::ApiMetrics;
 use crate::outbox::relay::{self, RelayWaker};
 use crate::outbox::sent_marks::SentMarks;
 use crate::routes;
+use crate::routes::workers::STALE_AFTER_S;
 use crate::state::AppState;
 use agent_runner_queue::{Names, RetryTiers};
 use agent_runner_store::pool;
@@ -83,6 +85,18 @@ impl Application {
             background.child_token(),
         ));
         let (sent, sent_task) = SentMarks::start(pool.clone(), background.child_token());
+        let scheduler_task = tokio::spawn(
+            Scheduler {
+                pool: pool.clone(),
+                default_limit: config.default_max_concurrent_runs,
+                worker_stale_s: STALE_AFTER_S,
+                interval: Duration::from_millis(config.scheduler_interval_ms),
+                broker: broker.clone(),
+                sent: sent.clone(),
+                relay: waker.clone(),
+            }
+            .run(background.child_token()),
+        );
         let (watch, watch_task) =
             RunWatch::start(pool.clone(), WATCH_INTERVAL, background.child_token());
         let grace = Duration::from_secs(config.shutdown_grace_s);
@@ -100,7 +114,14 @@ impl Application {
             listener,
             state,
             background,
-            tasks: vec![broker_task, relay_task, reaper_task, sent_task, watch_task],
+            tasks: vec![
+                broker_task,
+                relay_task,
+                reaper_task,
+                scheduler_task,
+                sent_task,
+                watch_task,
+            ],
             grace,
         })
     }

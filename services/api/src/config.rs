@@ -61,6 +61,13 @@ pub struct ApiConfig {
     /// `STALL_AFTER_S`: how long a RUNNING run may emit nothing before the
     /// reaper marks it RUN_STALLED (it is not failed).
     pub stall_after_s: u64,
+    /// `DEFAULT_MAX_CONCURRENT_RUNS`: how many runs of a project that sets no
+    /// `settings.max_concurrent_runs` may run at once (0, the default: no
+    /// limit).
+    pub default_max_concurrent_runs: u32,
+    /// `SCHEDULER_INTERVAL_MS`: how often the fair shares are recomputed and
+    /// parked runs with a free slot woken.
+    pub scheduler_interval_ms: u64,
     /// `CONSOLE_SESSION_TTL_S`: how long a console sign-in lasts.
     pub console_session_ttl_s: u64,
     /// `CONSOLE_SECURE_COOKIE`: `auto` (the default: `Secure` when the
@@ -103,6 +110,13 @@ impl ApiConfig {
             reaper_queued_after_s: env.parse_in("REAPER_QUEUED_AFTER_S", 900, 1, 604_800)?,
             request_wait_ms: env.parse_in("REQUEST_WAIT_MS", 10_000, 0, 600_000)?,
             stall_after_s: env.parse_in("STALL_AFTER_S", 600, 1, 604_800)?,
+            default_max_concurrent_runs: env.parse_in(
+                "DEFAULT_MAX_CONCURRENT_RUNS",
+                0,
+                0,
+                agent_runner_domain::scheduling::MAX_CONCURRENT_RUNS_LIMIT as u32,
+            )?,
+            scheduler_interval_ms: env.parse_in("SCHEDULER_INTERVAL_MS", 1000, 50, 60_000)?,
             console_session_ttl_s: env.parse_in("CONSOLE_SESSION_TTL_S", 43_200, 60, 2_592_000)?,
             console_secure_cookie: env.parse("CONSOLE_SECURE_COOKIE", CookieSecurity::Auto)?,
         };

@@ -8,6 +8,7 @@ use crate::db_retry::with_db_retry;
 use crate::dead_letter::DeadLetterReason;
 use crate::execution::{Disposition, Executor};
 use crate::state::WorkerState;
+use crate::wakes;
 use agent_runner_domain::JobMessage;
 use agent_runner_queue::acks::{ack, nack_requeue};
 use agent_runner_queue::lapin::message::Delivery;
@@ -75,12 +76,23 @@ impl Handler {
         let claimed =
             with_db_retry(|| claim::claim(&self.state.pool, run_id, &self.worker_id, self.lease_s))
                 .await;
-        let (run, project, messages) = match claimed {
+        let (run, project, messages, limited) = match claimed {
             Ok(Claim::Claimed {
                 run,
                 project,
                 messages,
-            }) => (run, project, messages),
+                limited,
+            }) => (run, project, messages, limited),
+            Ok(Claim::Parked { reason, woken }) => {
+                tracing::debug!(
+                    reason = reason.as_str(),
+                    "its project has no free slot; the run waits parked"
+                );
+                self.state.metrics.parked(reason.as_str());
+                ack(&delivery).await;
+                wakes::publish(&self.state.pool, &self.publisher, woken).await;
+                return;
+            }
             Ok(Claim::Finished) | Ok(Claim::Cancelled) => {
                 tracing::debug!("run already finished; dropping the duplicate delivery");
                 ack(&delivery).await;
@@ -143,6 +155,9 @@ impl Handler {
                 nack_requeue(&delivery).await;
                 self.mark_published(outbox_id, "hand-back").await;
             }
+        }
+        if limited {
+            wakes::after_ending(&self.state.pool, &self.publisher, run.project_id).await;
         }
     }
 

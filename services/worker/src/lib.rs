@@ -10,6 +10,7 @@
 //! - [`worker`]: [`Worker::build`] / [`Worker::run_until_stopped`]: wiring and shutdown.
 //! - [`consumer`]: the consume loop and its reconnect supervisor.
 //! - [`delivery`]: what happens to one delivery, from parse to ack.
+//! - [`wakes`]: publishing the parked runs that the admission woke.
 //! - [`execution`]: one attempt of a run: agent, deadline, cancellation, ending
 //!   (every ending goes through it).
 //! - [`dead_letter`]: why a message is dead-lettered, typed.
@@ -44,6 +45,7 @@ pub mod review;
 pub mod run_requests;
 pub mod sink;
 pub mod state;
+pub mod wakes;
 pub mod worker;
 
 pub use config::WorkerConfig;

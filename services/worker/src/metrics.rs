@@ -20,6 +20,9 @@ pub struct WorkerMetrics {
     pub pickup_latency: HistogramVec,
     /// Runs executing now.
     pub in_flight: IntGauge,
+    /// Deliveries whose run was parked (its project had no free slot), by
+    /// reason.
+    pub parked: IntCounterVec,
 }
 
 impl WorkerMetrics {
@@ -66,6 +69,14 @@ impl WorkerMetrics {
         .expect("valid metric");
         let in_flight = IntGauge::new("agent_runner_runs_in_flight", "Runs executing now")
             .expect("valid metric");
+        let parked = IntCounterVec::new(
+            Opts::new(
+                "agent_runner_runs_parked_total",
+                "Runs parked at the claim because their project had no free slot",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
         for collector in [
             Box::new(started.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(finished.clone()),
@@ -73,6 +84,7 @@ impl WorkerMetrics {
             Box::new(attempt_duration.clone()),
             Box::new(pickup_latency.clone()),
             Box::new(in_flight.clone()),
+            Box::new(parked.clone()),
         ] {
             registry.register(collector).expect("unique metric names");
         }
@@ -84,7 +96,13 @@ impl WorkerMetrics {
             attempt_duration,
             pickup_latency,
             in_flight,
+            parked,
         }
+    }
+
+    /// Counts a run parked for `reason`.
+    pub fn parked(&self, reason: &str) {
+        self.parked.with_label_values(&[reason]).inc();
     }
 
     /// The Prometheus text exposition of every metric.

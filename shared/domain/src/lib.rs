@@ -8,6 +8,7 @@
 //! - [`repo`]: which repository URLs and branch names a client may give.
 //! - [`secret`]: which values are secrets, and their masked form.
 //! - [`llm_settings`]: what an `llm` run's params and a project's settings may say.
+//! - [`scheduling`]: a run's priority and its project's concurrency limit and weight.
 //!
 //! This crate does no I/O: it is plain data and the rules over it.
 
@@ -16,6 +17,7 @@ pub mod event;
 pub mod llm_settings;
 pub mod message;
 pub mod repo;
+pub mod scheduling;
 pub mod secret;
 pub mod status;
 pub mod submission;

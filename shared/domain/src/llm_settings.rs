@@ -137,6 +137,7 @@ pub fn validate_project_settings(settings: &Value) -> Result<(), String> {
     pushes_branches(settings)?;
     git_timeout_s(settings)?;
     network_open(settings)?;
+    crate::scheduling::validate_settings(settings)?;
     Ok(())
 }
 

@@ -54,6 +54,11 @@ pub struct RunSubmission {
     #[serde(default)]
     #[schema(minimum = 1)]
     pub timeout_s: Option<i64>,
+    /// Order among the project's waiting runs: -10 to 10, default 0; higher
+    /// starts first.
+    #[serde(default)]
+    #[schema(minimum = -10, maximum = 10)]
+    pub priority: Option<i64>,
 }
 
 /// A submission that passed validation, with defaults filled in.
@@ -71,6 +76,8 @@ pub struct ValidRun {
     pub max_attempts: i32,
     /// Requested deadline, if any (bounded by the server's maximum later).
     pub timeout_s: Option<i64>,
+    /// Order among the project's waiting runs (higher first).
+    pub priority: i16,
 }
 
 /// Why a submission was refused. The message is shown to the client.
@@ -94,6 +101,9 @@ pub enum SubmissionError {
     /// `timeout_s` is not positive.
     #[error("timeout_s must be positive, got {0}")]
     BadTimeout(i64),
+    /// `priority` is out of range.
+    #[error("{0}")]
+    BadPriority(String),
 }
 
 impl RunSubmission {
@@ -129,6 +139,12 @@ impl RunSubmission {
         if let Some(t) = self.timeout_s.filter(|t| *t <= 0) {
             return Err(SubmissionError::BadTimeout(t));
         }
+        let priority = match self.priority {
+            None => 0,
+            Some(p) => {
+                crate::scheduling::check_priority(p).map_err(SubmissionError::BadPriority)?
+            }
+        };
         Ok(ValidRun {
             project_id: self.project_id,
             goal,
@@ -136,6 +152,7 @@ impl RunSubmission {
             params,
             max_attempts,
             timeout_s: self.timeout_s,
+            priority,
         })
     }
 }
@@ -209,6 +226,7 @@ mod tests {
             params: None,
             max_attempts: None,
             timeout_s: None,
+            priority: None,
         }
     }
 

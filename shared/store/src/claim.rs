@@ -1,11 +1,14 @@
 //! How a worker takes a run for an attempt, and keeps it: the guarded claim
 //! (with RUN_STARTED in the same statement) and the lease renewal of the
-//! heartbeat. What the attempt then writes is in [`crate::attempt`].
+//! heartbeat. Runs of a project with a limit are admitted by
+//! [`crate::admission`]. What the attempt then writes is in [`crate::attempt`].
 
 use crate::StoreError;
+use crate::admission::{self, ParkReason};
+use crate::outbox::Pending;
 use crate::projects::{self, Project};
 use crate::runs::{self, Run};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use std::sync::LazyLock;
 use uuid::Uuid;
 
@@ -20,6 +23,18 @@ pub enum Claim {
         project: Box<Project>,
         /// The run's follow-up messages, oldest first.
         messages: Vec<String>,
+        /// Admitted under its project's limit: its ending frees a slot that
+        /// a parked run may take ([`admission::wake`]).
+        limited: bool,
+    },
+    /// Its project has no free slot: the run waits parked, off the queue;
+    /// drop the delivery. `woken`: parked runs that got a slot instead
+    /// (better ranked), to publish.
+    Parked {
+        /// The rule that holds it back.
+        reason: ParkReason,
+        /// Outbox rows of the runs woken.
+        woken: Vec<Pending>,
     },
     /// The run is finished (or awaiting approval): drop the delivery.
     Finished,
@@ -32,17 +47,32 @@ pub enum Claim {
 }
 
 /// The claim: one guarded update that also writes RUN_STARTED and reads the
-/// run's project and follow-up messages.
-static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
+/// run's project and follow-up messages. `guarded`: only when the run's
+/// project has no limit (or the run already holds its slot, RUNNING with an
+/// expired lease); the others go through [`admission`].
+fn claim_sql(guarded: bool) -> String {
+    let guard = if guarded {
+        format!(
+            "AND (status = 'RUNNING' OR NOT EXISTS (
+                    SELECT 1 FROM projects p WHERE p.id = runs.project_id
+                      AND COALESCE({own}, {share}) IS NOT NULL))",
+            own = admission::OWN_LIMIT_SQL,
+            share = admission::SHARE_SQL,
+        )
+    } else {
+        String::new()
+    };
     format!(
         "WITH r AS (
             UPDATE runs SET status = 'RUNNING', attempt = attempt + 1, worker_id = $2,
                    lease_until = clock_timestamp() + make_interval(secs => $3),
                    started_at = COALESCE(started_at, clock_timestamp()),
+                   parked_at = NULL, parked_reason = NULL, woken_at = NULL,
                    last_seq = last_seq + 1, updated_at = clock_timestamp()
             WHERE id = $1 AND NOT cancel_requested
               AND (status IN ('QUEUED', 'RETRYING')
                    OR (status = 'RUNNING' AND lease_until < clock_timestamp()))
+              {guard}
             RETURNING *),
          e AS (
             INSERT INTO events (run_id, seq, attempt, kind, payload)
@@ -55,10 +85,15 @@ static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
         run_cols = prefixed(runs::COLUMNS, "r"),
         project_cols = prefixed(projects::COLUMNS, "p"),
     )
-});
+}
+
+static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| claim_sql(true));
+static CLAIM_ADMITTED_SQL: LazyLock<String> = LazyLock::new(|| claim_sql(false));
 
 /// Claims a run for a new attempt: QUEUED or RETRYING, or RUNNING with an
 /// expired lease (its worker died). Writes RUN_STARTED in the same statement.
+/// A run whose project has a limit is admitted (or parked) by
+/// [`admission`].
 pub async fn claim(
     pool: &Pool,
     run_id: Uuid,
@@ -66,17 +101,58 @@ pub async fn claim(
     lease_s: f64,
 ) -> Result<Claim, StoreError> {
     let client = pool.get().await?;
-    let statement = client.prepare_cached(&CLAIM_SQL).await?;
+    if let Some(claimed) = claim_in(&client, run_id, worker_id, lease_s, false).await? {
+        return Ok(claimed);
+    }
+    match settle(&client, run_id).await? {
+        Settled::Done(claim) => Ok(claim),
+        Settled::Limited => {
+            drop(client);
+            admission::claim_limited(pool, run_id, worker_id, lease_s).await
+        }
+    }
+}
+
+/// The claim statement on `client`; `admitted`: the admission already let
+/// the run start (so the limit guard is left out). `None` when the run is
+/// not claimable (see [`settle`]).
+pub(crate) async fn claim_in(
+    client: &impl GenericClient,
+    run_id: Uuid,
+    worker_id: &str,
+    lease_s: f64,
+    admitted: bool,
+) -> Result<Option<Claim>, StoreError> {
+    let sql: &str = if admitted {
+        &CLAIM_ADMITTED_SQL
+    } else {
+        &CLAIM_SQL
+    };
+    let statement = client.prepare_cached(sql).await?;
     let row = client
         .query_opt(&statement, &[&run_id, &worker_id, &lease_s])
         .await?;
-    if let Some(row) = row {
-        return Ok(Claim::Claimed {
-            run: Box::new(Run::from_row_at(&row, 0)),
-            project: Box::new(Project::from_row_at(&row, runs::COLUMN_COUNT)),
-            messages: row.get(runs::COLUMN_COUNT + projects::COLUMN_COUNT),
-        });
-    }
+    Ok(row.map(|row| Claim::Claimed {
+        run: Box::new(Run::from_row_at(&row, 0)),
+        project: Box::new(Project::from_row_at(&row, runs::COLUMN_COUNT)),
+        messages: row.get(runs::COLUMN_COUNT + projects::COLUMN_COUNT),
+        limited: admitted,
+    }))
+}
+
+/// What a run the claim statement did not take is.
+pub(crate) enum Settled {
+    /// Nothing to start: the claim's answer.
+    Done(Claim),
+    /// Waiting, with a limit on its project: for the admission.
+    Limited,
+}
+
+/// Why the claim statement did not take the run.
+pub(crate) async fn settle(
+    client: &impl GenericClient,
+    run_id: Uuid,
+) -> Result<Settled, StoreError> {
     let row = client
         .query_opt(
             "SELECT status, cancel_requested, lease_until > clock_timestamp() FROM runs WHERE id = $1",
@@ -84,20 +160,21 @@ pub async fn claim(
         )
         .await?;
     let Some(row) = row else {
-        return Ok(Claim::NotFound);
+        return Ok(Settled::Done(Claim::NotFound));
     };
     let status: String = row.get(0);
     let cancel_requested: bool = row.get(1);
     let live: Option<bool> = row.get(2);
-    Ok(match status.as_str() {
+    Ok(Settled::Done(match status.as_str() {
         "RUNNING" if live == Some(true) => Claim::LeaseLive,
         "RUNNING" | "QUEUED" | "RETRYING" if cancel_requested => {
-            finish_orphaned_cancel(pool, run_id).await?;
+            finish_orphaned_cancel(client, run_id).await?;
             Claim::Cancelled
         }
+        "QUEUED" | "RETRYING" => return Ok(Settled::Limited),
         "RUNNING" => Claim::LeaseLive,
         _ => Claim::Finished,
-    })
+    }))
 }
 
 fn prefixed(columns: &str, table: &str) -> String {
@@ -109,8 +186,10 @@ fn prefixed(columns: &str, table: &str) -> String {
 }
 
 /// Ends a run whose cancel was requested but whose worker is gone.
-async fn finish_orphaned_cancel(pool: &Pool, run_id: Uuid) -> Result<(), StoreError> {
-    let client = pool.get().await?;
+async fn finish_orphaned_cancel(
+    client: &impl GenericClient,
+    run_id: Uuid,
+) -> Result<(), StoreError> {
     client
         .execute(
             "WITH r AS (

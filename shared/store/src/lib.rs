@@ -14,17 +14,21 @@
 //!   a run's worktree.
 //! - [`branches`]: each run's branch as a git bundle, for any worker.
 //! - [`claim`]: how a worker takes a run for an attempt and keeps its lease.
+//! - [`admission`]: per-project limits at the claim: start now, or wait parked and be woken.
+//! - [`fair_share`]: the weighted share of the workers each contending project may use.
 //! - [`attempt`]: the fenced writes of an attempt (events, ending, retry).
 //!
 //! Every state change is one SQL statement guarded by the expected state (and
 //! attempt): the database, never the process, decides who won.
 
 pub mod access;
+pub mod admission;
 pub mod attempt;
 pub mod branches;
 pub mod claim;
 mod error;
 pub mod events;
+pub mod fair_share;
 pub mod messages;
 pub mod migrate;
 pub mod outbox;

@@ -56,6 +56,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "worker_sandbox",
         include_str!("../migrations/0010_worker_sandbox.sql"),
     ),
+    (
+        11,
+        "scheduling",
+        include_str!("../migrations/0011_scheduling.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet; returns the versions applied now.

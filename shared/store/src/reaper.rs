@@ -7,7 +7,8 @@
 //!   to a new attempt through the outbox, or ends FAILED when it has used its
 //!   attempts (CANCELLED when a cancel was requested);
 //! - a QUEUED or RETRYING run whose message was published but never started
-//!   within a bound: its message is published again.
+//!   within a bound: its message is published again (a parked run has no
+//!   message by design: [`crate::admission`] wakes it).
 //!
 //! Every update is guarded by the state it was selected in, so a run that
 //! completes (or is claimed) meanwhile is left alone; a duplicate message is
@@ -164,7 +165,7 @@ async fn stale_queued(pool: &Pool, bounds: Bounds) -> Result<u64, StoreError> {
         .query(
             "WITH stale AS (
                 SELECT r.id FROM runs r
-                WHERE r.status IN ('QUEUED', 'RETRYING')
+                WHERE r.status IN ('QUEUED', 'RETRYING') AND r.parked_at IS NULL
                   AND r.updated_at < clock_timestamp() - make_interval(secs => $1)
                   AND NOT EXISTS (
                       SELECT 1 FROM outbox o WHERE o.run_id = r.id

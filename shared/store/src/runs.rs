@@ -54,18 +54,20 @@ pub struct Run {
     pub finished_at: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// Order among its project's waiting runs (-10 to 10, higher first).
+    pub priority: i16,
 }
 
 /// Columns selected for a [`Run`], in [`Run::from_row_at`] order.
 pub(crate) const COLUMNS: &str = "id, project_id, goal, agent, params, status, attempt, max_attempts, \
      timeout_s, worker_id, lease_until, error, result, cancel_requested, created_at, started_at, \
-     finished_at, updated_at";
+     finished_at, updated_at, priority";
 /// [`COLUMNS`] with no `result` read (a listing's brief rows).
 const BRIEF_COLUMNS: &str = "id, project_id, goal, agent, params, status, attempt, max_attempts, \
      timeout_s, worker_id, lease_until, error, NULL::jsonb, cancel_requested, created_at, \
-     started_at, finished_at, updated_at";
+     started_at, finished_at, updated_at, priority";
 /// Number of columns in [`COLUMNS`].
-pub(crate) const COLUMN_COUNT: usize = 18;
+pub(crate) const COLUMN_COUNT: usize = 19;
 
 impl Run {
     pub(crate) fn from_row(row: &Row) -> Self {
@@ -95,6 +97,7 @@ impl Run {
             started_at: row.get(o + 15),
             finished_at: row.get(o + 16),
             updated_at: row.get(o + 17),
+            priority: row.get(o + 18),
         }
     }
 }
@@ -114,6 +117,8 @@ pub struct NewRun {
     pub max_attempts: i32,
     /// Attempt deadline in seconds.
     pub timeout_s: i32,
+    /// Order among the project's waiting runs.
+    pub priority: i16,
     /// Client-chosen key making the submission idempotent, with the token
     /// that chose it.
     pub idempotency: Option<Idempotency>,
@@ -153,8 +158,8 @@ pub async fn create(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
         format!(
             "WITH r AS (
                 INSERT INTO runs (id, project_id, goal, agent, params, status, max_attempts,
-                                  timeout_s, idempotency_token, idempotency_key, last_seq)
-                VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $10, 1)
+                                  timeout_s, idempotency_token, idempotency_key, last_seq, priority)
+                VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $10, 1, $11)
                 ON CONFLICT (idempotency_token, idempotency_key) DO NOTHING
                 RETURNING {COLUMNS}),
              e AS (
@@ -185,6 +190,7 @@ pub async fn create(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
                 &new.idempotency.as_ref().map(|i| i.token_id),
                 &new.traceparent,
                 &new.idempotency.as_ref().map(|i| i.key.as_str()),
+                &new.priority,
             ],
         )
         .await?;
@@ -236,6 +242,7 @@ fn differences(run: &Run, new: &NewRun) -> Vec<&'static str> {
         ("params", run.params == new.params),
         ("max_attempts", run.max_attempts == new.max_attempts),
         ("timeout_s", run.timeout_s == new.timeout_s),
+        ("priority", run.priority == new.priority),
     ]
     .into_iter()
     .filter_map(|(field, same)| (!same).then_some(field))
@@ -358,7 +365,8 @@ pub async fn cancel(pool: &Pool, id: Uuid) -> Result<CancelOutcome, StoreError> 
                         status = CASE WHEN status = 'RUNNING' THEN status ELSE 'CANCELLED' END,
                         lease_until = CASE WHEN status = 'RUNNING' THEN lease_until END,
                         finished_at = CASE WHEN status = 'RUNNING' THEN finished_at
-                                           ELSE clock_timestamp() END
+                                           ELSE clock_timestamp() END,
+                        parked_at = NULL, parked_reason = NULL, woken_at = NULL
                  WHERE id = $1 AND status IN ('QUEUED', 'RETRYING', 'AWAITING_APPROVAL', 'RUNNING')
                  RETURNING {COLUMNS}"
             ),

@@ -1,6 +1,8 @@
 //! Why a run that is not running is waiting, in words a user can check:
-//! queued behind older waiting runs, no live worker to take it, a retry's
-//! backoff until a given time, or a reviewer's decision. Read at the time of
+//! queued behind older waiting runs, no live worker to take it, its project
+//! at its concurrency limit or at its fair share of the workers (parked by
+//! [`crate::admission`]), a retry's backoff until a given time, or a
+//! reviewer's decision. Read at the time of
 //! the question from what the database already holds (no state of its own).
 
 use crate::StoreError;
@@ -11,19 +13,29 @@ use serde::Serialize;
 use uuid::Uuid;
 
 /// Why a run waits.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Waiting {
-    /// `queued`, `no_worker`, `retry_backoff` or `awaiting_approval`.
+    /// `queued`, `no_worker`, `project_limit`, `fair_share`,
+    /// `retry_backoff` or `awaiting_approval`.
     pub reason: &'static str,
     /// The same in words.
     pub detail: String,
     /// Waiting runs submitted before this one (QUEUED or RETRYING), for
-    /// `queued` and `no_worker`.
+    /// `queued` and `no_worker`; for `project_limit` and `fair_share`, the
+    /// project's parked runs that start before this one (higher priority, or
+    /// as high and older).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
     /// When a retry's backoff ends, for `retry_backoff`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
+    /// The project's runs running now, for `project_limit` and `fair_share`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub running: Option<i64>,
+    /// The slots the project may use: its limit, or its fair share, for
+    /// `project_limit` and `fair_share`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
 }
 
 /// Why the run `id` in `status` waits; `None` for a run that is running or
@@ -39,12 +51,14 @@ pub async fn of(
         return Ok(Some(Waiting {
             reason: "awaiting_approval",
             detail: "waits for a reviewer to approve or reject it".into(),
-            position: None,
-            until: None,
+            ..Waiting::default()
         }));
     }
     if !matches!(status, RunStatus::Queued | RunStatus::Retrying) {
         return Ok(None);
+    }
+    if let Some(parked) = parked(pool, id).await? {
+        return Ok(Some(parked));
     }
     let client = pool.get().await?;
     let row = client
@@ -76,17 +90,10 @@ pub async fn of(
                 "retries after a transient failure at {}",
                 until.format("%Y-%m-%dT%H:%M:%SZ")
             ),
-            position: None,
             until: Some(until),
+            ..Waiting::default()
         }));
     }
-    let runs = |n: i64| {
-        if n == 1 {
-            "1 run".to_owned()
-        } else {
-            format!("{n} runs")
-        }
-    };
     Ok(Some(if live_workers == 0 {
         Waiting {
             reason: "no_worker",
@@ -95,15 +102,80 @@ pub async fn of(
                 runs(ahead)
             ),
             position: Some(ahead),
-            until: None,
+            ..Waiting::default()
         }
     } else {
         Waiting {
             reason: "queued",
             detail: format!("queued behind {}", runs(ahead)),
             position: Some(ahead),
-            until: None,
+            ..Waiting::default()
         }
+    }))
+}
+
+fn runs(n: i64) -> String {
+    if n == 1 {
+        "1 run".to_owned()
+    } else {
+        format!("{n} runs")
+    }
+}
+
+/// Why a parked run waits: its project's limit or share, how many of its
+/// runs run, and how many of its parked runs start first.
+async fn parked(pool: &Pool, id: Uuid) -> Result<Option<Waiting>, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT r.parked_reason, p.name, {own}, {share},
+                        (SELECT count(*) FROM runs x
+                          WHERE x.project_id = r.project_id AND x.status = 'RUNNING'),
+                        (SELECT count(*) FROM runs x
+                          WHERE x.project_id = r.project_id AND x.parked_at IS NOT NULL
+                            AND x.status IN ('QUEUED', 'RETRYING') AND x.id <> r.id
+                            AND (x.priority > r.priority
+                                 OR (x.priority = r.priority AND x.id < r.id)))
+                 FROM runs r JOIN projects p ON p.id = r.project_id
+                 WHERE r.id = $1 AND r.parked_at IS NOT NULL",
+                own = crate::admission::OWN_LIMIT_SQL,
+                share = crate::admission::SHARE_SQL,
+            ),
+            &[&id],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let reason: Option<String> = row.get(0);
+    let project: String = row.get(1);
+    let own: Option<i32> = row.get(2);
+    let share: Option<i32> = row.get(3);
+    let running: i64 = row.get(4);
+    let ahead: i64 = row.get(5);
+    let fair = reason.as_deref() == Some("fair_share");
+    let limit = if fair { share.or(own) } else { own.or(share) };
+    let limit = limit.map(i64::from);
+    let slots = limit.map_or_else(|| "?".to_owned(), |n| n.to_string());
+    let detail = if fair {
+        format!(
+            "project {project} is at its fair share of the workers while other projects wait:              {running} of {slots} running; {} of its runs start before this one",
+            runs(ahead)
+        )
+    } else {
+        format!(
+            "project {project} is at its concurrency limit: {running} of {slots} running; {}              of its runs start before this one",
+            runs(ahead)
+        )
+    };
+    Ok(Some(Waiting {
+        reason: if fair { "fair_share" } else { "project_limit" },
+        detail,
+        position: Some(ahead),
+        running: Some(running),
+        limit,
+        ..Waiting::default()
     }))
 }
 
@@ -114,8 +186,8 @@ pub async fn counts(pool: &Pool, stale_s: f64) -> Result<Vec<(&'static str, i64)
     let row = client
         .query_one(
             "WITH waiting AS (
-                 SELECT r.status,
-                        r.status = 'RETRYING' AND EXISTS (
+                 SELECT r.status, r.parked_reason,
+                        r.status = 'RETRYING' AND r.parked_at IS NULL AND EXISTS (
                             SELECT 1 FROM events e
                              WHERE e.run_id = r.id AND e.seq = r.last_seq
                                AND e.kind = 'RUN_RETRYING'
@@ -126,10 +198,15 @@ pub async fn counts(pool: &Pool, stale_s: f64) -> Result<Vec<(&'static str, i64)
                  WHERE r.status IN ('QUEUED', 'RETRYING', 'AWAITING_APPROVAL'))
              SELECT count(*) FILTER (WHERE status = 'AWAITING_APPROVAL'),
                     count(*) FILTER (WHERE backing_off),
-                    count(*) FILTER (WHERE status IN ('QUEUED', 'RETRYING') AND NOT backing_off),
+                    count(*) FILTER (WHERE status IN ('QUEUED', 'RETRYING') AND NOT backing_off
+                                       AND parked_reason IS NULL),
                     (SELECT count(*) FROM workers
                       WHERE stopped_at IS NULL
-                        AND last_heartbeat > now() - make_interval(secs => $1))
+                        AND last_heartbeat > now() - make_interval(secs => $1)),
+                    count(*) FILTER (WHERE status IN ('QUEUED', 'RETRYING')
+                                       AND parked_reason = 'project_limit'),
+                    count(*) FILTER (WHERE status IN ('QUEUED', 'RETRYING')
+                                       AND parked_reason = 'fair_share')
              FROM waiting",
             &[&stale_s],
         )
@@ -146,5 +223,7 @@ pub async fn counts(pool: &Pool, stale_s: f64) -> Result<Vec<(&'static str, i64)
         ("retry_backoff", row.get(1)),
         ("queued", queued),
         ("no_worker", no_worker),
+        ("project_limit", row.get(4)),
+        ("fair_share", row.get(5)),
     ])
 }

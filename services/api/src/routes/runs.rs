@@ -87,6 +87,7 @@ pub async fn create(
         params: valid.params,
         max_attempts: valid.max_attempts,
         timeout_s: i32::try_from(timeout_s).unwrap_or(i32::MAX),
+        priority: valid.priority,
         idempotency,
         traceparent: Some(trace.0.to_header()),
     };
