@@ -44,6 +44,16 @@ async fn the_submit_forms_errors_appear_next_to_their_field_and_a_good_run_opens
     assert_eq!(c.browser.text("#error-timeout_s").await, "");
 
     c.browser.fill("#field-max_attempts", "2").await;
+    c.browser.fill("#field-priority", "11").await;
+    c.browser.click("#submit-run").await;
+    c.browser
+        .wait_for_text(
+            "#error-priority",
+            "priority must be between -10 and 10, got 11",
+        )
+        .await;
+
+    c.browser.fill("#field-priority", "-3").await;
     c.browser.fill("#field-goal", " ").await;
     c.browser.click("#submit-run").await;
     c.browser
@@ -60,6 +70,7 @@ async fn the_submit_forms_errors_appear_next_to_their_field_and_a_good_run_opens
     let (status, run) = c.api.get(&format!("/v1/runs/{id}")).await;
     assert_eq!(status, 200, "{run}");
     assert_eq!(run["max_attempts"], 2);
+    assert_eq!(run["priority"], -3);
     assert_eq!(run["params"]["step_delay_ms"], 0);
     c.finish().await;
 }

@@ -152,6 +152,9 @@ pub struct SubmitArgs {
     /// Deadline of each attempt, in seconds.
     #[arg(long = "timeout", value_name = "SECONDS")]
     pub timeout_s: Option<i64>,
+    /// Order among the project's waiting runs, -10 to 10 (higher first).
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub priority: Option<i64>,
     /// Makes the submission safe to repeat: the same key returns the same run.
     #[arg(long, value_name = "KEY")]
     pub idempotency_key: Option<String>,

@@ -23,8 +23,8 @@ pub enum Claim {
         project: Box<Project>,
         /// The run's follow-up messages, oldest first.
         messages: Vec<String>,
-        /// Admitted under its project's limit: its ending frees a slot that
-        /// a parked run may take ([`admission::wake`]).
+        /// Its project has a limit: its ending frees a slot that a parked
+        /// run may take ([`admission::wake`]).
         limited: bool,
     },
     /// Its project has no free slot: the run waits parked, off the queue;
@@ -80,10 +80,13 @@ fn claim_sql(guarded: bool) -> String {
                    jsonb_build_object('worker_id', $2::text, 'attempt', attempt)
             FROM r)
          SELECT {run_cols}, {project_cols},
-                ARRAY(SELECT m.body FROM run_messages m WHERE m.run_id = r.id ORDER BY m.id)
+                ARRAY(SELECT m.body FROM run_messages m WHERE m.run_id = r.id ORDER BY m.id),
+                COALESCE({own}, {share}) IS NOT NULL
          FROM r JOIN projects p ON p.id = r.project_id",
         run_cols = prefixed(runs::COLUMNS, "r"),
         project_cols = prefixed(projects::COLUMNS, "p"),
+        own = admission::OWN_LIMIT_SQL,
+        share = admission::SHARE_SQL,
     )
 }
 
@@ -136,7 +139,7 @@ pub(crate) async fn claim_in(
         run: Box::new(Run::from_row_at(&row, 0)),
         project: Box::new(Project::from_row_at(&row, runs::COLUMN_COUNT)),
         messages: row.get(runs::COLUMN_COUNT + projects::COLUMN_COUNT),
-        limited: admitted,
+        limited: admitted || row.get::<_, bool>(runs::COLUMN_COUNT + projects::COLUMN_COUNT + 1),
     }))
 }
 

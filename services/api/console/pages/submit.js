@@ -1,5 +1,5 @@
 // Submitting a run (runner and above): project, goal, agent, params as
-// JSON (checked here before sending), max attempts, timeout. The api's 422
+// JSON (checked here before sending), max attempts, timeout, priority. The api's 422
 // messages are shown under the field they name; success opens the run.
 
 import { h, replace } from '../lib/dom.js';
@@ -9,7 +9,7 @@ import { projects } from '../lib/projects.js';
 import { field, clearErrors, showError, parseObject } from '../components/fields.js';
 import { AGENTS } from './runs.js';
 
-const FIELDS = ['project_id', 'goal', 'agent', 'params', 'max_attempts', 'timeout_s'];
+const FIELDS = ['project_id', 'goal', 'agent', 'params', 'max_attempts', 'timeout_s', 'priority'];
 
 function number(text) {
   const trimmed = text.trim();
@@ -27,6 +27,7 @@ export default {
     const params = h('textarea', { rows: 4, class: 'mono', placeholder: '{"step_delay_ms": 200}', spellcheck: 'false' });
     const maxAttempts = h('input', { type: 'text', inputmode: 'numeric', placeholder: 'default' });
     const timeout = h('input', { type: 'text', inputmode: 'numeric', placeholder: 'default' });
+    const priority = h('input', { type: 'text', inputmode: 'numeric', placeholder: '0' });
     const submit = h('button', { type: 'submit', class: 'btn btn-primary', id: 'submit-run' }, 'Submit run');
     const form = h('form', { class: 'card form', id: 'submit-form', novalidate: true },
       h('div', { class: 'form-error', role: 'alert', id: 'form-error' }),
@@ -35,7 +36,8 @@ export default {
       h('div', { class: 'field-row' },
         field({ name: 'agent', label: 'Agent', control: agent, hint: 'simulated: a scripted lifecycle; llm: the coding agent.' }),
         field({ name: 'max_attempts', label: 'Max attempts', control: maxAttempts }),
-        field({ name: 'timeout_s', label: 'Timeout (seconds)', control: timeout })),
+        field({ name: 'timeout_s', label: 'Timeout (seconds)', control: timeout }),
+        field({ name: 'priority', label: 'Priority', control: priority, hint: '-10 to 10; higher starts first among the project\'s waiting runs.' })),
       field({ name: 'params', label: 'Params (JSON object)', control: params, hint: 'simulated: step_delay_ms, fail_attempts, fail. llm: require_approval, model, max_iterations…' }),
       h('div', { class: 'form-actions' }, submit));
 
@@ -67,6 +69,8 @@ export default {
       if (attempts !== undefined) body.max_attempts = attempts;
       const seconds = number(timeout.value);
       if (seconds !== undefined) body.timeout_s = seconds;
+      const rank = number(priority.value);
+      if (rank !== undefined) body.priority = rank;
       if (!body.project_id) {
         showError(form, 'project_id: choose a project', FIELDS);
         return;

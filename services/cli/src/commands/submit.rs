@@ -26,6 +26,9 @@ pub async fn run(ctx: &Ctx, args: SubmitArgs) -> Result<Exit, CliError> {
     if let Some(timeout_s) = args.timeout_s {
         body["timeout_s"] = json!(timeout_s);
     }
+    if let Some(priority) = args.priority {
+        body["priority"] = json!(priority);
+    }
     let headers: Vec<(&str, &str)> = args
         .idempotency_key
         .as_deref()

@@ -1,4 +1,4 @@
-//! The eight scenarios and what they share: a fresh system under test, the
+//! The nine scenarios and what they share: a fresh system under test, the
 //! load running while the fault is injected, waiting until every accepted
 //! run is terminal (replacing dead workers, as a deployment would), the
 //! verdict, and the recovery time measured from the database.
@@ -10,10 +10,13 @@
 //! - [`cancel`]: cancel 50 running runs.
 //! - [`poison`]: a run that crashes every worker that takes it.
 //! - [`api`]: restart the api mid-load (SIGTERM, then SIGKILL).
+//! - [`limits`]: a project's concurrency limit through a worker kill and both
+//!   dependencies' restarts.
 
 mod api;
 mod cancel;
 mod kill;
+mod limits;
 mod outage;
 mod poison;
 mod shutdown;
@@ -54,7 +57,7 @@ pub struct Infra {
 }
 
 /// A scenario's name, in the order they run.
-pub const ALL: [&str; 8] = [
+pub const ALL: [&str; 9] = [
     "worker-kill",
     "rabbitmq-restart",
     "postgres-restart",
@@ -63,6 +66,7 @@ pub const ALL: [&str; 8] = [
     "cancel-running",
     "poison-message",
     "api-restart",
+    "limited-project",
 ];
 
 /// What one scenario produced.
@@ -89,6 +93,7 @@ pub async fn run(infra: &mut Infra, name: &'static str, system: &str) -> anyhow:
         "cancel-running" => cancel::run(infra, system).await,
         "poison-message" => poison::run(infra, system).await,
         "api-restart" => api::run(infra, system).await,
+        "limited-project" => limits::run(infra, system).await,
         other => bail!("unknown scenario `{other}`; known: {}", ALL.join(", ")),
     };
     infra.ensure_up().await?;
