@@ -8,10 +8,14 @@
 //! - [`repo`]: which repository URLs and branch names a client may give.
 //! - [`secret`]: which values are secrets, and their masked form.
 //! - [`llm_settings`]: what an `llm` run's params and a project's settings may say.
+//! - [`allowance`]: a model endpoint's shared allowance and what holds a call back.
+//! - [`budget`]: a project's token budgets and what a run over them is told.
 //!
 //! This crate does no I/O: it is plain data and the rules over it.
 
+pub mod allowance;
 pub mod branch;
+pub mod budget;
 pub mod event;
 pub mod llm_settings;
 pub mod message;

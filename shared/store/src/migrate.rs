@@ -56,6 +56,12 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "worker_sandbox",
         include_str!("../migrations/0010_worker_sandbox.sql"),
     ),
+    // 11 is the run-admission scheduler's.
+    (
+        12,
+        "model_allowance",
+        include_str!("../migrations/0012_model_allowance.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet; returns the versions applied now.
