@@ -32,13 +32,19 @@ async fn waiting_gauges(api: &ApiHandle) -> Vec<(String, i64)> {
 }
 
 fn gauges(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
-    let mut all: Vec<(String, i64)> = ["awaiting_approval", "no_worker", "queued", "retry_backoff"]
-        .iter()
-        .map(|r| {
-            let n = pairs.iter().find(|(k, _)| k == r).map_or(0, |(_, n)| *n);
-            ((*r).to_owned(), n)
-        })
-        .collect();
+    let mut all: Vec<(String, i64)> = [
+        "awaiting_approval",
+        "no_worker",
+        "queued",
+        "rate_limit",
+        "retry_backoff",
+    ]
+    .iter()
+    .map(|r| {
+        let n = pairs.iter().find(|(k, _)| k == r).map_or(0, |(_, n)| *n);
+        ((*r).to_owned(), n)
+    })
+    .collect();
     all.sort();
     all
 }
