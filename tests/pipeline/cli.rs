@@ -465,3 +465,40 @@ async fn projects_add_takes_settings_and_update_changes_them_key_by_key() {
     assert_eq!(both.status.code(), Some(2), "{}", shown(&both));
     api.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn projects_usage_shows_the_budgets_and_a_line_per_day() {
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[]).await;
+    let added = cli(
+        &api,
+        &[
+            "projects",
+            "add",
+            "metered",
+            "--setting",
+            "token_budget_daily=1000",
+        ],
+    )
+    .await;
+    assert_eq!(added.status.code(), Some(0), "{}", shown(&added));
+
+    let usage = cli(&api, &["projects", "usage", "metered", "--days", "2"]).await;
+    assert_eq!(usage.status.code(), Some(0), "{}", shown(&usage));
+    let text = stdout(&usage);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0], "budget: daily 1000 tokens, monthly none (a run that would start over it: wait)",
+        "{text}"
+    );
+    assert_eq!(lines[1], "today: 0 tokens, 0 runs", "{text}");
+    assert_eq!(
+        lines.len(),
+        6,
+        "budget, today, month, header and two days: {text}"
+    );
+
+    let refused = cli(&api, &["projects", "usage", "metered", "--days", "0"]).await;
+    assert_ne!(refused.status.code(), Some(0), "{}", shown(&refused));
+    api.stop().await;
+}

@@ -18,6 +18,7 @@ mod git_boundary;
 mod hostile_input;
 mod llm;
 mod metrics;
+mod model_allowance;
 mod openapi;
 mod otlp;
 mod otlp_grpc;

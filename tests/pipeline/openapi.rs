@@ -83,6 +83,7 @@ async fn openapi_json_documents_every_served_route_and_nothing_else() {
         ("POST", "/v1/projects"),
         ("GET", "/v1/projects"),
         ("GET", "/v1/projects/{id}"),
+        ("GET", "/v1/projects/{id}/usage"),
         ("POST", "/v1/runs"),
         ("GET", "/v1/runs"),
         ("GET", "/v1/runs/{id}"),

@@ -38,6 +38,7 @@ fn gauges(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
         "no_worker",
         "project_limit",
         "queued",
+        "rate_limit",
         "retry_backoff",
     ]
     .iter()

@@ -95,7 +95,7 @@ impl ApiMetrics {
             runs_waiting: IntGaugeVec::new(
                 Opts::new(
                     "agent_runner_runs_waiting",
-                    "Runs not running, by why they wait: queued, no_worker, retry_backoff, awaiting_approval",
+                    "Runs waiting, by why: queued, no_worker, retry_backoff, awaiting_approval; rate_limit (RUNNING, its model call waits for the shared allowance)",
                 ),
                 &["reason"],
             )

@@ -293,6 +293,14 @@ pub enum ProjectsCommand {
     },
     /// Change a project's repository, default branch or settings.
     Update(ProjectUpdateArgs),
+    /// A project's tokens and runs by day, and its token budgets.
+    Usage {
+        /// Project id or name.
+        project: String,
+        /// Days listed, today first (the api allows 1 to 366; default 30).
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+    },
     /// List projects.
     #[command(visible_alias = "ls")]
     List,

@@ -77,6 +77,13 @@ fn summary_of_object(fields: &Map<String, Value>) -> String {
             None => format!("branch {branch}"),
         };
     }
+    if let Some(wait_ms) = fields.get("wait_ms").and_then(Value::as_u64) {
+        let limit = text("limit").unwrap_or("rate_limit").replace('_', " ");
+        return format!(
+            "waits {:.1} s for the model's {limit}",
+            wait_ms as f64 / 1000.0
+        );
+    }
     if let Some(worker) = text("worker_id") {
         return format!("on worker {worker}");
     }
@@ -176,6 +183,13 @@ mod tests {
         assert_eq!(
             summary(&json!({"worker_id": "w-1", "attempt": 1})),
             "on worker w-1"
+        );
+        assert_eq!(
+            summary(
+                &json!({"reason": "rate_limit", "limit": "requests_per_minute",
+                "wait_ms": 1500, "iteration": 2})
+            ),
+            "waits 1.5 s for the model's requests per minute"
         );
         assert_eq!(summary(&json!({"attempt": 1})), "");
         assert_eq!(summary(&json!({"iteration": 2})), r#"{"iteration":2}"#);

@@ -5,18 +5,21 @@
 use crate::db_retry::with_db_retry;
 use crate::dead_letter::DeadLetterReason;
 use crate::inflight::{InFlight, StopReason};
+use crate::model_gate::StoreGate;
 use crate::sink::EventLog;
 use crate::state::WorkerState;
 use agent_runner_agent::{
-    AgentContext, AgentError, AgentRegistry, ProjectSpec, RunSpec, StoredBranch,
+    AgentContext, AgentError, AgentRegistry, ModelGate, ProjectSpec, RunSpec, StoredBranch,
 };
 use agent_runner_domain::RunStatus;
+use agent_runner_domain::budget::TokenBudget;
 use agent_runner_store::Pool;
 use agent_runner_store::attempt::{self, Ending, HandedOff, Handoff, NewEvent};
 use agent_runner_store::branches;
 use agent_runner_store::projects::Project;
 use agent_runner_store::runs::Run;
 use agent_runner_telemetry::TraceParent;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -101,11 +104,13 @@ impl Executor {
             Some(agent) => {
                 let branch = self.branch(run);
                 let spec = run_spec(run, deadline, messages, branch);
+                let gate = model_gate(&self.state.pool, project);
                 let project = project_spec(project);
                 let ctx = AgentContext {
                     run: &spec,
                     project: &project,
                     events: &events,
+                    gate,
                     cancel: stopper.token(),
                 };
                 let deadline_guard = {
@@ -388,4 +393,12 @@ fn project_spec(project: &Project) -> ProjectSpec {
         default_branch: project.default_branch.clone(),
         settings: project.settings.clone(),
     }
+}
+
+/// The model gate of an attempt on `project`. Budget settings that do not
+/// parse (the api refuses them; only a row written past it can hold them)
+/// count as no budget.
+fn model_gate(pool: &Pool, project: &Project) -> Arc<dyn ModelGate> {
+    let budget = TokenBudget::from_settings(&project.settings).unwrap_or_default();
+    Arc::new(StoreGate::new(pool.clone(), project.id, budget))
 }

@@ -16,6 +16,8 @@
 //! - [`dead_letter`]: why a message is dead-lettered, typed.
 //! - [`db_retry`]: riding out a database outage on a run's behalf.
 //! - [`inflight`]: the runs executing now and their cancel handles.
+//! - [`model_gate`]: the shared model allowance and the project's token
+//!   budgets, over the store, for the agents' model calls.
 //! - [`heartbeat`]: lease renewal and the `workers` row.
 //! - [`cancel_listener`]: Postgres LISTEN for cancel requests.
 //! - [`run_requests`]: run requests (approve, reject, exec) on the worker's own queue.
@@ -41,6 +43,7 @@ pub mod http;
 pub mod inflight;
 pub mod inspection;
 pub mod metrics;
+pub mod model_gate;
 pub mod review;
 pub mod run_requests;
 pub mod sink;

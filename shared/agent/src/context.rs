@@ -1,10 +1,11 @@
-//! What an agent attempt is given: the run, its project, a fenced event sink
-//! and a cancellation token.
+//! What an agent attempt is given: the run, its project, a fenced event sink,
+//! the model gate and a cancellation token.
 
-use crate::StoredBranch;
+use crate::{ModelGate, StoredBranch};
 use agent_runner_domain::EventKind;
 use futures_util::future::BoxFuture;
 use serde_json::Value;
+use std::sync::Arc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -77,6 +78,9 @@ pub struct AgentContext<'a> {
     pub project: &'a ProjectSpec,
     /// The run's timeline.
     pub events: &'a dyn EventSink,
+    /// The model endpoint's shared allowance and the project's budgets
+    /// (shared with the model client, which reports a 429 to it).
+    pub gate: Arc<dyn ModelGate>,
     /// Fires on cancel, on deadline and on hard shutdown.
     pub cancel: CancellationToken,
 }

@@ -6,6 +6,8 @@
 //!   [`EventSink`] for the timeline (writes are fenced by attempt) and a
 //!   cancellation token.
 //! - [`StoredBranch`]: the run's branch snapshot, read only when needed.
+//! - [`ModelGate`]: what an agent calling a model asks of the worker around
+//!   each call (the endpoint's shared allowance, the project's budgets).
 //! - [`simulated`]: the lifecycle of the original design, with configurable
 //!   step delays and failure injection for tests and smoke checks.
 //!
@@ -13,11 +15,13 @@
 //! an [`AgentError`] and the worker commits the transition.
 
 mod context;
+pub mod model_gate;
 mod registry;
 pub mod simulated;
 mod stored_branch;
 
 pub use context::{AgentContext, EmitError, EventSink, ProjectSpec, RunSpec};
+pub use model_gate::{Admission, Allowance, GateError, Limit, ModelGate, Unmetered};
 pub use registry::AgentRegistry;
 pub use stored_branch::{SnapshotLoad, StoredBranch};
 

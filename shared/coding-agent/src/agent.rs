@@ -5,13 +5,14 @@ use crate::agent_loop::{self, LoopInput, interrupted};
 use crate::config::CodingAgentConfig;
 use crate::conversation;
 use crate::llm::{Message, OpenAiCompatibleClient};
+use crate::metering::Meter;
 use crate::params::{RunSettings, resolve};
 use crate::sandbox::Sandbox;
 use crate::tools::{CommandPlace, ToolBox, ToolLimits};
 use crate::workspace::mirror;
 use crate::workspace::snapshot::{self, Captured};
 use crate::workspace::{self, Prepared, RunBranch, diff};
-use agent_runner_agent::{Agent, AgentContext, AgentError, AgentOutcome};
+use agent_runner_agent::{Agent, AgentContext, AgentError, AgentOutcome, Allowance};
 use agent_runner_domain::EventKind;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -41,6 +42,20 @@ impl CodingAgent {
     /// The sandbox its commands run in (shared with the worker's `exec`).
     pub fn sandbox(&self) -> Arc<Sandbox> {
         Arc::clone(&self.sandbox)
+    }
+
+    /// The shared allowance a run's calls draw from: its endpoint and model,
+    /// under this worker's limits.
+    fn allowance(&self, settings: &RunSettings) -> Allowance {
+        Allowance {
+            key: format!(
+                "{}/chat/completions {}",
+                settings.llm.base_url.trim_end_matches('/'),
+                settings.llm.model
+            ),
+            requests_per_minute: self.config.rate_limits.requests_per_minute,
+            tokens_per_minute: self.config.rate_limits.tokens_per_minute,
+        }
     }
 }
 
@@ -180,8 +195,10 @@ impl CodingAgent {
         let tools = ToolBox::new(&prepared.path, limits, place).map_err(|e| {
             AgentError::Fatal(format!("workspace: {}: {e}", prepared.path.display()))
         })?;
+        let allowance = self.allowance(settings);
         let client = OpenAiCompatibleClient::new(&settings.llm)
-            .map_err(|e| AgentError::Fatal(e.to_string()))?;
+            .map_err(|e| AgentError::Fatal(e.to_string()))?
+            .reporting_to(Arc::clone(&ctx.gate), allowance.clone());
         let (messages, messages_handled) = conversation::initial(
             ctx.run,
             ctx.project,
@@ -199,6 +216,14 @@ impl CodingAgent {
                 deadline: ctx.run.deadline,
                 max_iterations: settings.max_iterations,
                 token_budget: settings.token_budget,
+                meter: Meter {
+                    gate: ctx.gate.as_ref(),
+                    allowance: &allowance,
+                    events: ctx.events,
+                    project: &ctx.project.name,
+                    stop,
+                    deadline: ctx.run.deadline,
+                },
             },
             messages,
         )

@@ -8,6 +8,9 @@
 //!   the end of the run;
 //! - the stop token (cancel or deadline) is watched around every model call
 //!   and every tool, so a long generation or command is interrupted;
+//! - before each model call the project's token budgets are checked and the
+//!   endpoint's shared allowance is waited for ([`crate::metering`]); the
+//!   wait is not an iteration;
 //! - a reply cut off at the model's output limit (`finish_reason: length`)
 //!   is never acted on: its tool calls, whose arguments may be incomplete,
 //!   are answered "not executed" and the model is told to be brief; such
@@ -19,6 +22,7 @@
 
 use crate::conversation::{CUT_OFF, CUT_OFF_CALL, NUDGE};
 use crate::llm::{ChatModel, ChatRequest, Message, ToolCall, Usage};
+use crate::metering::Meter;
 use crate::output::cap_text;
 use crate::tools::{ToolBox, ToolOutcome, tool_specs};
 use agent_runner_agent::{AgentError, EventSink};
@@ -49,6 +53,8 @@ pub(crate) struct LoopInput<'a> {
     pub(crate) deadline: Instant,
     pub(crate) max_iterations: u32,
     pub(crate) token_budget: u64,
+    /// The budgets and the allowance, around each model call.
+    pub(crate) meter: Meter<'a>,
 }
 
 /// How the loop ended well.
@@ -86,6 +92,7 @@ pub(crate) async fn run(
                 input.token_budget, usage.total_tokens
             )));
         }
+        input.meter.before_call(iteration).await?;
         input
             .events
             .emit(EventKind::AgentThinking, json!({"iteration": iteration}))
@@ -117,6 +124,10 @@ pub(crate) async fn run(
             usage.add(reply_usage);
         }
         drop(span);
+        input
+            .meter
+            .after_reply(reply.usage.map_or(0, |u| u.total()))
+            .await;
         if let (false, Some(text)) = (plan_sent, &reply.content) {
             input
                 .events

@@ -105,6 +105,20 @@ pub struct CodingAgentConfig {
     pub allow_local_repos: bool,
     /// How commands in worktrees are sandboxed (`AGENT_SANDBOX…`).
     pub sandbox: SandboxConfig,
+    /// The limits every worker holds each model endpoint (and model) to,
+    /// together (`LLM_RATE_LIMIT_RPM`, `LLM_RATE_LIMIT_TPM`).
+    pub rate_limits: RateLimits,
+}
+
+/// Requests and tokens a minute per model endpoint and model, drawn from
+/// one allowance shared by every worker (kept in PostgreSQL). Unset: no
+/// limit; a 429's `Retry-After` is shared either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RateLimits {
+    /// Requests a minute, spaced evenly (`LLM_RATE_LIMIT_RPM`).
+    pub requests_per_minute: Option<u32>,
+    /// Tokens a minute, as the replies report them (`LLM_RATE_LIMIT_TPM`).
+    pub tokens_per_minute: Option<u32>,
 }
 
 /// Default base URL: a local Ollama.
@@ -119,6 +133,8 @@ pub const DEFAULT_TOKEN_BUDGET: u64 = 200_000;
 pub const DEFAULT_SNAPSHOT_CAP: usize = 32 * 1024 * 1024;
 /// Largest `AGENT_SNAPSHOT_MAX_BYTES` accepted.
 const SNAPSHOT_CAP_LIMIT: u64 = 512 * 1024 * 1024;
+/// Largest `LLM_RATE_LIMIT_RPM` accepted (a request every 60 µs).
+const RPM_LIMIT: u64 = 1_000_000;
 /// Default request timeout, in seconds.
 pub const DEFAULT_REQUEST_TIMEOUT_S: u64 = 120;
 
@@ -143,6 +159,7 @@ impl Default for CodingAgentConfig {
             allow_base_url_override: false,
             allow_local_repos: false,
             sandbox: SandboxConfig::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -161,7 +178,8 @@ impl CodingAgentConfig {
     /// Reads `LLM_BASE_URL`, `LLM_MODEL`, `LLM_API_KEY`,
     /// `LLM_REQUEST_TIMEOUT_S`, `WORKSPACE_ROOT`, `AGENT_MAX_ITERATIONS`,
     /// `AGENT_TOKEN_BUDGET`, `AGENT_SNAPSHOT_MAX_BYTES`,
-    /// `AGENT_ALLOW_BASE_URL_OVERRIDE` and the `AGENT_SANDBOX…` variables
+    /// `AGENT_ALLOW_BASE_URL_OVERRIDE`, `LLM_RATE_LIMIT_RPM`,
+    /// `LLM_RATE_LIMIT_TPM` and the `AGENT_SANDBOX…` variables
     /// ([`SandboxConfig`]); anything
     /// unset keeps its default.
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -213,6 +231,14 @@ impl CodingAgentConfig {
         }
         if let Some(raw) = get("AGENT_ALLOW_LOCAL_REPOS") {
             config.allow_local_repos = switch("AGENT_ALLOW_LOCAL_REPOS", &raw)?;
+        }
+        if let Some(raw) = get("LLM_RATE_LIMIT_RPM") {
+            let n = positive("LLM_RATE_LIMIT_RPM", &raw, RPM_LIMIT)?;
+            config.rate_limits.requests_per_minute = u32::try_from(n).ok();
+        }
+        if let Some(raw) = get("LLM_RATE_LIMIT_TPM") {
+            let n = positive("LLM_RATE_LIMIT_TPM", &raw, u64::from(u32::MAX))?;
+            config.rate_limits.tokens_per_minute = u32::try_from(n).ok();
         }
         config.sandbox = SandboxConfig::from_lookup(get)?;
         Ok(config)
@@ -274,6 +300,29 @@ mod tests {
         assert_eq!(err.var, "AGENT_SANDBOX");
         let err = config(&[("AGENT_SANDBOX_MEMORY_MIB", "0")]).expect_err("invalid");
         assert_eq!(err.var, "AGENT_SANDBOX_MEMORY_MIB");
+    }
+
+    #[test]
+    fn rate_limits_are_unset_by_default_and_checked_by_name() {
+        assert_eq!(
+            config(&[]).expect("valid").rate_limits,
+            RateLimits::default()
+        );
+        let c = config(&[
+            ("LLM_RATE_LIMIT_RPM", "60"),
+            ("LLM_RATE_LIMIT_TPM", "90000"),
+        ])
+        .expect("valid");
+        assert_eq!(c.rate_limits.requests_per_minute, Some(60));
+        assert_eq!(c.rate_limits.tokens_per_minute, Some(90000));
+        for (var, raw) in [
+            ("LLM_RATE_LIMIT_RPM", "0"),
+            ("LLM_RATE_LIMIT_RPM", "fast"),
+            ("LLM_RATE_LIMIT_TPM", "-1"),
+        ] {
+            let err = config(&[(var, raw)]).expect_err("refused");
+            assert_eq!(err.var, var);
+        }
     }
 
     #[test]

@@ -8,7 +8,10 @@
 //! 2. The loop (`agent_loop`): the model is asked (AGENT_THINKING,
 //!    PLAN_GENERATED), calls [`tools`] confined to the worktree (TOOL_CALLED,
 //!    TOOL_RESULT) and ends with `finish` — or with `give_up`, a limit, a
-//!    failure or a cancel.
+//!    failure or a cancel. Before each call (`metering`) the project's token
+//!    budgets are checked and the endpoint's allowance shared by every
+//!    worker is waited for (MODEL_WAITING); after it the reply's tokens are
+//!    counted.
 //! 3. The harness commits the worktree and stores the diff from the start
 //!    commit (DIFF_READY); the worktree is removed unless the run awaits
 //!    approval.
@@ -33,6 +36,7 @@ mod agent_loop;
 pub mod config;
 mod conversation;
 pub mod llm;
+mod metering;
 pub mod output;
 pub mod params;
 pub mod review;
@@ -44,7 +48,7 @@ pub use agent::CodingAgent;
 pub use agent_runner_domain::llm_settings::{
     params_override_endpoint, validate_llm_params, validate_project_settings,
 };
-pub use config::{CodingAgentConfig, ConfigError, LlmConfig, RetryConfig};
+pub use config::{CodingAgentConfig, ConfigError, LlmConfig, RateLimits, RetryConfig};
 pub use review::{
     ApproveOutcome, ApproveTarget, ExecCommand, RejectOutcome, ReviewError, approve,
     exec_in_worktree, reject,

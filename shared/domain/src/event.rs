@@ -41,6 +41,11 @@ pub enum EventKind {
     /// A running run emitted nothing for `STALL_AFTER_S`; it is not failed
     /// (the agent may be in a long build), its lease stays as it is.
     RunStalled,
+    /// The agent waits before a model call for the endpoint's shared
+    /// allowance (requests or tokens per minute, or a `Retry-After` another
+    /// call received); `wait_ms` and `reason`. Not an error, not an
+    /// iteration.
+    ModelWaiting,
 }
 
 impl EventKind {
@@ -64,6 +69,7 @@ impl EventKind {
             EventKind::RunRejected => "RUN_REJECTED",
             EventKind::MessagePosted => "MESSAGE_POSTED",
             EventKind::RunStalled => "RUN_STALLED",
+            EventKind::ModelWaiting => "MODEL_WAITING",
         }
     }
 
@@ -90,6 +96,7 @@ mod tests {
             EventKind::RunCreated,
             EventKind::ToolResult,
             EventKind::RunRetrying,
+            EventKind::ModelWaiting,
         ] {
             let json = serde_json::to_string(&kind).expect("serialise");
             assert_eq!(json, format!("\"{}\"", kind.as_str()));

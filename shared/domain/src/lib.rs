@@ -9,10 +9,14 @@
 //! - [`secret`]: which values are secrets, and their masked form.
 //! - [`llm_settings`]: what an `llm` run's params and a project's settings may say.
 //! - [`scheduling`]: a run's priority and its project's concurrency limit and weight.
+//! - [`allowance`]: a model endpoint's shared allowance and what holds a call back.
+//! - [`budget`]: a project's token budgets and what a run over them is told.
 //!
 //! This crate does no I/O: it is plain data and the rules over it.
 
+pub mod allowance;
 pub mod branch;
+pub mod budget;
 pub mod event;
 pub mod llm_settings;
 pub mod message;

@@ -114,8 +114,10 @@ pub fn validate_llm_params(params: &Value) -> Result<(), String> {
 
 /// Checks the keys of a project's `settings` this agent reads: the
 /// [`LLM_PARAM_KEYS`] a project may set (not the endpoint), `merge_into` (a
-/// branch name or `false`), `push_branches` (bool), `git_timeout_s` and
-/// `network` (`"open"` or `"none"`). Other keys are left alone. The message names the offending key.
+/// branch name or `false`), `push_branches` (bool), `git_timeout_s`,
+/// `network` (`"open"` or `"none"`) and the token budgets
+/// ([`crate::budget::TokenBudget`]). Other keys are left alone. The message
+/// names the offending key.
 pub fn validate_project_settings(settings: &Value) -> Result<(), String> {
     let Some(map) = settings.as_object() else {
         return Err("settings must be a JSON object".to_owned());
@@ -138,6 +140,7 @@ pub fn validate_project_settings(settings: &Value) -> Result<(), String> {
     git_timeout_s(settings)?;
     network_open(settings)?;
     crate::scheduling::validate_settings(settings)?;
+    crate::budget::TokenBudget::from_settings(settings)?;
     Ok(())
 }
 
@@ -253,6 +256,8 @@ mod tests {
             (json!({"network": true}), "network"),
             (json!({"git_timeout_s": 0}), "git_timeout_s"),
             (json!({"git_timeout_s": 90000}), "git_timeout_s"),
+            (json!({"token_budget_daily": 0}), "token_budget_daily"),
+            (json!({"over_budget": "later"}), "over_budget"),
         ] {
             let err = validate_project_settings(&bad).expect_err("refused");
             assert!(err.contains(key), "{bad}: {err}");

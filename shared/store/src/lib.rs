@@ -6,6 +6,8 @@
 //! - [`projects`], [`runs`], [`events`], [`outbox`], [`workers`], [`tokens`]:
 //!   one module per table family.
 //! - [`waiting`]: why a run that is not running waits.
+//! - [`allowance`]: model endpoints' rate limits shared by every worker.
+//! - [`usage`]: tokens and runs per project and day, and the token budgets.
 //! - [`stalls`]: RUNNING runs that went silent, marked with RUN_STALLED.
 //! - [`stats`]: runs by status, and finished runs per minute, for the console's overview.
 //! - [`sessions`]: the web console's sign-in sessions, each acting as its token.
@@ -23,6 +25,7 @@
 
 pub mod access;
 pub mod admission;
+pub mod allowance;
 pub mod attempt;
 pub mod branches;
 pub mod claim;
@@ -41,6 +44,7 @@ pub mod sessions;
 pub mod stalls;
 pub mod stats;
 pub mod tokens;
+pub mod usage;
 pub mod waiting;
 pub mod workers;
 

@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "scheduling",
         include_str!("../migrations/0011_scheduling.sql"),
     ),
+    (
+        12,
+        "model_allowance",
+        include_str!("../migrations/0012_model_allowance.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet; returns the versions applied now.

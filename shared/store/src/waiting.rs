@@ -2,11 +2,13 @@
 //! queued behind older waiting runs, no live worker to take it, its project
 //! at its concurrency limit or at its fair share of the workers (parked by
 //! [`crate::admission`]), a retry's backoff until a given time, or a
-//! reviewer's decision. Read at the time of
-//! the question from what the database already holds (no state of its own).
+//! reviewer's decision — and a RUNNING run whose agent waits for the model
+//! endpoint's shared rate limit. Read at the time of the question from what
+//! the database already holds (no state of its own).
 
 use crate::StoreError;
-use agent_runner_domain::RunStatus;
+use agent_runner_domain::allowance::Limit;
+use agent_runner_domain::{EventKind, RunStatus};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde::Serialize;
@@ -16,7 +18,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Waiting {
     /// `queued`, `no_worker`, `project_limit`, `fair_share`,
-    /// `retry_backoff` or `awaiting_approval`.
+    /// `retry_backoff`, `awaiting_approval`, or `rate_limit` (a RUNNING run
+    /// waiting for the model's allowance).
     pub reason: &'static str,
     /// The same in words.
     pub detail: String,
@@ -26,7 +29,8 @@ pub struct Waiting {
     /// as high and older).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub position: Option<i64>,
-    /// When a retry's backoff ends, for `retry_backoff`.
+    /// When a retry's backoff ends, for `retry_backoff`; when the model
+    /// call is expected to go, for `rate_limit`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<DateTime<Utc>>,
     /// The project's runs running now, for `project_limit` and `fair_share`.
@@ -38,15 +42,18 @@ pub struct Waiting {
     pub limit: Option<i64>,
 }
 
-/// Why the run `id` in `status` waits; `None` for a run that is running or
-/// finished. `stale_s`: how long a worker may be silent and still count as
-/// live.
+/// Why the run `id` in `status` waits; `None` for a run that is finished or
+/// running (unless it waits for the model's allowance). `stale_s`: how long
+/// a worker may be silent and still count as live.
 pub async fn of(
     pool: &Pool,
     id: Uuid,
     status: RunStatus,
     stale_s: f64,
 ) -> Result<Option<Waiting>, StoreError> {
+    if status == RunStatus::Running {
+        return rate_limited(pool, id).await;
+    }
     if status == RunStatus::AwaitingApproval {
         return Ok(Some(Waiting {
             reason: "awaiting_approval",
@@ -225,5 +232,57 @@ pub async fn counts(pool: &Pool, stale_s: f64) -> Result<Vec<(&'static str, i64)
         ("no_worker", no_worker),
         ("project_limit", row.get(4)),
         ("fair_share", row.get(5)),
+        ("rate_limit", rate_limited_count(&client).await?),
     ])
+}
+
+/// Why the RUNNING run `id` waits, when its newest event is MODEL_WAITING:
+/// its agent holds a model call back until the endpoint's shared allowance
+/// has room.
+async fn rate_limited(pool: &Pool, id: Uuid) -> Result<Option<Waiting>, StoreError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            "SELECT e.created_at + make_interval(secs => (e.payload->>'wait_ms')::float8 / 1000),
+                    e.payload->>'limit'
+               FROM runs r
+               JOIN events e ON e.run_id = r.id AND e.seq = r.last_seq
+              WHERE r.id = $1 AND r.status = 'RUNNING' AND e.kind = $2",
+            &[&id, &EventKind::ModelWaiting.as_str()],
+        )
+        .await?;
+    Ok(row.map(|row| {
+        let until: Option<DateTime<Utc>> = row.get(0);
+        let limit = row
+            .get::<_, Option<String>>(1)
+            .and_then(|l| Limit::parse(&l));
+        let why = match limit {
+            Some(Limit::Requests) => "its requests per minute",
+            Some(Limit::Tokens) => "its tokens per minute",
+            Some(Limit::RetryAfter) => "the Retry-After it answered with",
+            None => "its rate limit",
+        };
+        let when = until.map_or_else(String::new, |until| {
+            format!(" until about {}", until.format("%Y-%m-%dT%H:%M:%SZ"))
+        });
+        Waiting {
+            reason: "rate_limit",
+            detail: format!("its next model call waits for the model endpoint ({why}){when}"),
+            until,
+            ..Waiting::default()
+        }
+    }))
+}
+
+/// RUNNING runs whose newest event is MODEL_WAITING.
+async fn rate_limited_count(client: &deadpool_postgres::Client) -> Result<i64, StoreError> {
+    let row = client
+        .query_one(
+            "SELECT count(*) FROM runs r
+               JOIN events e ON e.run_id = r.id AND e.seq = r.last_seq
+              WHERE r.status = 'RUNNING' AND e.kind = $1",
+            &[&EventKind::ModelWaiting.as_str()],
+        )
+        .await?;
+    Ok(row.get(0))
 }

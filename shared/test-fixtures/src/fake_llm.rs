@@ -25,6 +25,11 @@ pub enum Scripted {
     /// in all (HTTP 500 after [`BARRIER_WAIT`]): runs answered this way
     /// were provably waiting on the model at the same time.
     AfterRequests(usize, Box<Scripted>),
+    /// The answer for the conversation's turn: the `n`th of the list when
+    /// the request holds `n` assistant messages (HTTP 500 past its end).
+    /// As the fallback of [`FakeLlm::start`], it gives every run the same
+    /// answers however their requests interleave.
+    ByTurn(Vec<Scripted>),
 }
 
 /// Longest an [`Scripted::AfterRequests`] answer waits for the others.
@@ -37,6 +42,8 @@ pub struct Recorded {
     pub body: Value,
     /// The `Authorization` header, if any.
     pub authorization: Option<String>,
+    /// When it arrived.
+    pub received_at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -103,8 +110,22 @@ async fn answer(
                 .get("authorization")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            received_at: std::time::Instant::now(),
         });
         script.queue.pop_front().or_else(|| script.then.clone())
+    };
+    let next = match next {
+        Some(Scripted::ByTurn(turns)) => {
+            let turn = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|b| b["messages"].as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .filter(|m| m["role"] == "assistant")
+                .count();
+            turns.into_iter().nth(turn)
+        }
+        other => other,
     };
     let next = match next {
         Some(Scripted::AfterRequests(wanted, inner)) => {
@@ -136,8 +157,8 @@ async fn answer(
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::GATEWAY_TIMEOUT.into_response()
         }
-        Some(Scripted::AfterRequests(..)) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "nested barrier").into_response()
+        Some(Scripted::AfterRequests(..) | Scripted::ByTurn(_)) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "nested script").into_response()
         }
         None => (StatusCode::INTERNAL_SERVER_ERROR, "script exhausted").into_response(),
     }

@@ -6,9 +6,13 @@
 //! - `handover`: follow-ups, exec and reviews on another worker once the
 //!   run's worker is gone, from the branch snapshot in Postgres.
 //! - `concurrency`: a cancel during a long command, two runs at once.
+//! - `rate_limits`: two workers sharing the model's rate limits and a 429.
+//! - `budgets`: a project's token budgets stopping runs, and its usage.
 
+mod budgets;
 mod concurrency;
 mod handover;
+mod rate_limits;
 mod review;
 mod runs;
 

@@ -10,8 +10,15 @@ export const KINDS = [
   'RUN_CREATED', 'RUN_STARTED', 'AGENT_THINKING', 'PLAN_GENERATED', 'EXECUTING',
   'TOOL_CALLED', 'TOOL_RESULT', 'WORKSPACE_READY', 'DIFF_READY', 'AWAITING_APPROVAL',
   'RUN_RETRYING', 'RUN_COMPLETED', 'RUN_FAILED', 'RUN_CANCELLED', 'RUN_REJECTED',
-  'MESSAGE_POSTED', 'RUN_STALLED',
+  'MESSAGE_POSTED', 'RUN_STALLED', 'MODEL_WAITING',
 ];
+
+/** What holds a model call back, by MODEL_WAITING's `limit`. */
+const LIMITS = {
+  requests_per_minute: 'requests per minute',
+  tokens_per_minute: 'tokens per minute',
+  retry_after: 'Retry-After (429)',
+};
 
 /** Kinds after which the stream ends until the run is started again. */
 export const CLOSING = new Set(['RUN_COMPLETED', 'RUN_FAILED', 'RUN_CANCELLED', 'RUN_REJECTED', 'AWAITING_APPROVAL']);
@@ -48,6 +55,8 @@ export function describe(event) {
       return p.files_changed !== undefined ? `${p.files_changed} file(s), +${p.insertions ?? 0} −${p.deletions ?? 0}` : '';
     case 'MESSAGE_POSTED':
       return firstLine(p.message);
+    case 'MODEL_WAITING':
+      return `waits ${Math.ceil((p.wait_ms ?? 0) / 1000)} s for the model's ${LIMITS[p.limit] || 'rate limit'}`;
     case 'RUN_FAILED':
     case 'RUN_RETRYING':
       return firstLine(p.error ?? p.reason);

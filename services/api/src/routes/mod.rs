@@ -23,6 +23,7 @@ mod runs;
 mod session;
 mod stats;
 mod stream;
+mod usage;
 pub(crate) mod workers;
 
 use crate::http::auth;
@@ -43,6 +44,7 @@ fn documented(state: &AppState) -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .routes(routes!(projects::create, projects::list))
         .routes(routes!(projects::show, project_update::update))
+        .routes(routes!(usage::show))
         .routes(routes!(runs::create, runs::list))
         .routes(routes!(runs::show))
         .routes(routes!(runs::cancel))

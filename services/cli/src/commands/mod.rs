@@ -10,6 +10,7 @@ mod projects;
 mod review;
 mod runs;
 mod submit;
+mod usage;
 mod watch;
 mod workers;
 
@@ -56,6 +57,7 @@ pub async fn dispatch(ctx: &Ctx, command: Command) -> Result<Exit, CliError> {
                 settings,
             }) => projects::add(ctx, name, repo, branch, settings).await,
             Some(ProjectsCommand::Update(args)) => projects::update(ctx, args).await,
+            Some(ProjectsCommand::Usage { project, days }) => usage::run(ctx, &project, days).await,
             Some(ProjectsCommand::List) | None => projects::list(ctx).await,
         },
         Command::Workers => workers::run(ctx).await,

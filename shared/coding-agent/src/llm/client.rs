@@ -8,13 +8,19 @@
 //! only `connect_retries` times, so that a run against an endpoint that is
 //! not there fails within seconds. The API key is sent as a bearer token and
 //! never appears in logs or errors.
+//!
+//! A 429 with `Retry-After` is also reported to the endpoint's shared
+//! allowance ([`OpenAiCompatibleClient::reporting_to`]), so that every
+//! worker's calls wait, not only this one's retry.
 
 use super::wire::{CompletionRequest, CompletionResponse};
 use super::{ChatModel, ChatRequest, ChatResponse, LlmError};
 use crate::config::{LlmConfig, RetryConfig};
+use agent_runner_agent::{Allowance, ModelGate};
 use backon::{ExponentialBuilder, Retryable};
 use futures_util::future::BoxFuture;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -22,6 +28,23 @@ use std::time::Duration;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes of an error body quoted in an error.
 const ERROR_BODY_CAP: usize = 500;
+/// Longest `Retry-After` passed on to the shared allowance: a larger one is
+/// more likely a mistake than a wish to stop every worker for longer.
+const MAX_SHARED_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// Where a 429's `Retry-After` is reported.
+struct Throttle {
+    gate: Arc<dyn ModelGate>,
+    allowance: Allowance,
+}
+
+impl std::fmt::Debug for Throttle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Throttle")
+            .field("allowance", &self.allowance.key)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A chat model behind an OpenAI-compatible endpoint (OpenAI, Ollama, vLLM,
 /// llama.cpp server).
@@ -33,6 +56,7 @@ pub struct OpenAiCompatibleClient {
     request_timeout: Duration,
     retry: RetryConfig,
     calls: AtomicU64,
+    throttle: Option<Throttle>,
 }
 
 impl OpenAiCompatibleClient {
@@ -54,7 +78,28 @@ impl OpenAiCompatibleClient {
             request_timeout: config.request_timeout,
             retry: config.retry.clone(),
             calls: AtomicU64::new(0),
+            throttle: None,
         })
+    }
+
+    /// Reports each 429's `Retry-After` to `gate` as `allowance`'s, so that
+    /// every caller of the endpoint waits.
+    pub fn reporting_to(mut self, gate: Arc<dyn ModelGate>, allowance: Allowance) -> Self {
+        self.throttle = Some(Throttle { gate, allowance });
+        self
+    }
+
+    /// Passes a 429's `Retry-After` on; a gate that can not take it only
+    /// costs the other workers a 429 of their own.
+    async fn report_throttled(&self, wait: Duration) {
+        let Some(throttle) = &self.throttle else {
+            return;
+        };
+        let wait = wait.min(MAX_SHARED_RETRY_AFTER);
+        if let Err(err) = throttle.gate.throttled(&throttle.allowance, wait).await {
+            tracing::warn!(llm.url = %self.url, error = %err,
+                "could not share the endpoint's Retry-After with the other workers");
+        }
     }
 
     /// The full URL requests go to.
@@ -75,6 +120,9 @@ impl OpenAiCompatibleClient {
         let status = response.status();
         if !status.is_success() {
             let retry_after = retry_after(response.headers());
+            if let (429, Some(wait)) = (status.as_u16(), retry_after) {
+                self.report_throttled(wait).await;
+            }
             let text = response.text().await.unwrap_or_default();
             let (body, _) = crate::output::cap_text(text.trim(), ERROR_BODY_CAP);
             return Err(LlmError::Status {

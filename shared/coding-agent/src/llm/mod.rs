@@ -108,14 +108,18 @@ impl Usage {
     /// Adds another call's usage; a missing total counts as prompt plus
     /// completion.
     pub fn add(&mut self, other: Usage) {
-        let total = if other.total_tokens == 0 {
-            other.prompt_tokens + other.completion_tokens
-        } else {
-            other.total_tokens
-        };
         self.prompt_tokens += other.prompt_tokens;
         self.completion_tokens += other.completion_tokens;
-        self.total_tokens += total;
+        self.total_tokens += other.total();
+    }
+
+    /// The total, or prompt plus completion when the endpoint sent none.
+    pub fn total(&self) -> u64 {
+        if self.total_tokens == 0 {
+            self.prompt_tokens + self.completion_tokens
+        } else {
+            self.total_tokens
+        }
     }
 }
 

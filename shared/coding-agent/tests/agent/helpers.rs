@@ -4,7 +4,7 @@
 use crate::fake_llm::{FakeLlm, Scripted};
 use agent_runner_agent::{
     Agent, AgentContext, AgentError, AgentOutcome, EmitError, EventSink, ProjectSpec, RunSpec,
-    StoredBranch,
+    StoredBranch, Unmetered,
 };
 use agent_runner_coding_agent::{CodingAgent, CodingAgentConfig, RetryConfig};
 use agent_runner_domain::EventKind;
@@ -12,7 +12,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio_util::sync::CancellationToken;
@@ -165,6 +165,7 @@ impl Harness {
                 run,
                 project: &self.project,
                 events,
+                gate: Arc::new(Unmetered),
                 cancel,
             })
             .await
