@@ -353,3 +353,103 @@ async fn bad_scheduling_values_get_422_naming_them() {
     assert_eq!(run["priority"], -10);
     api.stop().await;
 }
+
+/// Puts `tokens` of today's usage on the project's account.
+async fn spend(env: &TestEnv, project: &str, tokens: i64) {
+    let project: Uuid = project.parse().expect("uuid");
+    env.sql(
+        "INSERT INTO project_usage (project_id, day, tokens, calls)
+         VALUES ($1, (clock_timestamp() AT TIME ZONE 'UTC')::date, $2, 1)",
+        &[&project, &tokens],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_run_that_would_start_over_budget_waits_or_fails_as_the_project_says() {
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(&env, &[("SCHEDULER_INTERVAL_MS", "100")]).await;
+    let worker = WorkerHandle::spawn(&env, &[]).await;
+    let waits = project_with(&api, json!({"token_budget_daily": 100})).await;
+    spend(&env, &waits, 150).await;
+    let first = api.submit(&waits, json!({"step_delay_ms": 1})).await;
+    let second = api.submit(&waits, json!({"step_delay_ms": 1})).await;
+    wait_until("both parked", Duration::from_secs(10), || async {
+        count(&env, PARKED, &waits).await == 2
+    })
+    .await;
+    let (_, run) = api.get(&format!("/v1/runs/{second}")).await;
+    assert_eq!(run["status"], "QUEUED", "{run}");
+    assert_eq!(run["waiting"]["reason"], "budget", "{run}");
+    assert_eq!(run["waiting"]["position"], 1, "{run}");
+    let detail = run["waiting"]["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("is over its daily token budget: used 150 of 100 tokens"),
+        "{detail}"
+    );
+    // Still waiting a few scheduler passes later: no wake while over budget.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count(&env, PARKED, &waits).await, 2);
+
+    let (status, body) = api
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/v1/projects/{waits}"),
+            Some(json!({"settings": {"token_budget_daily": 1000}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for run in [&first, &second] {
+        api.wait_for(run, &["COMPLETED"], Duration::from_secs(10))
+            .await;
+    }
+
+    let fails = project_with(
+        &api,
+        json!({"token_budget_monthly": 50, "over_budget": "fail"}),
+    )
+    .await;
+    spend(&env, &fails, 60).await;
+    let failed = api.submit(&fails, json!({"step_delay_ms": 1})).await;
+    let run = api
+        .wait_for(&failed, &["FAILED"], Duration::from_secs(10))
+        .await;
+    let (_, project) = api.get(&format!("/v1/projects/{fails}")).await;
+    assert_eq!(
+        run["error"],
+        format!(
+            "project {} is over its monthly token budget: used 60 of 50 tokens",
+            project["name"].as_str().expect("name")
+        )
+    );
+    assert_eq!(run["attempt"], 0, "no attempt started: {run}");
+    let kinds = api.kinds(&failed).await;
+    assert_eq!(kinds, ["RUN_CREATED", "RUN_FAILED"]);
+
+    // A run waiting for the budget fails once the project says "fail".
+    let switches = project_with(&api, json!({"token_budget_daily": 10})).await;
+    spend(&env, &switches, 20).await;
+    let parked = api.submit(&switches, json!({"step_delay_ms": 1})).await;
+    wait_until("parked", Duration::from_secs(10), || async {
+        count(&env, PARKED, &switches).await == 1
+    })
+    .await;
+    let (status, body) = api
+        .request(
+            reqwest::Method::PATCH,
+            &format!("/v1/projects/{switches}"),
+            Some(json!({"settings": {"token_budget_daily": 10, "over_budget": "fail"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let run = api
+        .wait_for(&parked, &["FAILED"], Duration::from_secs(10))
+        .await;
+    let error = run["error"].as_str().expect("error");
+    assert!(
+        error.ends_with("is over its daily token budget: used 20 of 10 tokens"),
+        "{error}"
+    );
+    worker.stop().await;
+    api.stop().await;
+}

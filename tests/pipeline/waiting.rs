@@ -34,6 +34,7 @@ async fn waiting_gauges(api: &ApiHandle) -> Vec<(String, i64)> {
 fn gauges(pairs: &[(&str, i64)]) -> Vec<(String, i64)> {
     let mut all: Vec<(String, i64)> = [
         "awaiting_approval",
+        "budget",
         "fair_share",
         "no_worker",
         "project_limit",

@@ -93,6 +93,11 @@ impl Handler {
                 wakes::publish(&self.state.pool, &self.publisher, woken).await;
                 return;
             }
+            Ok(Claim::OverBudget(error)) => {
+                tracing::info!(%error, "run failed: it would start over its project's budget");
+                ack(&delivery).await;
+                return;
+            }
             Ok(Claim::Finished) | Ok(Claim::Cancelled) => {
                 tracing::debug!("run already finished; dropping the duplicate delivery");
                 ack(&delivery).await;

@@ -4,10 +4,11 @@
 ALTER TABLE runs ADD COLUMN priority smallint NOT NULL DEFAULT 0
     CHECK (priority BETWEEN -10 AND 10);
 -- Set while the run waits, acked and off the queue, for its project to get
--- a free slot; `parked_reason` says which rule held it back.
+-- a free slot (or room in its token budget); `parked_reason` says which rule
+-- held it back.
 ALTER TABLE runs ADD COLUMN parked_at timestamptz;
 ALTER TABLE runs ADD COLUMN parked_reason text
-    CHECK (parked_reason IN ('project_limit', 'fair_share'));
+    CHECK (parked_reason IN ('project_limit', 'fair_share', 'budget'));
 -- Set when a parked run is woken (published again): for a short while it
 -- holds its project's slot, so a newcomer does not take it first.
 ALTER TABLE runs ADD COLUMN woken_at timestamptz;

@@ -5,8 +5,12 @@
 //! A project's limit is the smallest of its `settings.max_concurrent_runs`,
 //! the api's default (`scheduler_config`) when the project sets none, and
 //! its fair share while projects contend for the workers (`project_shares`,
-//! written by [`crate::fair_share`]). A project with no limit takes the
-//! claim's fast path and none of this runs.
+//! written by [`crate::fair_share`]). A project with token budgets
+//! (`settings.token_budget_daily`, `…_monthly`) is checked here too: a run
+//! that would start over budget is parked until the budget has room
+//! (`settings.over_budget: "wait"`, the default) or fails at once
+//! (`"fail"`). A project with neither takes the claim's fast path and none
+//! of this runs.
 //!
 //! What keeps the limit: every decision to start a limited run, and every
 //! wake, first takes the project's row lock and only then counts, in a later
@@ -21,7 +25,10 @@
 use crate::StoreError;
 use crate::claim::{self, Claim};
 use crate::outbox::Pending;
+use crate::usage;
+use agent_runner_domain::budget::{OverBudgetPolicy, TokenBudget};
 use deadpool_postgres::{GenericClient, Pool};
+use serde_json::Value;
 use uuid::Uuid;
 
 /// Seconds a woken run holds its project's slot before its claim.
@@ -36,6 +43,9 @@ pub(crate) const OWN_LIMIT_SQL: &str = "COALESCE(
     CASE WHEN p.settings->>'max_concurrent_runs' ~ '^[0-9]{1,9}$'
          THEN (p.settings->>'max_concurrent_runs')::int END,
     (SELECT default_max_concurrent_runs FROM scheduler_config))";
+/// Whether project `p` has a token budget.
+pub(crate) const BUDGETED_SQL: &str = "(COALESCE(jsonb_typeof(p.settings->'token_budget_daily'), '')
+      IN ('number') OR COALESCE(jsonb_typeof(p.settings->'token_budget_monthly'), '') IN ('number'))";
 /// The fair share of project `p` while projects contend; NULL otherwise.
 pub(crate) const SHARE_SQL: &str =
     "(SELECT s.slots FROM project_shares s WHERE s.project_id = p.id)";
@@ -47,6 +57,8 @@ pub enum ParkReason {
     ProjectLimit,
     /// Its fair share of the workers while other projects wait.
     FairShare,
+    /// Its token budget is used up (`over_budget: "wait"`).
+    Budget,
 }
 
 impl ParkReason {
@@ -55,6 +67,7 @@ impl ParkReason {
         match self {
             ParkReason::ProjectLimit => "project_limit",
             ParkReason::FairShare => "fair_share",
+            ParkReason::Budget => "budget",
         }
     }
 }
@@ -121,7 +134,7 @@ pub(crate) async fn claim_limited(
     let row = tx
         .query_opt(
             &format!(
-                "SELECT p.id, {OWN_LIMIT_SQL}, {SHARE_SQL}, r.priority, r.status
+                "SELECT p.id, {OWN_LIMIT_SQL}, {SHARE_SQL}, r.priority, r.status, p.settings, p.name
                  FROM runs r JOIN projects p ON p.id = r.project_id
                  WHERE r.id = $1 FOR NO KEY UPDATE OF p"
             ),
@@ -135,6 +148,35 @@ pub(crate) async fn claim_limited(
     let limit = limit_of(row.get(1), row.get(2));
     let priority: i16 = row.get(3);
     let status: String = row.get(4);
+    let settings: Value = row.get(5);
+    let name: String = row.get(6);
+    if status != "RUNNING" {
+        let budget = TokenBudget::from_settings(&settings).unwrap_or_default();
+        if let Some(over) = usage::over_budget_in(&tx, project_id, &budget).await? {
+            let claim = match budget.over_budget {
+                OverBudgetPolicy::Wait => {
+                    park(&tx, run_id, ParkReason::Budget)
+                        .await?
+                        .then(|| Claim::Parked {
+                            reason: ParkReason::Budget,
+                            woken: Vec::new(),
+                        })
+                }
+                OverBudgetPolicy::Fail => {
+                    let error = format!("project {name} is {over}");
+                    fail(&tx, run_id, &error)
+                        .await?
+                        .then_some(Claim::OverBudget(error))
+                }
+            };
+            let claim = match claim {
+                Some(claim) => claim,
+                None => settled(&tx, run_id).await?,
+            };
+            tx.commit().await?;
+            return Ok(claim);
+        }
+    }
     let start = match limit {
         Some(limit) if status != "RUNNING" => {
             let taken = taken(&tx, project_id, Some(run_id)).await?;
@@ -157,19 +199,9 @@ pub(crate) async fn claim_limited(
         _ => Ok(()),
     };
     let claim = match start {
-        Ok(()) => claim::claim_in(&tx, run_id, worker_id, lease_s, limit.is_some()).await?,
+        Ok(()) => claim::claim_in(&tx, run_id, worker_id, lease_s, true).await?,
         Err((limit, taken)) => {
-            let parked = tx
-                .execute(
-                    "UPDATE runs SET parked_at = COALESCE(parked_at, clock_timestamp()),
-                            parked_reason = $2, woken_at = NULL, updated_at = clock_timestamp()
-                     WHERE id = $1 AND status IN ('QUEUED', 'RETRYING') AND NOT cancel_requested",
-                    &[&run_id, &limit.reason.as_str()],
-                )
-                .await?;
-            if parked == 0 {
-                None
-            } else {
+            if park(&tx, run_id, limit.reason).await? {
                 // A free slot that a better-ranked parked run should have.
                 let woken = if taken < limit.slots {
                     wake_in(&tx, project_id, limit.slots - taken).await?
@@ -180,19 +212,66 @@ pub(crate) async fn claim_limited(
                     reason: limit.reason,
                     woken,
                 })
+            } else {
+                None
             }
         }
     };
     let claim = match claim {
         Some(claim) => claim,
-        // Cancelled or ended meanwhile: say which.
-        None => match claim::settle(&tx, run_id).await? {
-            claim::Settled::Done(claim) => claim,
-            claim::Settled::Limited => Claim::LeaseLive,
-        },
+        None => settled(&tx, run_id).await?,
     };
     tx.commit().await?;
     Ok(claim)
+}
+
+/// Parks the run for `reason`; `false` when it was cancelled or ended
+/// meanwhile.
+async fn park(
+    tx: &impl GenericClient,
+    run_id: Uuid,
+    reason: ParkReason,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE runs SET parked_at = COALESCE(parked_at, clock_timestamp()),
+                    parked_reason = $2, woken_at = NULL, updated_at = clock_timestamp()
+             WHERE id = $1 AND status IN ('QUEUED', 'RETRYING') AND NOT cancel_requested",
+            &[&run_id, &reason.as_str()],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// Fails a run that would start over its project's budget
+/// (`over_budget: "fail"`); `false` when it was cancelled or ended meanwhile.
+async fn fail(tx: &impl GenericClient, run_id: Uuid, error: &str) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "WITH r AS (
+                UPDATE runs SET status = 'FAILED', error = $2, lease_until = NULL,
+                       finished_at = clock_timestamp(), updated_at = clock_timestamp(),
+                       parked_at = NULL, parked_reason = NULL, woken_at = NULL,
+                       last_seq = last_seq + 1
+                WHERE id = $1 AND status IN ('QUEUED', 'RETRYING') AND NOT cancel_requested
+                RETURNING id, last_seq, attempt)
+             INSERT INTO events (run_id, seq, attempt, kind, payload)
+             SELECT id, last_seq, attempt, 'RUN_FAILED',
+                    jsonb_build_object('attempt', attempt, 'error', $2::text, 'over_budget', true)
+             FROM r",
+            &[&run_id, &error],
+        )
+        .await?;
+    Ok(n > 0)
+}
+
+/// What a run the admission could not act on is (cancelled or ended
+/// meanwhile).
+async fn settled(tx: &impl GenericClient, run_id: Uuid) -> Result<Claim, StoreError> {
+    Ok(match claim::settle(tx, run_id).await? {
+        claim::Settled::Done(claim) => claim,
+        claim::Settled::Limited => Claim::LeaseLive,
+    })
 }
 
 /// Wakes as many of the project's parked runs as it has free slots (best
@@ -204,7 +283,7 @@ pub async fn wake(pool: &Pool, project_id: Uuid) -> Result<Vec<Pending>, StoreEr
     let row = tx
         .query_opt(
             &format!(
-                "SELECT {OWN_LIMIT_SQL}, {SHARE_SQL} FROM projects p
+                "SELECT {OWN_LIMIT_SQL}, {SHARE_SQL}, p.settings, p.name FROM projects p
                  WHERE p.id = $1 FOR NO KEY UPDATE OF p"
             ),
             &[&project_id],
@@ -213,6 +292,27 @@ pub async fn wake(pool: &Pool, project_id: Uuid) -> Result<Vec<Pending>, StoreEr
     let Some(row) = row else {
         return Ok(Vec::new());
     };
+    let budget = TokenBudget::from_settings(&row.get::<_, Value>(2)).unwrap_or_default();
+    if let Some(over) = usage::over_budget_in(&tx, project_id, &budget).await? {
+        // Whatever woke would only park again; with `over_budget` now
+        // "fail", the runs waiting for the budget fail as a newcomer would.
+        if budget.over_budget == OverBudgetPolicy::Fail {
+            let name: String = row.get(3);
+            let error = format!("project {name} is {over}");
+            let parked = tx
+                .query(
+                    "SELECT id FROM runs WHERE project_id = $1 AND parked_reason = 'budget'
+                       AND status IN ('QUEUED', 'RETRYING')",
+                    &[&project_id],
+                )
+                .await?;
+            for run in &parked {
+                fail(&tx, run.get(0), &error).await?;
+            }
+        }
+        tx.commit().await?;
+        return Ok(Vec::new());
+    }
     let free = match limit_of(row.get(0), row.get(1)) {
         Some(limit) => limit.slots - taken(&tx, project_id, None).await?,
         None => UNLIMITED_WAKE_BATCH,

@@ -23,8 +23,8 @@ pub enum Claim {
         project: Box<Project>,
         /// The run's follow-up messages, oldest first.
         messages: Vec<String>,
-        /// Its project has a limit: its ending frees a slot that a parked
-        /// run may take ([`admission::wake`]).
+        /// Its project has a limit or a budget: its ending frees a slot
+        /// that a parked run may take ([`admission::wake`]).
         limited: bool,
     },
     /// Its project has no free slot: the run waits parked, off the queue;
@@ -36,6 +36,10 @@ pub enum Claim {
         /// Outbox rows of the runs woken.
         woken: Vec<Pending>,
     },
+    /// The run would have started over its project's token budget, whose
+    /// `over_budget` is `"fail"`: it is FAILED now with this error; drop the
+    /// delivery.
+    OverBudget(String),
     /// The run is finished (or awaiting approval): drop the delivery.
     Finished,
     /// Another attempt holds a live lease: defer the delivery.
@@ -55,9 +59,10 @@ fn claim_sql(guarded: bool) -> String {
         format!(
             "AND (status = 'RUNNING' OR NOT EXISTS (
                     SELECT 1 FROM projects p WHERE p.id = runs.project_id
-                      AND COALESCE({own}, {share}) IS NOT NULL))",
+                      AND (COALESCE({own}, {share}) IS NOT NULL OR {budgeted})))",
             own = admission::OWN_LIMIT_SQL,
             share = admission::SHARE_SQL,
+            budgeted = admission::BUDGETED_SQL,
         )
     } else {
         String::new()
@@ -81,12 +86,13 @@ fn claim_sql(guarded: bool) -> String {
             FROM r)
          SELECT {run_cols}, {project_cols},
                 ARRAY(SELECT m.body FROM run_messages m WHERE m.run_id = r.id ORDER BY m.id),
-                COALESCE({own}, {share}) IS NOT NULL
+                COALESCE({own}, {share}) IS NOT NULL OR {budgeted}
          FROM r JOIN projects p ON p.id = r.project_id",
         run_cols = prefixed(runs::COLUMNS, "r"),
         project_cols = prefixed(projects::COLUMNS, "p"),
         own = admission::OWN_LIMIT_SQL,
         share = admission::SHARE_SQL,
+        budgeted = admission::BUDGETED_SQL,
     )
 }
 

@@ -8,7 +8,7 @@
 use crate::StoreError;
 use agent_runner_domain::budget::{OverBudget, TokenBudget};
 use chrono::NaiveDate;
-use deadpool_postgres::Pool;
+use deadpool_postgres::{GenericClient, Pool};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -39,6 +39,18 @@ pub async fn over_budget(
         return Ok(None);
     }
     let client = pool.get().await?;
+    over_budget_in(&client, project_id, budget).await
+}
+
+/// [`over_budget`] on `client` (inside the caller's transaction).
+pub(crate) async fn over_budget_in(
+    client: &impl GenericClient,
+    project_id: Uuid,
+    budget: &TokenBudget,
+) -> Result<Option<OverBudget>, StoreError> {
+    if !budget.is_limited() {
+        return Ok(None);
+    }
     let row = client
         .query_one(
             "WITH today AS (SELECT (clock_timestamp() AT TIME ZONE 'UTC')::date AS d)

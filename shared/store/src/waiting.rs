@@ -1,13 +1,14 @@
 //! Why a run that is not running is waiting, in words a user can check:
 //! queued behind older waiting runs, no live worker to take it, its project
-//! at its concurrency limit or at its fair share of the workers (parked by
-//! [`crate::admission`]), a retry's backoff until a given time, or a
+//! at its concurrency limit, at its fair share of the workers or over its
+//! token budget (parked by [`crate::admission`]), a retry's backoff until a given time, or a
 //! reviewer's decision — and a RUNNING run whose agent waits for the model
 //! endpoint's shared rate limit. Read at the time of the question from what
 //! the database already holds (no state of its own).
 
 use crate::StoreError;
 use agent_runner_domain::allowance::Limit;
+use agent_runner_domain::budget::TokenBudget;
 use agent_runner_domain::{EventKind, RunStatus};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
@@ -17,7 +18,7 @@ use uuid::Uuid;
 /// Why a run waits.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Waiting {
-    /// `queued`, `no_worker`, `project_limit`, `fair_share`,
+    /// `queued`, `no_worker`, `project_limit`, `fair_share`, `budget`,
     /// `retry_backoff`, `awaiting_approval`, or `rate_limit` (a RUNNING run
     /// waiting for the model's allowance).
     pub reason: &'static str,
@@ -143,7 +144,8 @@ async fn parked(pool: &Pool, id: Uuid) -> Result<Option<Waiting>, StoreError> {
                           WHERE x.project_id = r.project_id AND x.parked_at IS NOT NULL
                             AND x.status IN ('QUEUED', 'RETRYING') AND x.id <> r.id
                             AND (x.priority > r.priority
-                                 OR (x.priority = r.priority AND x.id < r.id)))
+                                 OR (x.priority = r.priority AND x.id < r.id))),
+                        p.id, p.settings
                  FROM runs r JOIN projects p ON p.id = r.project_id
                  WHERE r.id = $1 AND r.parked_at IS NOT NULL",
                 own = crate::admission::OWN_LIMIT_SQL,
@@ -161,6 +163,25 @@ async fn parked(pool: &Pool, id: Uuid) -> Result<Option<Waiting>, StoreError> {
     let share: Option<i32> = row.get(3);
     let running: i64 = row.get(4);
     let ahead: i64 = row.get(5);
+    if reason.as_deref() == Some("budget") {
+        let budget =
+            TokenBudget::from_settings(&row.get::<_, serde_json::Value>(7)).unwrap_or_default();
+        let over = crate::usage::over_budget_in(&client, row.get(6), &budget).await?;
+        let why = over.map_or_else(
+            || "was over its token budget".to_owned(),
+            |over| format!("is {over}"),
+        );
+        return Ok(Some(Waiting {
+            reason: "budget",
+            detail: format!(
+                "project {project} {why}; it starts when the budget has room again (a new UTC \
+                 day or month, or a higher budget); {} of its runs start before this one",
+                runs(ahead)
+            ),
+            position: Some(ahead),
+            ..Waiting::default()
+        }));
+    }
     let fair = reason.as_deref() == Some("fair_share");
     let limit = if fair { share.or(own) } else { own.or(share) };
     let limit = limit.map(i64::from);
@@ -213,7 +234,9 @@ pub async fn counts(pool: &Pool, stale_s: f64) -> Result<Vec<(&'static str, i64)
                     count(*) FILTER (WHERE status IN ('QUEUED', 'RETRYING')
                                        AND parked_reason = 'project_limit'),
                     count(*) FILTER (WHERE status IN ('QUEUED', 'RETRYING')
-                                       AND parked_reason = 'fair_share')
+                                       AND parked_reason = 'fair_share'),
+                    count(*) FILTER (WHERE status IN ('QUEUED', 'RETRYING')
+                                       AND parked_reason = 'budget')
              FROM waiting",
             &[&stale_s],
         )
@@ -232,6 +255,7 @@ pub async fn counts(pool: &Pool, stale_s: f64) -> Result<Vec<(&'static str, i64)
         ("no_worker", no_worker),
         ("project_limit", row.get(4)),
         ("fair_share", row.get(5)),
+        ("budget", row.get(6)),
         ("rate_limit", rate_limited_count(&client).await?),
     ])
 }

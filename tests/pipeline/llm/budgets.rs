@@ -39,17 +39,32 @@ async fn a_run_crossing_its_projects_daily_budget_fails_at_its_next_model_call_n
     );
     assert_eq!(s.llm.requests().len(), 2, "no third call was sent");
 
-    // A run that would start over the budget fails before calling the model.
+    // A run that would start over the budget waits (`over_budget` is
+    // "wait" by default), parked, without calling the model.
     let next = s.submit("List again").await;
-    let run = s.wait(&next, &ENDED).await;
-    assert_eq!(run["status"], "FAILED", "{run}");
-    assert!(
-        run["error"]
-            .as_str()
-            .is_some_and(|e| e.contains("over its daily token budget")),
-        "{run}"
-    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, run) = s.api.get(&format!("/v1/runs/{next}")).await;
+        if run["waiting"]["reason"] == "budget" {
+            assert_eq!(run["status"], "QUEUED", "{run}");
+            let detail = run["waiting"]["detail"].as_str().unwrap_or_default();
+            assert!(
+                detail.contains(&format!(
+                    "is over its daily token budget: used {used} of 20"
+                )),
+                "{run}"
+            );
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not parked: {run}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert_eq!(s.llm.requests().len(), 2, "the model was not called");
+    let (status, _) = s
+        .api
+        .post(&format!("/v1/runs/{next}/cancel"), json!({}))
+        .await;
+    assert_eq!(status, 200);
 
     let (status, usage) = s
         .api
@@ -66,9 +81,9 @@ async fn a_run_crossing_its_projects_daily_budget_fails_at_its_next_model_call_n
         json!({"period": "day", "used": used, "limit": 20})
     );
     assert_eq!(usage["today"]["tokens"], used);
-    assert_eq!(usage["today"]["runs"], 2, "both runs started today");
+    assert_eq!(usage["today"]["runs"], 1, "one run started today");
     assert_eq!(usage["this_month"]["tokens"], used);
-    assert_eq!(usage["this_month"]["runs"], 2);
+    assert_eq!(usage["this_month"]["runs"], 1);
     let days = usage["days"].as_array().expect("days");
     assert_eq!(days.len(), 3, "{usage}");
     assert_eq!(days[0], usage["today"]);
