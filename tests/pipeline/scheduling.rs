@@ -2,8 +2,8 @@
 //! and the api's default) is never exceeded, counted from the runs' lease
 //! rows; runs over it wait parked, acked and off the queue, while another
 //! project's runs go first; fair share lets a small project through a big
-//! one's backlog; priorities order a project's waiting runs; and every
-//! parked run says why it waits.
+//! one's backlog (and with `FAIR_SHARE=false` it does not); priorities
+//! order a project's waiting runs; and every parked run says why it waits.
 
 use agent_runner_tests::{ApiHandle, TestEnv, WorkerHandle};
 use serde_json::{Value, json};
@@ -243,6 +243,60 @@ async fn a_small_project_gets_its_fair_share_through_a_big_backlog() {
         env.sql("SELECT count(*) FROM project_shares", &[]).await[0].get::<_, i64>(0) == 0
     })
     .await;
+    worker.stop().await;
+    api.stop().await;
+}
+
+#[tokio::test]
+async fn with_fair_share_off_a_big_backlog_is_served_first_come_first_served() {
+    let env = TestEnv::new().await;
+    let api = ApiHandle::spawn(
+        &env,
+        &[("SCHEDULER_INTERVAL_MS", "50"), ("FAIR_SHARE", "false")],
+    )
+    .await;
+    let big = api.project().await;
+    let small = api.project().await;
+    // A share left behind by an api that had fair share on is removed.
+    let big_id: Uuid = big.parse().expect("uuid");
+    env.sql(
+        "INSERT INTO project_shares (project_id, slots) VALUES ($1, 1)",
+        &[&big_id],
+    )
+    .await;
+    wait_until(
+        "the stale share is gone",
+        Duration::from_secs(5),
+        || async {
+            env.sql("SELECT count(*) FROM project_shares", &[]).await[0].get::<_, i64>(0) == 0
+        },
+    )
+    .await;
+    // Queued before any worker consumes: 40 big runs, then 3 small ones.
+    for _ in 0..40 {
+        api.submit(&big, json!({"step_delay_ms": 10})).await;
+    }
+    let mut small_runs = Vec::new();
+    for _ in 0..3 {
+        small_runs.push(api.submit(&small, json!({"step_delay_ms": 10})).await);
+    }
+    let worker = WorkerHandle::spawn(&env, &[("WORKER_CONCURRENCY", "2")]).await;
+    for run in &small_runs {
+        loop {
+            let shares: i64 = env.sql("SELECT count(*) FROM project_shares", &[]).await[0].get(0);
+            assert_eq!(shares, 0, "no project is held to a share");
+            let (_, body) = api.get(&format!("/v1/runs/{run}")).await;
+            if body["status"] == "COMPLETED" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let left = count(&env, UNFINISHED, &big).await;
+    assert!(
+        left <= 2,
+        "the small runs waited behind the big backlog, yet {left} big runs were unfinished"
+    );
     worker.stop().await;
     api.stop().await;
 }

@@ -89,6 +89,7 @@ impl Application {
             Scheduler {
                 pool: pool.clone(),
                 default_limit: config.default_max_concurrent_runs,
+                fair_share: config.fair_share,
                 worker_stale_s: STALE_AFTER_S,
                 interval: Duration::from_millis(config.scheduler_interval_ms),
                 broker: broker.clone(),

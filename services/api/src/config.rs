@@ -68,6 +68,11 @@ pub struct ApiConfig {
     /// `SCHEDULER_INTERVAL_MS`: how often the fair shares are recomputed and
     /// parked runs with a free slot woken.
     pub scheduler_interval_ms: u64,
+    /// `FAIR_SHARE`: whether projects contending for the workers are held to
+    /// their weighted share (`true`, the default). `false` leaves them first
+    /// come, first served; project limits still hold. For comparisons such
+    /// as the fairness benchmark; every api replica should say the same.
+    pub fair_share: bool,
     /// `CONSOLE_SESSION_TTL_S`: how long a console sign-in lasts.
     pub console_session_ttl_s: u64,
     /// `CONSOLE_SECURE_COOKIE`: `auto` (the default: `Secure` when the
@@ -117,6 +122,7 @@ impl ApiConfig {
                 agent_runner_domain::scheduling::MAX_CONCURRENT_RUNS_LIMIT as u32,
             )?,
             scheduler_interval_ms: env.parse_in("SCHEDULER_INTERVAL_MS", 1000, 50, 60_000)?,
+            fair_share: env.parse("FAIR_SHARE", true)?,
             console_session_ttl_s: env.parse_in("CONSOLE_SESSION_TTL_S", 43_200, 60, 2_592_000)?,
             console_secure_cookie: env.parse("CONSOLE_SECURE_COOKIE", CookieSecurity::Auto)?,
         };
@@ -149,6 +155,16 @@ mod tests {
         let err =
             ApiConfig::from_env(&Env::from_map([("API_ADDR", "localhost")])).expect_err("bad");
         assert_eq!(err.var, "API_ADDR");
+    }
+
+    #[test]
+    fn fair_share_is_on_unless_turned_off() {
+        let on = ApiConfig::from_env(&Env::from_map::<&str, &str>([])).expect("defaults");
+        assert!(on.fair_share);
+        let off = ApiConfig::from_env(&Env::from_map([("FAIR_SHARE", "false")])).expect("off");
+        assert!(!off.fair_share);
+        let err = ApiConfig::from_env(&Env::from_map([("FAIR_SHARE", "off")])).expect_err("bad");
+        assert_eq!(err.var, "FAIR_SHARE");
     }
 
     #[test]

@@ -146,6 +146,14 @@ pub async fn rebalance(pool: &Pool, stale_s: f64) -> Result<usize, StoreError> {
     Ok(shares.len())
 }
 
+/// Removes every share, so no project is held to one (fair share turned
+/// off); the scheduler then wakes their parked runs. Returns how many
+/// shares were removed.
+pub async fn clear(pool: &Pool) -> Result<u64, StoreError> {
+    let client = pool.get().await?;
+    Ok(client.execute("DELETE FROM project_shares", &[]).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

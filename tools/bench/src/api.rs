@@ -1,5 +1,5 @@
-//! The few api calls the bench makes: wait for `/readyz`, create a project,
-//! submit a run, show a run. Each [`Api`] owns its own HTTP/1.1 client, so
+//! The few api calls the bench makes: wait for `/readyz`, create a project
+//! (with settings), submit a run, show a run. Each [`Api`] owns its own HTTP/1.1 client, so
 //! a task holding one holds exactly one keep-alive connection.
 
 use anyhow::{Context, bail};
@@ -57,13 +57,21 @@ impl Api {
         bail!("the api was not ready after {timeout:?} ({last})")
     }
 
-    /// Creates a project and returns its id.
-    pub async fn create_project(&self, name: &str) -> anyhow::Result<Uuid> {
+    /// Creates a project (with `settings`, if any) and returns its id.
+    pub async fn create_project(
+        &self,
+        name: &str,
+        settings: Option<&serde_json::Value>,
+    ) -> anyhow::Result<Uuid> {
+        let mut body = json!({"name": name});
+        if let Some(settings) = settings {
+            body["settings"] = settings.clone();
+        }
         let response = self
             .http
             .post(format!("{}/v1/projects", self.base))
             .header("authorization", &self.auth)
-            .json(&json!({"name": name}))
+            .json(&body)
             .send()
             .await
             .context("POST /v1/projects failed")?;
@@ -72,8 +80,9 @@ impl Api {
             .context("cannot create the bench project")
     }
 
-    /// Submits one lifecycle-5 run (simulated agent, no step delay).
-    pub async fn submit_run(&self, project_id: Uuid) -> anyhow::Result<Uuid> {
+    /// Submits one run of the simulated agent, pausing `step_delay_ms` after
+    /// each of its three steps (0 for lifecycle-5).
+    pub async fn submit_run(&self, project_id: Uuid, step_delay_ms: u64) -> anyhow::Result<Uuid> {
         let response = self
             .http
             .post(format!("{}/v1/runs", self.base))
@@ -82,7 +91,7 @@ impl Api {
                 "project_id": project_id,
                 "goal": "bench",
                 "agent": "simulated",
-                "params": {"step_delay_ms": 0},
+                "params": {"step_delay_ms": step_delay_ms},
             }))
             .send()
             .await

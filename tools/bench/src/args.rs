@@ -12,7 +12,8 @@ use std::path::PathBuf;
 #[command(name = "agent-runner-bench", version, about)]
 pub struct Args {
     /// Runs to submit. Default per scenario: lifecycle-5 5000, scale-out 2000
-    /// per step, idle-pickup 50, backlog-drain 20000.
+    /// per step, idle-pickup 50, backlog-drain 20000; fairness: the big
+    /// project's runs, 5000.
     #[arg(long)]
     pub runs: Option<u64>,
     /// Concurrent HTTP/1.1 keep-alive connections submitting runs.
@@ -30,8 +31,31 @@ pub struct Args {
     /// Worker counts scale-out steps through.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4")]
     pub worker_steps: Vec<u32>,
-    /// Directory holding `agent-runner-api` and `agent-runner-worker`.
-    #[arg(long, default_value = "target/release")]
+    /// fairness: runs of the small project, submitted right after the big
+    /// project's.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..))]
+    pub small_runs: u64,
+    /// fairness: the simulated agent's pause after each of its three steps,
+    /// so that runs hold their worker slot a while (every other scenario
+    /// uses 0).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub step_delay_ms: u64,
+    /// fairness: the variants to measure, each in a fresh environment.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "fifo,fair-share"
+    )]
+    pub variants: Vec<FairnessVariant>,
+    /// Directory holding `agent-runner-api` and `agent-runner-worker`
+    /// (`scripts/bench` sets it to the release directory of
+    /// `CARGO_TARGET_DIR`).
+    #[arg(
+        long,
+        env = "AGENT_RUNNER_BENCH_BIN_DIR",
+        default_value = "target/release"
+    )]
     pub bin_dir: PathBuf,
     /// Directory the api and worker logs are written to.
     #[arg(long, default_value = "target/bench-logs")]
@@ -64,6 +88,7 @@ impl Args {
             Scenario::ScaleOut => 2000,
             Scenario::IdlePickup => 50,
             Scenario::BacklogDrain => 20_000,
+            Scenario::Fairness => 5000,
         })
     }
 }
@@ -80,6 +105,8 @@ pub enum Scenario {
     IdlePickup,
     /// N runs queued with no worker, then the workers start.
     BacklogDrain,
+    /// A big project's backlog and a small project's few runs right after it.
+    Fairness,
 }
 
 impl Scenario {
@@ -90,6 +117,7 @@ impl Scenario {
             Scenario::ScaleOut => "scale-out",
             Scenario::IdlePickup => "idle-pickup",
             Scenario::BacklogDrain => "backlog-drain",
+            Scenario::Fairness => "fairness",
         }
     }
 }
@@ -97,6 +125,31 @@ impl Scenario {
 impl fmt::Display for Scenario {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// How the fairness scenario's api schedules the two projects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FairnessVariant {
+    /// `FAIR_SHARE=false` on the api and no project limit: first come, first
+    /// served, as before the scheduler.
+    Fifo,
+    /// The api's defaults: contending projects are held to their weighted
+    /// fair share (equal weights).
+    FairShare,
+    /// The api's defaults, and the big project has `max_concurrent_runs` of
+    /// half the worker slots.
+    BigLimit,
+}
+
+impl FairnessVariant {
+    /// The name used on the command line and in the JSON line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FairnessVariant::Fifo => "fifo",
+            FairnessVariant::FairShare => "fair-share",
+            FairnessVariant::BigLimit => "big-limit",
+        }
     }
 }
 
@@ -127,5 +180,21 @@ mod tests {
             "7",
         ]);
         assert_eq!(args.runs(), 7);
+    }
+
+    #[test]
+    fn fairness_compares_fifo_with_fair_share_by_default() {
+        let args = Args::parse_from(["agent-runner-bench", "--scenario", "fairness"]);
+        assert_eq!(args.runs(), 5000);
+        assert_eq!(args.small_runs, 50);
+        assert_eq!(
+            args.variants,
+            vec![FairnessVariant::Fifo, FairnessVariant::FairShare]
+        );
+        let args = Args::parse_from(["agent-runner-bench", "--variants", "big-limit,fifo"]);
+        assert_eq!(
+            args.variants,
+            vec![FairnessVariant::BigLimit, FairnessVariant::Fifo]
+        );
     }
 }

@@ -103,7 +103,7 @@ impl BenchEnv {
             ready = api.wait_ready(START_TIMEOUT) => ready?,
             dead = watch_dead(&mut self.fleet) => return Err(dead),
         }
-        self.project_id = api.create_project(&self.name).await?;
+        self.project_id = api.create_project(&self.name, None).await?;
         Ok(())
     }
 

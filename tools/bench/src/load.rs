@@ -12,6 +12,28 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// What to submit: `runs` runs of the simulated agent to one project.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch {
+    /// The project the runs belong to.
+    pub project_id: Uuid,
+    /// How many.
+    pub runs: u64,
+    /// The simulated agent's pause after each step.
+    pub step_delay_ms: u64,
+}
+
+impl Batch {
+    /// lifecycle-5 runs: no step delay.
+    pub fn lifecycle_5(project_id: Uuid, runs: u64) -> Self {
+        Self {
+            project_id,
+            runs,
+            step_delay_ms: 0,
+        }
+    }
+}
+
 /// What the load produced.
 #[derive(Debug)]
 pub struct LoadOutcome {
@@ -75,16 +97,16 @@ impl Shared {
     }
 }
 
-/// Submits `runs` runs through `connections` connections (and, with
+/// Submits `batch` through `connections` connections (and, with
 /// `read_while`, reads random runs back on one more) and returns the tally.
 pub async fn submit(
     base: &str,
     token: &str,
-    project_id: Uuid,
-    runs: u64,
+    batch: Batch,
     connections: u32,
     read_while: bool,
 ) -> anyhow::Result<LoadOutcome> {
+    let runs = batch.runs;
     let shared = Arc::new(Shared::default());
     let clients: Vec<Api> = (0..connections)
         .map(|_| Api::new(base, token))
@@ -98,7 +120,7 @@ pub async fn submit(
     let reads = reader.map(|api| tokio::spawn(read_loop(api, Arc::clone(&shared))));
     let submitters: Vec<_> = clients
         .into_iter()
-        .map(|api| tokio::spawn(submit_loop(api, Arc::clone(&shared), project_id, runs)))
+        .map(|api| tokio::spawn(submit_loop(api, Arc::clone(&shared), batch)))
         .collect();
     let mut submit_samples = Vec::with_capacity(usize::try_from(runs).unwrap_or(0));
     for handle in submitters {
@@ -135,12 +157,13 @@ pub async fn submit(
     })
 }
 
-/// One connection: submit until the counter passes `runs`. Returns latencies (ms).
-async fn submit_loop(api: Api, shared: Arc<Shared>, project_id: Uuid, runs: u64) -> Vec<f64> {
+/// One connection: submit until the counter passes `batch.runs`. Returns
+/// latencies (ms).
+async fn submit_loop(api: Api, shared: Arc<Shared>, batch: Batch) -> Vec<f64> {
     let mut samples = Vec::new();
-    while shared.next.fetch_add(1, Ordering::Relaxed) < runs {
+    while shared.next.fetch_add(1, Ordering::Relaxed) < batch.runs {
         let sent = Instant::now();
-        match api.submit_run(project_id).await {
+        match api.submit_run(batch.project_id, batch.step_delay_ms).await {
             Ok(id) => {
                 samples.push(sent.elapsed().as_secs_f64() * 1000.0);
                 if let Ok(mut ids) = shared.ids.lock() {

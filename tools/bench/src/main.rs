@@ -13,7 +13,7 @@
 //! - [`poll`]: waiting, verifying and reading timestamps from PostgreSQL;
 //! - [`cpu`]: CPU attribution from `/proc`; [`rabbitmq`]: the management api;
 //! - [`stats`]: percentiles; [`report`]: the JSON line and the table;
-//! - [`scenarios`]: lifecycle-5, scale-out, idle-pickup, backlog-drain.
+//! - [`scenarios`]: lifecycle-5, scale-out, idle-pickup, backlog-drain, fairness.
 
 mod api;
 mod args;

@@ -7,6 +7,7 @@ use agent_runner_fleet::Fleet;
 use anyhow::{Context, bail};
 use std::time::{Duration, Instant};
 use tokio_postgres::Client;
+use uuid::Uuid;
 
 /// How often the terminal count is polled.
 const POLL_EVERY: Duration = Duration::from_millis(200);
@@ -135,12 +136,18 @@ pub struct Timings {
 
 /// Reads every run's timestamps.
 pub async fn timings(db: &Client) -> anyhow::Result<Timings> {
+    timings_of(db, None).await
+}
+
+/// Reads the timestamps of the runs of `project` (of every run with None).
+pub async fn timings_of(db: &Client, project: Option<Uuid>) -> anyhow::Result<Timings> {
     let rows = db
         .query(
             "SELECT (extract(epoch FROM finished_at - created_at) * 1000)::float8,
                     (extract(epoch FROM started_at - created_at) * 1000)::float8
-             FROM runs WHERE finished_at IS NOT NULL AND started_at IS NOT NULL",
-            &[],
+             FROM runs WHERE finished_at IS NOT NULL AND started_at IS NOT NULL
+               AND ($1::uuid IS NULL OR project_id = $1)",
+            &[&project],
         )
         .await
         .context("cannot read run timestamps")?;
@@ -148,8 +155,8 @@ pub async fn timings(db: &Client) -> anyhow::Result<Timings> {
         .query_one(
             "SELECT coalesce(extract(epoch FROM max(finished_at) - min(created_at))::float8, 0),
                     coalesce(extract(epoch FROM max(finished_at) - min(started_at))::float8, 0)
-             FROM runs",
-            &[],
+             FROM runs WHERE $1::uuid IS NULL OR project_id = $1",
+            &[&project],
         )
         .await
         .context("cannot read the run window")?;
@@ -161,12 +168,27 @@ pub async fn timings(db: &Client) -> anyhow::Result<Timings> {
     })
 }
 
-/// Waits until `id` is terminal (polling every few ms); for one-at-a-time runs.
-pub async fn wait_run_terminal(
+/// How many runs of `project` finished after the last run of `other` did:
+/// what was still left of one project when the other was done.
+pub async fn finished_after_last_of(
     db: &Client,
-    id: uuid::Uuid,
-    fleet: &mut Fleet,
-) -> anyhow::Result<()> {
+    project: Uuid,
+    other: Uuid,
+) -> anyhow::Result<u64> {
+    let row = db
+        .query_one(
+            "SELECT count(*) FROM runs
+             WHERE project_id = $1
+               AND finished_at > (SELECT max(finished_at) FROM runs WHERE project_id = $2)",
+            &[&project, &other],
+        )
+        .await
+        .context("cannot compare the projects' endings")?;
+    Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+}
+
+/// Waits until `id` is terminal (polling every few ms); for one-at-a-time runs.
+pub async fn wait_run_terminal(db: &Client, id: Uuid, fleet: &mut Fleet) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     let query = format!("SELECT status IN {TERMINAL} FROM runs WHERE id = $1");
     while Instant::now() < deadline {

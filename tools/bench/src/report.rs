@@ -215,6 +215,70 @@ pub struct BacklogDrain {
     pub meta: Meta,
 }
 
+/// One project's figures in a fairness variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectFigures {
+    /// Its runs.
+    pub runs: u64,
+    /// finished_at − created_at.
+    pub latency_ms: P50P95P99,
+    /// started_at − created_at.
+    pub pickup_ms: P50P99,
+    /// Its last finished_at − its first created_at, seconds.
+    pub done_after_s: f64,
+}
+
+/// One fairness variant, in its own environment.
+#[derive(Debug, Clone, Serialize)]
+pub struct FairnessRun {
+    /// `fifo`, `fair-share` or `big-limit`.
+    pub variant: &'static str,
+    /// Whether the api had fair share on (`FAIR_SHARE`).
+    pub fair_share: bool,
+    /// The big project's `settings.max_concurrent_runs`, if any.
+    pub big_max_concurrent_runs: Option<u32>,
+    /// Accepted POSTs per second of the big project's submission.
+    pub big_submit_rps: f64,
+    /// All runs / (last finished_at − first created_at).
+    pub e2e_runs_per_s: f64,
+    /// The small project.
+    pub small: ProjectFigures,
+    /// The big project.
+    pub big: ProjectFigures,
+    /// Big runs that finished after the small project's last one.
+    pub big_left_when_small_done: u64,
+    /// CPU over submission + execution.
+    pub cpu: Cpu,
+}
+
+/// fairness: a big backlog and a small project, per variant.
+#[derive(Debug, Clone, Serialize)]
+pub struct Fairness {
+    /// `fairness`.
+    pub scenario: &'static str,
+    /// Runs of the big project.
+    pub big_runs: u64,
+    /// Runs of the small project.
+    pub small_runs: u64,
+    /// C.
+    pub connections: u32,
+    /// W.
+    pub workers: u32,
+    /// Worker concurrency.
+    pub concurrency: u16,
+    /// The simulated agent's pause after each step.
+    pub step_delay_ms: u64,
+    /// The small project's p50 latency by variant.
+    pub small_latency_p50_ms: BTreeMap<&'static str, f64>,
+    /// e2e runs/s by variant.
+    pub e2e_runs_per_s: BTreeMap<&'static str, f64>,
+    /// The full figures of each variant.
+    pub variants: Vec<FairnessRun>,
+    /// Code and time.
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
 /// The outcome of any scenario.
 #[derive(Debug, Clone)]
 pub enum Report {
@@ -226,6 +290,8 @@ pub enum Report {
     IdlePickup(IdlePickup),
     /// backlog-drain.
     BacklogDrain(BacklogDrain),
+    /// fairness.
+    Fairness(Fairness),
 }
 
 impl Report {
@@ -236,6 +302,7 @@ impl Report {
             Report::ScaleOut(r) => serde_json::to_string(r)?,
             Report::IdlePickup(r) => serde_json::to_string(r)?,
             Report::BacklogDrain(r) => serde_json::to_string(r)?,
+            Report::Fairness(r) => serde_json::to_string(r)?,
         })
     }
 
@@ -294,8 +361,52 @@ impl Report {
                 t.row("cpu (drain)", cpu_line(&r.cpu));
                 t.row("saturated", r.cpu.saturated.clone());
             }
+            Report::Fairness(r) => fairness_rows(&mut t, r),
         }
         t.0
+    }
+}
+
+fn fairness_rows(t: &mut Table, r: &Fairness) {
+    t.row(
+        "scenario",
+        format!(
+            "fairness, big {} + small {} runs, step delay {} ms, C={} W={} x {}",
+            r.big_runs, r.small_runs, r.step_delay_ms, r.connections, r.workers, r.concurrency
+        ),
+    );
+    for v in &r.variants {
+        let limit = v
+            .big_max_concurrent_runs
+            .map_or(String::new(), |n| format!(", big max_concurrent_runs {n}"));
+        t.row(
+            v.variant,
+            format!(
+                "fair share {}{limit}: {:.1} runs/s e2e, big submitted at {:.0}/s",
+                if v.fair_share { "on" } else { "off" },
+                v.e2e_runs_per_s,
+                v.big_submit_rps
+            ),
+        );
+        for (name, p) in [("  small", &v.small), ("  big", &v.big)] {
+            t.row(
+                &format!("{name} latency ms"),
+                format!(
+                    "{}; all done after {:.1} s",
+                    pcts3(&p.latency_ms),
+                    p.done_after_s
+                ),
+            );
+            t.row(&format!("{name} pickup ms"), pcts2(&p.pickup_ms));
+        }
+        t.row(
+            "  big left",
+            format!(
+                "{} big runs finished after the small project's last",
+                v.big_left_when_small_done
+            ),
+        );
+        t.row("  cpu (cores)", cpu_line(&v.cpu));
     }
 }
 

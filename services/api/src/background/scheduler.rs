@@ -6,7 +6,9 @@
 //! runs themselves when an ending frees a slot; this pass is what wakes them
 //! when a share grows or ends, a limit is raised, or a wake was lost with a
 //! crashed worker. Every step is guarded by the project's lock, so api
-//! replicas can all run it.
+//! replicas can all run it. With `FAIR_SHARE=false` it removes the shares
+//! instead of computing them (contending projects are then served first
+//! come, first served) and does the rest as before.
 
 use crate::background::broker::Broker;
 use crate::outbox::fast_path;
@@ -22,6 +24,8 @@ pub struct Scheduler {
     pub pool: Pool,
     /// `DEFAULT_MAX_CONCURRENT_RUNS` (0: none).
     pub default_limit: u32,
+    /// `FAIR_SHARE`: whether contending projects are held to their share.
+    pub fair_share: bool,
     /// How long a worker may be silent and still count its slots.
     pub worker_stale_s: f64,
     /// Pass interval.
@@ -58,7 +62,11 @@ impl Scheduler {
     async fn pass(&self) -> Result<(), StoreError> {
         let default = (self.default_limit > 0).then_some(self.default_limit);
         admission::set_default_limit(&self.pool, default).await?;
-        fair_share::rebalance(&self.pool, self.worker_stale_s).await?;
+        if self.fair_share {
+            fair_share::rebalance(&self.pool, self.worker_stale_s).await?;
+        } else {
+            fair_share::clear(&self.pool).await?;
+        }
         for project_id in admission::projects_with_parked(&self.pool).await? {
             let woken = admission::wake(&self.pool, project_id).await?;
             if !woken.is_empty() {

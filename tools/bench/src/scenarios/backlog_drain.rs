@@ -6,9 +6,10 @@ use super::{ensure_all_accepted, in_fresh_env};
 use crate::args::Args;
 use crate::cpu::Sampler;
 use crate::environment::BenchEnv;
+use crate::load::{self, Batch};
+use crate::poll;
 use crate::report::{BacklogDrain, Cpu, Meta, Rss};
 use crate::stats::round;
-use crate::{load, poll};
 use anyhow::{Context, bail};
 use std::time::{Duration, Instant};
 
@@ -27,8 +28,7 @@ async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<
     let load = load::submit(
         &env.base,
         &env.token,
-        env.project_id,
-        runs,
+        Batch::lifecycle_5(env.project_id, runs),
         args.connections,
         false,
     )

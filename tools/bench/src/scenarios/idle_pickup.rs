@@ -32,7 +32,7 @@ async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<
     let mut submit_ms = Vec::new();
     for _ in 0..runs {
         let sent = Instant::now();
-        let id = api.submit_run(env.project_id).await?;
+        let id = api.submit_run(env.project_id, 0).await?;
         submit_ms.push(sent.elapsed().as_secs_f64() * 1000.0);
         poll::wait_run_terminal(&env.db, id, &mut env.fleet).await?;
         tokio::time::sleep(PAUSE).await;

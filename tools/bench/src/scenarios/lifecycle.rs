@@ -7,9 +7,10 @@ use super::{ensure_all_accepted, in_fresh_env};
 use crate::args::Args;
 use crate::cpu::Sampler;
 use crate::environment::BenchEnv;
+use crate::load::{self, Batch};
+use crate::poll;
 use crate::report::{Cpu, Lifecycle, Meta, Rss};
 use crate::stats::{Summary, round};
-use crate::{load, poll};
 
 /// Runs lifecycle-5 with `runs` runs and `workers` workers in a fresh environment.
 pub async fn run(args: &Args, runs: u64, workers: u32, meta: Meta) -> anyhow::Result<Lifecycle> {
@@ -36,8 +37,7 @@ async fn measure(
     let load = load::submit(
         &env.base,
         &env.token,
-        env.project_id,
-        runs,
+        Batch::lifecycle_5(env.project_id, runs),
         args.connections,
         true,
     )

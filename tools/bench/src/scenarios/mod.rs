@@ -1,8 +1,9 @@
 //! The workloads. Each builds its own [`BenchEnv`](crate::environment::BenchEnv)
-//! (or several, for scale-out), runs inside [`guarded`] so that an error or
+//! (or several, for scale-out and fairness), runs inside [`guarded`] so that an error or
 //! a signal still reaches the teardown, and returns a [`Report`].
 
 mod backlog_drain;
+mod fairness;
 mod idle_pickup;
 mod lifecycle;
 mod scale_out;
@@ -24,6 +25,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         Scenario::ScaleOut => Report::ScaleOut(scale_out::run(args, meta).await?),
         Scenario::IdlePickup => Report::IdlePickup(idle_pickup::run(args, meta).await?),
         Scenario::BacklogDrain => Report::BacklogDrain(backlog_drain::run(args, meta).await?),
+        Scenario::Fairness => Report::Fairness(fairness::run(args, meta).await?),
     })
 }
 
