@@ -130,6 +130,12 @@ pub(crate) async fn claim_limited(
     lease_s: f64,
 ) -> Result<Claim, StoreError> {
     let mut client = pool.get().await?;
+    if let Some(reason) = park_if_full(&client, run_id).await? {
+        return Ok(Claim::Parked {
+            reason,
+            woken: Vec::new(),
+        });
+    }
     let tx = client.transaction().await?;
     let row = tx
         .query_opt(
@@ -223,6 +229,51 @@ pub(crate) async fn claim_limited(
     };
     tx.commit().await?;
     Ok(claim)
+}
+
+/// The common case of a project at its limit (a backlog arriving), in one
+/// statement and without the project's lock: parks the run when the
+/// project's slots are all taken already. Starting still takes the lock, so
+/// the limit holds; what this gives up is only the lock's promise that no
+/// wake is missed (an ending that committed just before this statement's
+/// snapshot may have found nothing to wake), which the api's scheduler pass
+/// makes good within `SCHEDULER_INTERVAL_MS`.
+async fn park_if_full(
+    client: &impl GenericClient,
+    run_id: Uuid,
+) -> Result<Option<ParkReason>, StoreError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH l AS (
+                SELECT p.id, {OWN_LIMIT_SQL} AS own, {SHARE_SQL} AS share
+                FROM runs r JOIN projects p ON p.id = r.project_id WHERE r.id = $1)
+             UPDATE runs r SET parked_at = COALESCE(r.parked_at, clock_timestamp()),
+                    parked_reason = CASE WHEN l.share < COALESCE(l.own, l.share + 1)
+                                         THEN 'fair_share' ELSE 'project_limit' END,
+                    woken_at = NULL, updated_at = clock_timestamp()
+             FROM l
+             WHERE r.id = $1 AND r.status IN ('QUEUED', 'RETRYING') AND NOT r.cancel_requested
+               AND (SELECT count(*) FROM runs x
+                     WHERE x.project_id = l.id AND x.status = 'RUNNING')
+                 + (SELECT count(*) FROM runs x
+                     WHERE x.project_id = l.id AND x.woken_at IS NOT NULL
+                       AND x.woken_at > clock_timestamp() - make_interval(secs => $2)
+                       AND x.status IN ('QUEUED', 'RETRYING') AND x.id <> r.id)
+                 >= LEAST(l.own, l.share)
+             RETURNING r.parked_reason"
+        )
+    });
+    let statement = client.prepare_cached(&SQL).await?;
+    let row = client
+        .query_opt(&statement, &[&run_id, &WOKEN_HOLD_S])
+        .await?;
+    Ok(row.map(|row| {
+        if row.get::<_, Option<String>>(0).as_deref() == Some("fair_share") {
+            ParkReason::FairShare
+        } else {
+            ParkReason::ProjectLimit
+        }
+    }))
 }
 
 /// Parks the run for `reason`; `false` when it was cancelled or ended

@@ -75,7 +75,13 @@ pub fn shares(slots: i64, demands: &[Demand]) -> Vec<(Uuid, i64)> {
         part.1 += 1;
         spare -= 1;
     }
-    parts.into_iter().map(|(id, n, _)| (id, n.max(1))).collect()
+    // A share of every slot holds nothing back (a lone project with a
+    // backlog): no row, so its claims keep the fast path.
+    parts
+        .into_iter()
+        .map(|(id, n, _)| (id, n.max(1)))
+        .filter(|(_, n)| *n < slots)
+        .collect()
 }
 
 /// Live workers' slots and each project's demand, then the shares written
@@ -177,6 +183,12 @@ mod tests {
     fn no_contention_no_shares() {
         assert!(shares(16, &[demand(1, 1, 10), demand(2, 1, 6)]).is_empty());
         assert!(shares(16, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_lone_project_with_a_backlog_gets_no_share() {
+        assert!(shares(16, &[demand(1, 1, 5000)]).is_empty());
+        assert!(shares(16, &[demand(1, 1, 5000), demand(2, 1, 0)]).is_empty());
     }
 
     #[test]
