@@ -12,6 +12,7 @@
 //! - [`api`]: the HTTP calls; [`load`]: submitting with C connections;
 //! - [`poll`]: waiting, verifying and reading timestamps from PostgreSQL;
 //! - [`cpu`]: CPU attribution from `/proc`; [`rabbitmq`]: the management api;
+//! - [`pg_work`]: PostgreSQL's work per run (`pg_stat_database`, `pg_stat_statements`);
 //! - [`stats`]: percentiles; [`report`]: the JSON line and the table;
 //! - [`scenarios`]: lifecycle-5, scale-out, idle-pickup, backlog-drain, fairness.
 
@@ -20,6 +21,7 @@ mod args;
 mod cpu;
 mod environment;
 mod load;
+mod pg_work;
 mod poll;
 mod rabbitmq;
 mod report;

@@ -3,6 +3,7 @@
 //! stderr. Pure formatting: the figures are computed by the scenarios.
 
 use crate::cpu::CpuUsage;
+use crate::pg_work::PgWork;
 use crate::stats::{Summary, round};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -138,6 +139,8 @@ pub struct Lifecycle {
     pub submit_machine_busy: f64,
     /// CPU over submission + execution.
     pub cpu: Cpu,
+    /// PostgreSQL's work per run over submission + execution.
+    pub pg: PgWork,
     /// Code and time.
     #[serde(flatten)]
     pub meta: Meta,
@@ -210,6 +213,8 @@ pub struct BacklogDrain {
     pub rss_mb: Rss,
     /// CPU while draining.
     pub cpu: Cpu,
+    /// PostgreSQL's work per run from the first submission to the last finish.
+    pub pg: PgWork,
     /// Code and time.
     #[serde(flatten)]
     pub meta: Meta,
@@ -360,6 +365,7 @@ impl Report {
                 );
                 t.row("cpu (drain)", cpu_line(&r.cpu));
                 t.row("saturated", r.cpu.saturated.clone());
+                pg_rows(&mut t, &r.pg);
             }
             Report::Fairness(r) => fairness_rows(&mut t, r),
         }
@@ -439,6 +445,56 @@ fn lifecycle_rows(t: &mut Table, r: &Lifecycle) {
     );
     t.row("cpu (cores)", cpu_line(&r.cpu));
     t.row("saturated", r.cpu.saturated.clone());
+    pg_rows(t, &r.pg);
+}
+
+fn pg_rows(t: &mut Table, pg: &PgWork) {
+    t.row(
+        "pg per run",
+        format!(
+            "{:.2} xact ({:.2} rolled back), rows ins {:.2} upd {:.2} del {:.2}, blks read {:.2}",
+            pg.xact_commit_per_run,
+            pg.xact_rollback_per_run,
+            pg.rows_inserted_per_run,
+            pg.rows_updated_per_run,
+            pg.rows_deleted_per_run,
+            pg.blks_read_per_run
+        ),
+    );
+    t.row(
+        "pg cost per run",
+        format!(
+            "{:.3} CPU ms (all postgres processes), {:.2} KiB WAL (cluster-wide)",
+            pg.cpu_ms_per_run, pg.wal_kib_per_run
+        ),
+    );
+    match (&pg.statements, &pg.statements_unavailable) {
+        (Some(s), _) => {
+            t.row(
+                "pg statements",
+                format!(
+                    "{:.2} calls/run, {:.3} ms exec/run; by total time:",
+                    s.calls_per_run, s.exec_ms_per_run
+                ),
+            );
+            for top in &s.top {
+                t.row(
+                    &format!("  {:>4.1}%", top.share * 100.0),
+                    format!(
+                        "{:.2}/run, mean {:.3} ms: {}",
+                        top.calls_per_run, top.mean_ms, top.query
+                    ),
+                );
+            }
+        }
+        (None, reason) => t.row(
+            "pg statements",
+            format!(
+                "no profile: pg_stat_statements unavailable ({})",
+                reason.as_deref().unwrap_or("unknown")
+            ),
+        ),
+    }
 }
 
 fn pcts2(p: &P50P99) -> String {

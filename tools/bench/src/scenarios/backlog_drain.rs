@@ -7,6 +7,7 @@ use crate::args::Args;
 use crate::cpu::Sampler;
 use crate::environment::BenchEnv;
 use crate::load::{self, Batch};
+use crate::pg_work::Probe;
 use crate::poll;
 use crate::report::{BacklogDrain, Cpu, Meta, Rss};
 use crate::stats::round;
@@ -25,6 +26,10 @@ async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<
     let runs = args.runs();
     env.start_api().await?;
     eprintln!("bench: submitting {runs} runs with no worker running");
+    // PostgreSQL's work per run covers the runs' whole life, submission included;
+    // this sampler gives the postgres CPU over the same window.
+    let probe = Probe::start(&env.db).await?;
+    let whole_life = Sampler::start(env.roles());
     let load = load::submit(
         &env.base,
         &env.token,
@@ -45,7 +50,11 @@ async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<
     let sampler = Sampler::start(env.roles());
     poll::wait_terminal(&env.db, runs, &mut env.fleet).await?;
     let cpu = sampler.finish().await;
+    let whole_life_cpu = whole_life.finish().await;
     let (api_rss, worker_rss) = env.rss_mb();
+    // Stopped here so that their backends flush the statistics the probe reads.
+    env.fleet.stop_all().await;
+    let pg = probe.finish(&env.db, runs, &whole_life_cpu).await?;
     poll::verify(&env.db, runs).await?;
     let timings = poll::timings(&env.db).await?;
     Ok(BacklogDrain {
@@ -59,6 +68,7 @@ async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<
         drain_s: round(timings.started_to_finished_s, 2),
         rss_mb: Rss::new(api_rss, &worker_rss),
         cpu: Cpu::from(&cpu),
+        pg,
         meta,
     })
 }

@@ -8,6 +8,7 @@ use crate::args::Args;
 use crate::cpu::Sampler;
 use crate::environment::BenchEnv;
 use crate::load::{self, Batch};
+use crate::pg_work::Probe;
 use crate::poll;
 use crate::report::{Cpu, Lifecycle, Meta, Rss};
 use crate::stats::{Summary, round};
@@ -33,6 +34,7 @@ async fn measure(
         "bench: submitting {runs} runs through {} connections to {} worker(s)",
         args.connections, workers
     );
+    let probe = Probe::start(&env.db).await?;
     let sampler = Sampler::start(env.roles());
     let load = load::submit(
         &env.base,
@@ -53,6 +55,9 @@ async fn measure(
     poll::wait_terminal(&env.db, runs, &mut env.fleet).await?;
     let cpu = sampler.finish().await;
     let (api_rss, worker_rss) = env.rss_mb();
+    // Stopped here so that their backends flush the statistics the probe reads.
+    env.fleet.stop_all().await;
+    let pg = probe.finish(&env.db, runs, &cpu).await?;
     poll::verify(&env.db, runs).await?;
     let timings = poll::timings(&env.db).await?;
     Ok(Lifecycle {
@@ -72,6 +77,7 @@ async fn measure(
         client_cpu_s: round(load.client_cpu_s, 2),
         submit_machine_busy: round(load.machine_busy, 2),
         cpu: Cpu::from(&cpu),
+        pg,
         meta,
     })
 }
