@@ -2,7 +2,7 @@
 //! connections, workers) and where the system under test lives (binaries,
 //! PostgreSQL, RabbitMQ). Parsing only; nothing here touches a service.
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -11,6 +11,9 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "agent-runner-bench", version, about)]
 pub struct Args {
+    /// Instead of a bench: summarise two builds' runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// Runs to submit. Default per scenario: lifecycle-5 5000, scale-out 2000
     /// per step, idle-pickup 50, backlog-drain 20000; fairness: the big
     /// project's runs, 5000.
@@ -91,6 +94,20 @@ impl Args {
             Scenario::Fairness => 5000,
         })
     }
+}
+
+/// What the binary does other than running a scenario.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Compares two files of JSON lines (one build's runs each, as
+    /// `scripts/bench --compare-to` writes them): values, medians and the
+    /// ratios HEAD / BASE. Each build is named by its file's stem.
+    Compare {
+        /// The runs of the build compared against.
+        base: PathBuf,
+        /// The runs of the build under test.
+        head: PathBuf,
+    },
 }
 
 /// The workloads.
@@ -180,6 +197,16 @@ mod tests {
             "7",
         ]);
         assert_eq!(args.runs(), 7);
+    }
+
+    #[test]
+    fn compare_takes_the_base_then_the_head_file() {
+        let args = Args::parse_from(["agent-runner-bench", "compare", "a.jsonl", "b.jsonl"]);
+        let Some(Command::Compare { base, head }) = args.command else {
+            panic!("not the compare subcommand");
+        };
+        assert_eq!((base, head), ("a.jsonl".into(), "b.jsonl".into()));
+        assert!(Args::parse_from(["agent-runner-bench"]).command.is_none());
     }
 
     #[test]

@@ -14,10 +14,12 @@
 //! - [`cpu`]: CPU attribution from `/proc`; [`rabbitmq`]: the management api;
 //! - [`pg_work`]: PostgreSQL's work per run (`pg_stat_database`, `pg_stat_statements`);
 //! - [`stats`]: percentiles; [`report`]: the JSON line and the table;
+//! - [`compare`]: the `compare` subcommand, medians and ratios of two builds' runs;
 //! - [`scenarios`]: lifecycle-5, scale-out, idle-pickup, backlog-drain, fairness.
 
 mod api;
 mod args;
+mod compare;
 mod cpu;
 mod environment;
 mod load;
@@ -34,6 +36,15 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = args::Args::parse();
+    if let Some(args::Command::Compare { base, head }) = &args.command {
+        return match compare::run(base, head) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("bench: compare: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let report = match scenarios::run(&args).await {
         Ok(report) => report,
         Err(err) => {
