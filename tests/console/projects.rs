@@ -57,3 +57,42 @@ async fn a_runner_sees_the_projects_but_may_not_create_or_edit_them() {
     assert_eq!(c.browser.count("#project-create, .project-edit").await, 0);
     c.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_project_shows_its_tokens_against_its_budgets() {
+    let c = Console::signed_in(Role::Viewer).await;
+    let (status, body) = c
+        .api
+        .post(
+            "/v1/projects",
+            serde_json::json!({"name": "budgeted", "settings": {"token_budget_daily": 1000}}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let id: uuid::Uuid = body["id"].as_str().expect("id").parse().expect("uuid");
+    c.env
+        .sql(
+            "INSERT INTO project_usage (project_id, day, tokens, calls)
+             VALUES ($1, (clock_timestamp() AT TIME ZONE 'UTC')::date, 1500, 3)",
+            &[&id],
+        )
+        .await;
+    c.project("unbudgeted").await;
+    c.browser.goto("/ui/projects").await;
+    let usage = c
+        .browser
+        .wait_for_text(&format!("#usage-{id} .usage-today"), "tokens")
+        .await;
+    assert_eq!(usage, "today 1,500 tokens · 0 runs (budget 1,000)");
+    c.browser
+        .wait_for_text(&format!("#usage-{id} .usage-over"), "over its daily budget")
+        .await;
+    let month = c.browser.text(&format!("#usage-{id} .usage-month")).await;
+    assert_eq!(month, "this month 1,500 tokens · 0 runs");
+    assert_eq!(
+        c.browser.count(".usage-over").await,
+        1,
+        "only the budgeted one"
+    );
+    c.finish().await;
+}

@@ -1,11 +1,12 @@
-// Projects: the list the session may see; for admins a form to create one
-// and an editor for each project's repository, default branch and settings
+// Projects: the list the session may see, each with its token usage today
+// and this month against its budgets; for admins a form to create one and
+// an editor for each project's repository, default branch and settings
 // (JSON, merged key by key by the api; null removes a key).
 
 import { h, replace } from '../lib/dom.js';
 import { api } from '../lib/api.js';
 import { can } from '../lib/session.js';
-import { age, dateTime, json, shortId } from '../lib/format.js';
+import { age, count, dateTime, json, shortId } from '../lib/format.js';
 import { invalidate } from '../lib/projects.js';
 import { field, clearErrors, showError, parseObject } from '../components/fields.js';
 import { noticeArea, show } from '../components/notice.js';
@@ -78,6 +79,30 @@ function editor(project, onSaved, onClose) {
   return form;
 }
 
+// "1,234 tokens · 3 runs", and the budget when one is set.
+function period(usage, budget) {
+  const runs = usage.runs === 1 ? '1 run' : `${count(usage.runs)} runs`;
+  const text = `${count(usage.tokens)} tokens · ${runs}`;
+  return budget ? `${text} (budget ${count(budget)})` : text;
+}
+
+// Fills `slot` with the project's usage (GET /v1/projects/{id}/usage).
+async function showUsage(project, slot) {
+  try {
+    const data = await api.get(`/v1/projects/${project.id}/usage?days=1`);
+    const over = data.exceeded
+      ? h('span', { class: 'chip chip-warn usage-over' },
+        `over its ${data.exceeded.period === 'day' ? 'daily' : 'monthly'} budget`)
+      : null;
+    replace(slot,
+      h('div', { class: 'usage-today' }, 'today ', period(data.today, data.budget.daily)),
+      h('div', { class: 'usage-month muted' }, 'this month ', period(data.this_month, data.budget.monthly)),
+      over);
+  } catch (err) {
+    if (err.status !== 401) replace(slot, h('span', { class: 'muted' }, err.message));
+  }
+}
+
 export default {
   title: 'Projects',
   render(root) {
@@ -98,6 +123,8 @@ export default {
         }
         replace(list, projects.map((p) => {
           const slot = h('div', { class: 'editor-slot' });
+          const usage = h('dd', { class: 'project-usage', id: `usage-${p.id}` }, '…');
+          showUsage(p, usage);
           const settingsKeys = Object.keys(p.settings || {});
           const editButton = admin ? h('button', { type: 'button', class: 'btn btn-small project-edit' }, 'Edit') : null;
           editButton?.addEventListener('click', () => {
@@ -115,7 +142,8 @@ export default {
             h('dl', { class: 'meta' },
               h('div', { class: 'meta-item' }, h('dt', {}, 'Repository'), h('dd', { class: 'mono' }, p.repo_url || '—')),
               h('div', { class: 'meta-item' }, h('dt', {}, 'Default branch'), h('dd', {}, p.default_branch || '—')),
-              h('div', { class: 'meta-item' }, h('dt', {}, 'Settings'), h('dd', { class: 'mono' }, settingsKeys.length ? settingsKeys.join(', ') : '—'))),
+              h('div', { class: 'meta-item' }, h('dt', {}, 'Settings'), h('dd', { class: 'mono' }, settingsKeys.length ? settingsKeys.join(', ') : '—')),
+              h('div', { class: 'meta-item' }, h('dt', {}, 'Tokens'), usage)),
             slot);
         }));
       } catch (err) {

@@ -15,109 +15,35 @@
 //! What keeps the limit: every decision to start a limited run, and every
 //! wake, first takes the project's row lock and only then counts, in a later
 //! statement (so with a snapshot taken after the lock): a count sees every
-//! start, park and ending committed before it. A run counts from its claim
+//! start, park and ending committed before it (the one exception: a
+//! newcomer that finds its project full parks in one statement without the
+//! lock, and a wake it misses is made good by the api's scheduler pass). A
+//! run counts from its claim
 //! (RUNNING) until its attempt ends; a woken run holds its slot for
 //! [`WOKEN_HOLD_S`] so that a newcomer does not take it first. Among a
 //! project's waiting runs the higher `priority` starts first, then the
 //! older: a newcomer parks while a better-ranked run of its project is
 //! parked, and that one is woken instead.
+//!
+//! - [`limits`]: a project's limit as the SQL reads it, and the slots taken.
+//! - [`wakes`]: waking parked runs for a project's free slots.
+
+mod limits;
+mod wakes;
+
+pub(crate) use limits::{BUDGETED_SQL, OWN_LIMIT_SQL, SHARE_SQL};
+pub use limits::{ParkReason, WOKEN_HOLD_S, set_default_limit};
+pub use wakes::{projects_with_parked, wake};
 
 use crate::StoreError;
 use crate::claim::{self, Claim};
-use crate::outbox::Pending;
 use crate::usage;
 use agent_runner_domain::budget::{OverBudgetPolicy, TokenBudget};
 use deadpool_postgres::{GenericClient, Pool};
+use limits::{limit_of, taken};
 use serde_json::Value;
 use uuid::Uuid;
-
-/// Seconds a woken run holds its project's slot before its claim.
-pub const WOKEN_HOLD_S: f64 = 30.0;
-/// Most runs of a project with no limit (any more) woken at once.
-const UNLIMITED_WAKE_BATCH: i64 = 500;
-
-/// `settings.max_concurrent_runs` of project `p`, or the api's default; NULL
-/// when neither is set. Only a plain whole number counts (the api refuses
-/// others), so a bad stored value can never fail the claim.
-pub(crate) const OWN_LIMIT_SQL: &str = "COALESCE(
-    CASE WHEN p.settings->>'max_concurrent_runs' ~ '^[0-9]{1,9}$'
-         THEN (p.settings->>'max_concurrent_runs')::int END,
-    (SELECT default_max_concurrent_runs FROM scheduler_config))";
-/// Whether project `p` has a token budget.
-pub(crate) const BUDGETED_SQL: &str = "(COALESCE(jsonb_typeof(p.settings->'token_budget_daily'), '')
-      IN ('number') OR COALESCE(jsonb_typeof(p.settings->'token_budget_monthly'), '') IN ('number'))";
-/// The fair share of project `p` while projects contend; NULL otherwise.
-pub(crate) const SHARE_SQL: &str =
-    "(SELECT s.slots FROM project_shares s WHERE s.project_id = p.id)";
-
-/// Which rule holds a parked run back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParkReason {
-    /// The project's own (or the default) `max_concurrent_runs`.
-    ProjectLimit,
-    /// Its fair share of the workers while other projects wait.
-    FairShare,
-    /// Its token budget is used up (`over_budget: "wait"`).
-    Budget,
-}
-
-impl ParkReason {
-    /// The stored (and shown) name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ParkReason::ProjectLimit => "project_limit",
-            ParkReason::FairShare => "fair_share",
-            ParkReason::Budget => "budget",
-        }
-    }
-}
-
-/// A project's limit as the admission sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Limit {
-    slots: i64,
-    reason: ParkReason,
-}
-
-fn limit_of(own: Option<i32>, share: Option<i32>) -> Option<Limit> {
-    match (own, share) {
-        (None, None) => None,
-        (Some(own), Some(share)) if share < own => Some(Limit {
-            slots: share.into(),
-            reason: ParkReason::FairShare,
-        }),
-        (Some(own), _) => Some(Limit {
-            slots: own.into(),
-            reason: ParkReason::ProjectLimit,
-        }),
-        (None, Some(share)) => Some(Limit {
-            slots: share.into(),
-            reason: ParkReason::FairShare,
-        }),
-    }
-}
-
-/// How many of project's slots are taken: RUNNING runs and runs woken for a
-/// slot not claimed yet, leaving `except` out.
-async fn taken(
-    tx: &impl GenericClient,
-    project_id: Uuid,
-    except: Option<Uuid>,
-) -> Result<i64, StoreError> {
-    let row = tx
-        .query_one(
-            "SELECT (SELECT count(*) FROM runs
-                      WHERE project_id = $1 AND status = 'RUNNING'
-                        AND id IS DISTINCT FROM $2)
-                  + (SELECT count(*) FROM runs
-                      WHERE project_id = $1 AND woken_at IS NOT NULL
-                        AND woken_at > clock_timestamp() - make_interval(secs => $3)
-                        AND status IN ('QUEUED', 'RETRYING') AND id IS DISTINCT FROM $2)",
-            &[&project_id, &except, &WOKEN_HOLD_S],
-        )
-        .await?;
-    Ok(row.get(0))
-}
+use wakes::wake_in;
 
 /// The claim of a run whose project has a limit: starts it when the project
 /// has a free slot and no better-ranked run of it is parked; parks it
@@ -296,7 +222,11 @@ async fn park(
 
 /// Fails a run that would start over its project's budget
 /// (`over_budget: "fail"`); `false` when it was cancelled or ended meanwhile.
-async fn fail(tx: &impl GenericClient, run_id: Uuid, error: &str) -> Result<bool, StoreError> {
+pub(super) async fn fail(
+    tx: &impl GenericClient,
+    run_id: Uuid,
+    error: &str,
+) -> Result<bool, StoreError> {
     let n = tx
         .execute(
             "WITH r AS (
@@ -323,143 +253,4 @@ async fn settled(tx: &impl GenericClient, run_id: Uuid) -> Result<Claim, StoreEr
         claim::Settled::Done(claim) => claim,
         claim::Settled::Limited => Claim::LeaseLive,
     })
-}
-
-/// Wakes as many of the project's parked runs as it has free slots (best
-/// ranked first): each gets an outbox row, returned for the caller to
-/// publish (the relay publishes it otherwise).
-pub async fn wake(pool: &Pool, project_id: Uuid) -> Result<Vec<Pending>, StoreError> {
-    let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
-    let row = tx
-        .query_opt(
-            &format!(
-                "SELECT {OWN_LIMIT_SQL}, {SHARE_SQL}, p.settings, p.name FROM projects p
-                 WHERE p.id = $1 FOR NO KEY UPDATE OF p"
-            ),
-            &[&project_id],
-        )
-        .await?;
-    let Some(row) = row else {
-        return Ok(Vec::new());
-    };
-    let budget = TokenBudget::from_settings(&row.get::<_, Value>(2)).unwrap_or_default();
-    if let Some(over) = usage::over_budget_in(&tx, project_id, &budget).await? {
-        // Whatever woke would only park again; with `over_budget` now
-        // "fail", the runs waiting for the budget fail as a newcomer would.
-        if budget.over_budget == OverBudgetPolicy::Fail {
-            let name: String = row.get(3);
-            let error = format!("project {name} is {over}");
-            let parked = tx
-                .query(
-                    "SELECT id FROM runs WHERE project_id = $1 AND parked_reason = 'budget'
-                       AND status IN ('QUEUED', 'RETRYING')",
-                    &[&project_id],
-                )
-                .await?;
-            for run in &parked {
-                fail(&tx, run.get(0), &error).await?;
-            }
-        }
-        tx.commit().await?;
-        return Ok(Vec::new());
-    }
-    let free = match limit_of(row.get(0), row.get(1)) {
-        Some(limit) => limit.slots - taken(&tx, project_id, None).await?,
-        None => UNLIMITED_WAKE_BATCH,
-    };
-    let woken = if free > 0 {
-        wake_in(&tx, project_id, free).await?
-    } else {
-        Vec::new()
-    };
-    tx.commit().await?;
-    Ok(woken)
-}
-
-/// The projects that have parked runs.
-pub async fn projects_with_parked(pool: &Pool) -> Result<Vec<Uuid>, StoreError> {
-    let client = pool.get().await?;
-    let rows = client
-        .query(
-            "SELECT DISTINCT project_id FROM runs
-             WHERE parked_at IS NOT NULL AND status IN ('QUEUED', 'RETRYING')",
-            &[],
-        )
-        .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
-}
-
-/// Wakes up to `n` parked runs of the project, inside the caller's
-/// transaction (which holds the project's lock).
-async fn wake_in(
-    tx: &impl GenericClient,
-    project_id: Uuid,
-    n: i64,
-) -> Result<Vec<Pending>, StoreError> {
-    let rows = tx
-        .query(
-            "WITH w AS (
-                SELECT id FROM runs
-                WHERE project_id = $1 AND parked_at IS NOT NULL
-                  AND status IN ('QUEUED', 'RETRYING') AND NOT cancel_requested
-                ORDER BY priority DESC, id LIMIT $2 FOR UPDATE SKIP LOCKED),
-             u AS (
-                UPDATE runs SET parked_at = NULL, parked_reason = NULL,
-                       woken_at = clock_timestamp(), updated_at = clock_timestamp()
-                FROM w WHERE runs.id = w.id
-                RETURNING runs.id, runs.attempt, runs.priority)
-             INSERT INTO outbox (run_id, attempt)
-             SELECT id, attempt + 1 FROM u ORDER BY priority DESC, id
-             RETURNING id, run_id, attempt",
-            &[&project_id, &n],
-        )
-        .await?;
-    Ok(rows
-        .iter()
-        .map(|row| Pending {
-            id: row.get(0),
-            run_id: row.get(1),
-            attempt: row.get(2),
-            project_id,
-            traceparent: None,
-        })
-        .collect())
-}
-
-/// Writes the api's default limit for projects that set none.
-pub async fn set_default_limit(pool: &Pool, limit: Option<u32>) -> Result<(), StoreError> {
-    let limit = limit.map(|n| i32::try_from(n).unwrap_or(i32::MAX));
-    let client = pool.get().await?;
-    client
-        .execute(
-            "UPDATE scheduler_config SET default_max_concurrent_runs = $1, updated_at = now()
-             WHERE default_max_concurrent_runs IS DISTINCT FROM $1",
-            &[&limit],
-        )
-        .await?;
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_smaller_of_the_own_limit_and_the_share_holds() {
-        assert_eq!(limit_of(None, None), None);
-        let own = |slots| Limit {
-            slots,
-            reason: ParkReason::ProjectLimit,
-        };
-        let share = |slots| Limit {
-            slots,
-            reason: ParkReason::FairShare,
-        };
-        assert_eq!(limit_of(Some(2), None), Some(own(2)));
-        assert_eq!(limit_of(None, Some(5)), Some(share(5)));
-        assert_eq!(limit_of(Some(2), Some(5)), Some(own(2)));
-        assert_eq!(limit_of(Some(5), Some(2)), Some(share(2)));
-        assert_eq!(limit_of(Some(3), Some(3)), Some(own(3)));
-    }
 }
