@@ -98,8 +98,12 @@ impl From<&CpuUsage> for Cpu {
 /// When and on what code the bench ran.
 #[derive(Debug, Clone, Serialize)]
 pub struct Meta {
-    /// `git rev-parse --short HEAD`, `-dirty` with uncommitted changes.
+    /// `git rev-parse --short HEAD` of the bench client's checkout, `-dirty`
+    /// with uncommitted changes.
     pub git_rev: String,
+    /// Where the api and worker binaries came from (with `--compare-to`, not
+    /// always the build of `git_rev`).
+    pub bin_dir: String,
     /// Start of the bench, RFC 3339 UTC.
     pub started_at: String,
 }

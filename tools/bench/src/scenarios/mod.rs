@@ -17,7 +17,7 @@ use std::future::Future;
 
 /// Runs the scenario `args` asks for.
 pub async fn run(args: &Args) -> anyhow::Result<Report> {
-    let meta = meta();
+    let meta = meta(args);
     Ok(match args.scenario {
         Scenario::Lifecycle5 => {
             Report::Lifecycle(lifecycle::run(args, args.runs(), args.workers, meta).await?)
@@ -70,9 +70,10 @@ fn ensure_all_accepted(load: &LoadOutcome, runs: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn meta() -> Meta {
+fn meta(args: &Args) -> Meta {
     Meta {
         git_rev: git_rev(),
+        bin_dir: args.bin_dir.display().to_string(),
         started_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     }
 }
