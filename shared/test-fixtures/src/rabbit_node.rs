@@ -121,6 +121,9 @@ impl RabbitNode {
             .env("RABBITMQ_ENABLED_PLUGINS_FILE", dir.join("enabled_plugins"))
             .env("RABBITMQ_PID_FILE", dir.join("pid"))
             .env("RABBITMQ_CONF_ENV_FILE", dir.join("rabbitmq-env.conf"))
+            // Erlang writes crash dumps (MnesiaCore.*, erl_crash.dump) to its
+            // working directory: keep them in the node's own.
+            .current_dir(dir)
             .stdin(Stdio::null());
         command
     }
