@@ -113,9 +113,19 @@ async fn a_limited_project_never_exceeds_its_limit_and_another_project_goes_firs
     assert_eq!(run["status"], "QUEUED", "{run}");
     assert_eq!(run["waiting"]["reason"], "project_limit", "{run}");
     assert_eq!(run["waiting"]["limit"], 2, "{run}");
+    let ahead = run["waiting"]["position"].as_i64().expect("position");
+    assert!(ahead > 300, "{run}");
+    let (_, project) = api.get(&format!("/v1/projects/{big}")).await;
+    let name = project["name"].as_str().expect("name");
     let detail = run["waiting"]["detail"].as_str().expect("detail");
-    assert!(detail.contains("concurrency limit"), "{detail}");
-    assert!(run["waiting"]["position"].as_i64().expect("position") > 300);
+    let running = run["waiting"]["running"].as_i64().expect("running");
+    assert_eq!(
+        detail,
+        format!(
+            "project {name} is at its concurrency limit: {running} of 2 running, and {ahead} runs \
+             of the project are ahead of this one"
+        )
+    );
 
     wait_until(
         "every big run finished",

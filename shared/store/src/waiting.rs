@@ -130,6 +130,15 @@ fn runs(n: i64) -> String {
     }
 }
 
+/// How many of the project's parked runs start before this one, in words.
+fn ahead_of(n: i64) -> String {
+    match n {
+        0 => "no run of the project is ahead of this one".to_owned(),
+        1 => "1 run of the project is ahead of this one".to_owned(),
+        n => format!("{n} runs of the project are ahead of this one"),
+    }
+}
+
 /// Why a parked run waits: its project's limit or share, how many of its
 /// runs run, and how many of its parked runs start first.
 async fn parked(pool: &Pool, id: Uuid) -> Result<Option<Waiting>, StoreError> {
@@ -175,8 +184,8 @@ async fn parked(pool: &Pool, id: Uuid) -> Result<Option<Waiting>, StoreError> {
             reason: "budget",
             detail: format!(
                 "project {project} {why}; it starts when the budget has room again (a new UTC \
-                 day or month, or a higher budget); {} of its runs start before this one",
-                runs(ahead)
+                 day or month, or a higher budget), and {}",
+                ahead_of(ahead)
             ),
             position: Some(ahead),
             ..Waiting::default()
@@ -188,13 +197,14 @@ async fn parked(pool: &Pool, id: Uuid) -> Result<Option<Waiting>, StoreError> {
     let slots = limit.map_or_else(|| "?".to_owned(), |n| n.to_string());
     let detail = if fair {
         format!(
-            "project {project} is at its fair share of the workers while other projects wait:              {running} of {slots} running; {} of its runs start before this one",
-            runs(ahead)
+            "project {project} is at its fair share of the workers while other projects wait: \
+             {running} of {slots} running, and {}",
+            ahead_of(ahead)
         )
     } else {
         format!(
-            "project {project} is at its concurrency limit: {running} of {slots} running; {}              of its runs start before this one",
-            runs(ahead)
+            "project {project} is at its concurrency limit: {running} of {slots} running, and {}",
+            ahead_of(ahead)
         )
     };
     Ok(Some(Waiting {
