@@ -52,14 +52,14 @@ pub enum Claim {
 
 /// The claim: one guarded update that also writes RUN_STARTED and reads the
 /// run's project and follow-up messages. `guarded`: only when the run's
-/// project has no limit (or the run already holds its slot, RUNNING with an
-/// expired lease); the others go through [`admission`].
+/// project has no limit and no budget; the others go through
+/// [`admission`].
 fn claim_sql(guarded: bool) -> String {
     let guard = if guarded {
         format!(
-            "AND (status = 'RUNNING' OR NOT EXISTS (
+            "AND NOT EXISTS (
                     SELECT 1 FROM projects p WHERE p.id = runs.project_id
-                      AND (COALESCE({own}, {share}) IS NOT NULL OR {budgeted})))",
+                      AND (COALESCE({own}, {share}) IS NOT NULL OR {budgeted}))",
             own = admission::OWN_LIMIT_SQL,
             share = admission::SHARE_SQL,
             budgeted = admission::BUDGETED_SQL,
@@ -85,14 +85,10 @@ fn claim_sql(guarded: bool) -> String {
                    jsonb_build_object('worker_id', $2::text, 'attempt', attempt)
             FROM r)
          SELECT {run_cols}, {project_cols},
-                ARRAY(SELECT m.body FROM run_messages m WHERE m.run_id = r.id ORDER BY m.id),
-                COALESCE({own}, {share}) IS NOT NULL OR {budgeted}
+                ARRAY(SELECT m.body FROM run_messages m WHERE m.run_id = r.id ORDER BY m.id)
          FROM r JOIN projects p ON p.id = r.project_id",
         run_cols = prefixed(runs::COLUMNS, "r"),
         project_cols = prefixed(projects::COLUMNS, "p"),
-        own = admission::OWN_LIMIT_SQL,
-        share = admission::SHARE_SQL,
-        budgeted = admission::BUDGETED_SQL,
     )
 }
 
@@ -145,7 +141,7 @@ pub(crate) async fn claim_in(
         run: Box::new(Run::from_row_at(&row, 0)),
         project: Box::new(Project::from_row_at(&row, runs::COLUMN_COUNT)),
         messages: row.get(runs::COLUMN_COUNT + projects::COLUMN_COUNT),
-        limited: admitted || row.get::<_, bool>(runs::COLUMN_COUNT + projects::COLUMN_COUNT + 1),
+        limited: admitted,
     }))
 }
 
@@ -180,7 +176,11 @@ pub(crate) async fn settle(
             finish_orphaned_cancel(client, run_id).await?;
             Claim::Cancelled
         }
+        // Claimable but not by the fast path: its project has a limit or a
+        // budget (a RUNNING run whose lease expired is taken over there too,
+        // so that its ending wakes the project's parked runs).
         "QUEUED" | "RETRYING" => return Ok(Settled::Limited),
+        "RUNNING" if live == Some(false) => return Ok(Settled::Limited),
         "RUNNING" => Claim::LeaseLive,
         _ => Claim::Finished,
     }))
