@@ -7,6 +7,7 @@
 //!
 //! - [`config`]: the api's settings from the environment.
 //! - [`app`]: [`Application::build`] and [`Application::run_until_stopped`].
+//! - [`submits`]: group commit of submissions, many runs per statement.
 //! - [`outbox`]: publishing what the outbox holds: the request's fast path,
 //!   the sent marks, the relay.
 //! - [`background`]: the services that run beside the requests: the
@@ -34,6 +35,7 @@ pub mod outbox;
 pub mod routes;
 pub mod run_requests;
 pub mod state;
+pub mod submits;
 
 pub use app::Application;
 pub use config::ApiConfig;

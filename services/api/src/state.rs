@@ -7,6 +7,7 @@ use crate::http::auth_throttle::AuthThrottle;
 use crate::metrics::ApiMetrics;
 use crate::outbox::relay::RelayWaker;
 use crate::outbox::sent_marks::SentMarks;
+use crate::submits::Submits;
 use agent_runner_store::Pool;
 use std::sync::Arc;
 
@@ -15,6 +16,8 @@ use std::sync::Arc;
 pub struct AppState {
     /// Postgres pool.
     pub pool: Pool,
+    /// Creates runs, many per statement.
+    pub submits: Submits,
     /// RabbitMQ link.
     pub broker: Broker,
     /// Wakes the outbox relay when a fast-path publish failed.

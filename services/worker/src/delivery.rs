@@ -13,7 +13,7 @@ use agent_runner_domain::JobMessage;
 use agent_runner_queue::acks::{ack, nack_requeue};
 use agent_runner_queue::lapin::message::Delivery;
 use agent_runner_queue::{JobProperties, Publisher};
-use agent_runner_store::claim::{self, Claim};
+use agent_runner_store::claim::Claim;
 use agent_runner_store::outbox;
 use agent_runner_telemetry::{TraceParent, spans};
 use std::time::{Duration, Instant};
@@ -73,9 +73,7 @@ impl Handler {
     async fn handle_run(&self, delivery: Delivery, msg: JobMessage, trace: TraceParent) {
         let run_id = msg.run_id();
         let claim_began = Instant::now();
-        let claimed =
-            with_db_retry(|| claim::claim(&self.state.pool, run_id, &self.worker_id, self.lease_s))
-                .await;
+        let claimed = with_db_retry(|| self.state.writes.claim(run_id)).await;
         let (run, project, messages, limited) = match claimed {
             Ok(Claim::Claimed {
                 run,

@@ -244,7 +244,9 @@ impl Executor {
         dead_letter: Option<DeadLetterReason>,
     ) -> Disposition {
         let committed = with_db_retry(|| {
-            attempt::finish(&self.state.pool, run.id, run.attempt, pending, &ending)
+            self.state
+                .writes
+                .finish(run.id, run.attempt, pending, &ending)
         })
         .await;
         match committed {

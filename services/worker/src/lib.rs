@@ -28,7 +28,9 @@
 //! - [`inspection`]: keeping other processes of the worker's user out of its
 //!   environment and memory.
 //! - [`metrics`]: the worker's Prometheus metrics.
-//! - [`state`]: the handles the parts share (pool, metrics, retry tiers).
+//! - [`state`]: the handles the parts share (pool, metrics, retry tiers,
+//!   batched writes).
+//! - [`writes`]: claims and endings, many per statement when they meet.
 
 pub mod agents;
 pub mod cancel_listener;
@@ -50,6 +52,7 @@ pub mod sink;
 pub mod state;
 pub mod wakes;
 pub mod worker;
+pub mod writes;
 
 pub use config::WorkerConfig;
 pub use review::ReviewSettings;

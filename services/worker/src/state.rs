@@ -1,8 +1,9 @@
 //! What the parts of a worker share: the database pool, the worker's
-//! metrics and the retry tiers. Cheap to clone; built once by
+//! metrics, the retry tiers and the batched claims and endings. Cheap to clone; built once by
 //! [`crate::Worker`] and handed to each part that needs it.
 
 use crate::metrics::WorkerMetrics;
+use crate::writes::Writes;
 use agent_runner_queue::RetryTiers;
 use agent_runner_store::Pool;
 
@@ -15,4 +16,6 @@ pub struct WorkerState {
     pub metrics: WorkerMetrics,
     /// Retry delay tiers.
     pub tiers: RetryTiers,
+    /// Claims and endings, batched.
+    pub writes: Writes,
 }

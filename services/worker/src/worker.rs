@@ -168,6 +168,7 @@ impl Worker {
                 pool: self.pool.clone(),
                 tiers: tiers.clone(),
                 metrics,
+                writes: crate::writes::Writes::start(self.pool.clone(), &worker_id, lease_s),
             },
             agents: self.agents,
             inflight: inflight.clone(),

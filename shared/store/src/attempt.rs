@@ -96,7 +96,7 @@ impl Ending {
         }
     }
 
-    fn event(&self, attempt: i32) -> (EventKind, Value) {
+    pub(crate) fn event(&self, attempt: i32) -> (EventKind, Value) {
         match self {
             Ending::Completed { .. } => (EventKind::RunCompleted, json!({"attempt": attempt})),
             Ending::AwaitingApproval { .. } => {

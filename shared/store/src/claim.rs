@@ -50,33 +50,45 @@ pub enum Claim {
     NotFound,
 }
 
+/// The fast path's guard: the run's project has no limit, no fair share
+/// and no budget (the others go through [`admission`]).
+pub(crate) static FAST_PATH_GUARD: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "AND NOT EXISTS (
+                SELECT 1 FROM projects p WHERE p.id = runs.project_id
+                  AND (COALESCE({own}, {share}) IS NOT NULL OR {budgeted}))",
+        own = admission::OWN_LIMIT_SQL,
+        share = admission::SHARE_SQL,
+        budgeted = admission::BUDGETED_SQL,
+    )
+});
+
+/// The run is claimable by a new attempt, as the claim statements test it.
+pub(crate) const CLAIMABLE_SQL: &str = "NOT cancel_requested
+              AND (status IN ('QUEUED', 'RETRYING')
+                   OR (status = 'RUNNING' AND lease_until < clock_timestamp()))";
+
+/// The columns the claim sets, as the claim statements write them.
+pub(crate) const CLAIM_SET_SQL: &str = "status = 'RUNNING', attempt = attempt + 1, worker_id = $2,
+                   lease_until = clock_timestamp() + make_interval(secs => $3),
+                   started_at = COALESCE(started_at, clock_timestamp()),
+                   parked_at = NULL, parked_reason = NULL, woken_at = NULL,
+                   last_seq = last_seq + 1, updated_at = clock_timestamp()";
+
 /// The claim: one guarded update that also writes RUN_STARTED and reads the
 /// run's project and follow-up messages. `guarded`: only when the run's
 /// project has no limit and no budget; the others go through
 /// [`admission`].
 fn claim_sql(guarded: bool) -> String {
     let guard = if guarded {
-        format!(
-            "AND NOT EXISTS (
-                    SELECT 1 FROM projects p WHERE p.id = runs.project_id
-                      AND (COALESCE({own}, {share}) IS NOT NULL OR {budgeted}))",
-            own = admission::OWN_LIMIT_SQL,
-            share = admission::SHARE_SQL,
-            budgeted = admission::BUDGETED_SQL,
-        )
+        FAST_PATH_GUARD.as_str()
     } else {
-        String::new()
+        ""
     };
     format!(
         "WITH r AS (
-            UPDATE runs SET status = 'RUNNING', attempt = attempt + 1, worker_id = $2,
-                   lease_until = clock_timestamp() + make_interval(secs => $3),
-                   started_at = COALESCE(started_at, clock_timestamp()),
-                   parked_at = NULL, parked_reason = NULL, woken_at = NULL,
-                   last_seq = last_seq + 1, updated_at = clock_timestamp()
-            WHERE id = $1 AND NOT cancel_requested
-              AND (status IN ('QUEUED', 'RETRYING')
-                   OR (status = 'RUNNING' AND lease_until < clock_timestamp()))
+            UPDATE runs SET {CLAIM_SET_SQL}
+            WHERE id = $1 AND {CLAIMABLE_SQL}
               {guard}
             RETURNING *),
          e AS (
@@ -186,7 +198,7 @@ pub(crate) async fn settle(
     }))
 }
 
-fn prefixed(columns: &str, table: &str) -> String {
+pub(crate) fn prefixed(columns: &str, table: &str) -> String {
     columns
         .split(',')
         .map(|c| format!("{table}.{}", c.trim()))

@@ -19,6 +19,8 @@
 //! - [`admission`]: per-project limits at the claim: start now, or wait parked and be woken.
 //! - [`fair_share`]: the weighted share of the workers each contending project may use.
 //! - [`attempt`]: the fenced writes of an attempt (events, ending, retry).
+//! - [`batch`]: the hot path's writes for many runs per statement (submits,
+//!   claims, endings), each answering as its one-run counterpart.
 //!
 //! Every state change is one SQL statement guarded by the expected state (and
 //! attempt): the database, never the process, decides who won.
@@ -27,6 +29,7 @@ pub mod access;
 pub mod admission;
 pub mod allowance;
 pub mod attempt;
+pub mod batch;
 pub mod branches;
 pub mod claim;
 mod error;

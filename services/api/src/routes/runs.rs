@@ -91,12 +91,11 @@ pub async fn create(
         idempotency,
         traceparent: Some(trace.0.to_header()),
     };
-    let created = runs::create(&state.pool, &new)
-        .await
-        .map_err(|err| match err {
-            agent_runner_store::StoreError::MissingReference(_) => unknown_project(new.project_id),
-            other => other.into(),
-        })?;
+    let project_id = new.project_id;
+    let created = state.submits.create(new).await.map_err(|err| match err {
+        agent_runner_store::StoreError::MissingReference(_) => unknown_project(project_id),
+        other => other.into(),
+    })?;
     match created {
         Created::New { run, outbox_id } => {
             fast_path::publish(&state, &run, outbox_id, &trace).await;

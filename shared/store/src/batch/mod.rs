@@ -1,0 +1,162 @@
+//! Natural batching for the hot-path writes: callers hand in one item each
+//! and wait for its answer, while a few statements at a time write what has
+//! gathered meanwhile.
+//!
+//! The window adapts by itself: a batch leaves as soon as a statement slot is
+//! free, holding whatever was queued at that moment, so a lone item is never
+//! held back waiting for company, and items only gather while every slot is
+//! busy, that is while PostgreSQL is the bound. Each item's answer is its own:
+//! a batch function returns one answer per item, in order, and is expected to
+//! isolate a bad item (run the items one by one when the batch statement
+//! fails) rather than fail the rest.
+//!
+//! The batch writes of the hot path, each answering every item exactly as
+//! its one-at-a-time counterpart would:
+//! - [`submits`]: runs submitted together (the api's group commit).
+//! - [`claims`]: deliveries claimed together (the worker's fast-path claim).
+//! - [`endings`]: attempts ending together (the worker's completer).
+
+pub mod claims;
+pub mod endings;
+pub mod submits;
+
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// The batcher has stopped (its runtime is shutting down): do the work
+/// without it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stopped;
+
+type Job<I, O> = (I, oneshot::Sender<O>);
+
+/// Hands items to the batching task; cheap to clone.
+pub struct Batcher<I, O> {
+    tx: mpsc::UnboundedSender<Job<I, O>>,
+}
+
+impl<I, O> Clone for Batcher<I, O> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
+    /// Starts the batching task: at most `slots` batches in flight at once,
+    /// each of at most `max_batch` items, written by `write`, which returns
+    /// one answer per item in the order given. The task ends when every
+    /// handle is dropped.
+    pub fn start<F, Fut>(slots: usize, max_batch: usize, write: F) -> Self
+    where
+        F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Vec<O>> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(gather(rx, slots.max(1), max_batch.max(1), write));
+        Self { tx }
+    }
+
+    /// Writes `item` in the next batch and waits for its answer.
+    pub async fn call(&self, item: I) -> Result<O, Stopped> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send((item, tx)).map_err(|_| Stopped)?;
+        rx.await.map_err(|_| Stopped)
+    }
+}
+
+async fn gather<I, O, F, Fut>(
+    mut rx: mpsc::UnboundedReceiver<Job<I, O>>,
+    slots: usize,
+    max_batch: usize,
+    write: F,
+) where
+    I: Send + 'static,
+    O: Send + 'static,
+    F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Vec<O>> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(slots));
+    let mut jobs = Vec::with_capacity(max_batch);
+    loop {
+        // Wait for a free slot first: items arriving meanwhile gather.
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        if rx.recv_many(&mut jobs, max_batch).await == 0 {
+            return;
+        }
+        let (items, answers): (Vec<I>, Vec<oneshot::Sender<O>>) = jobs.drain(..).unzip();
+        let written = write(items);
+        tokio::spawn(async move {
+            let outs = written.await;
+            debug_assert_eq!(outs.len(), answers.len(), "one answer per item");
+            for (out, answer) in outs.into_iter().zip(answers) {
+                // The caller may have gone (its request was dropped).
+                let _ = answer.send(out);
+            }
+            drop(slot);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_lone_item_goes_at_once_and_busy_slots_gather_the_rest() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let seen = sizes.clone();
+        let batcher = Batcher::start(1, 100, move |items: Vec<u32>| {
+            seen.lock().unwrap().push(items.len());
+            async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                items.into_iter().map(|i| i * 2).collect()
+            }
+        });
+        assert_eq!(batcher.call(1).await, Ok(2));
+        let calls: Vec<_> = (0..10)
+            .map(|i| {
+                let b = batcher.clone();
+                tokio::spawn(async move { b.call(i).await })
+            })
+            .collect();
+        let mut outs = Vec::new();
+        for call in calls {
+            outs.push(call.await.unwrap().unwrap());
+        }
+        assert_eq!(outs, (0..10).map(|i| i * 2).collect::<Vec<_>>());
+        let sizes = sizes.lock().unwrap().clone();
+        assert_eq!(sizes[0], 1, "the lone item went alone");
+        assert!(
+            sizes.len() < 11,
+            "items that waited for the slot went together: {sizes:?}"
+        );
+        assert_eq!(sizes.iter().sum::<usize>(), 11);
+    }
+
+    #[tokio::test]
+    async fn a_batch_never_exceeds_its_size() {
+        let sizes = Arc::new(Mutex::new(Vec::new()));
+        let seen = sizes.clone();
+        let batcher = Batcher::start(1, 3, move |items: Vec<u32>| {
+            seen.lock().unwrap().push(items.len());
+            async move { items }
+        });
+        let calls: Vec<_> = (0..10)
+            .map(|i| {
+                let b = batcher.clone();
+                tokio::spawn(async move { b.call(i).await })
+            })
+            .collect();
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        assert!(sizes.lock().unwrap().iter().all(|&n| n <= 3));
+    }
+}
