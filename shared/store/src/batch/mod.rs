@@ -113,7 +113,7 @@ mod tests {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let seen = sizes.clone();
         let batcher = Batcher::start(1, 100, move |items: Vec<u32>| {
-            seen.lock().unwrap().push(items.len());
+            seen.lock().expect("lock").push(items.len());
             async move {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 items.into_iter().map(|i| i * 2).collect()
@@ -128,10 +128,10 @@ mod tests {
             .collect();
         let mut outs = Vec::new();
         for call in calls {
-            outs.push(call.await.unwrap().unwrap());
+            outs.push(call.await.expect("task").expect("answer"));
         }
         assert_eq!(outs, (0..10).map(|i| i * 2).collect::<Vec<_>>());
-        let sizes = sizes.lock().unwrap().clone();
+        let sizes = sizes.lock().expect("lock").clone();
         assert_eq!(sizes[0], 1, "the lone item went alone");
         assert!(
             sizes.len() < 11,
@@ -145,7 +145,7 @@ mod tests {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let seen = sizes.clone();
         let batcher = Batcher::start(1, 3, move |items: Vec<u32>| {
-            seen.lock().unwrap().push(items.len());
+            seen.lock().expect("lock").push(items.len());
             async move { items }
         });
         let calls: Vec<_> = (0..10)
@@ -155,8 +155,8 @@ mod tests {
             })
             .collect();
         for call in calls {
-            call.await.unwrap().unwrap();
+            call.await.expect("task").expect("answer");
         }
-        assert!(sizes.lock().unwrap().iter().all(|&n| n <= 3));
+        assert!(sizes.lock().expect("lock").iter().all(|&n| n <= 3));
     }
 }
