@@ -5,6 +5,7 @@ mod amqp_tls;
 mod api_metrics;
 mod api_shutdown;
 mod authorization;
+mod batching;
 mod cancel_and_retry;
 mod cancel_races;
 mod cli;
