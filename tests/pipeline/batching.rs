@@ -3,17 +3,21 @@
 //! duplicate delivery or a run whose project was deleted answers each of
 //! them exactly as the one-run write does alone (the same answer, the same
 //! run row and timeline, on twin runs), the good items of a batch share one
-//! transaction (one `xmin`), and a batch whose statement fails still writes
+//! transaction (one `xmin`), token checks read together see what each
+//! would alone, and a batch whose statement fails still writes
 //! the items that would have succeeded alone.
 
 use agent_runner_domain::{EventKind, RunStatus};
+use agent_runner_store::access::Role;
 use agent_runner_store::attempt::{self, Ending, NewEvent};
 use agent_runner_store::batch::claims::claim_many;
 use agent_runner_store::batch::endings::{Finishing, finish_many};
 use agent_runner_store::batch::submits::create_many;
+use agent_runner_store::batch::token_checks::authenticate_many;
 use agent_runner_store::claim::{self, Claim};
 use agent_runner_store::projects::{self, NewProject};
 use agent_runner_store::runs::{self, Created, Idempotency, NewRun};
+use agent_runner_store::tokens;
 use agent_runner_store::{Pool, StoreError};
 use agent_runner_tests::TestEnv;
 use serde_json::json;
@@ -463,4 +467,50 @@ async fn a_batch_of_submissions_answers_each_as_alone_even_with_a_deleted_projec
     assert!(matches!(&answers[2], Ok(Created::New { .. })));
     let alone = runs::create(pool, &new_run(gone, "lost", None)).await;
     assert!(matches!(alone, Err(StoreError::MissingReference(_))));
+}
+
+#[tokio::test]
+async fn a_batch_of_token_checks_answers_each_secret_as_alone() {
+    let env = TestEnv::new().await;
+    let pool = &env.pool;
+    let (live, _) = tokens::create(pool, "live", Role::Runner, None)
+        .await
+        .expect("token");
+    let (revoked, _) = tokens::create(pool, "revoked", Role::Admin, None)
+        .await
+        .expect("token");
+    assert!(tokens::revoke(pool, "revoked").await.expect("revoke"));
+    let secrets = vec![
+        live.clone(),
+        revoked,
+        "not-a-token".to_owned(),
+        format!("{live}x"),
+        env.token.clone(),
+        live.clone(),
+    ];
+    let mut alone = Vec::new();
+    for secret in &secrets {
+        alone.push(tokens::authenticate(pool, secret).await.expect("check"));
+    }
+    let together: Vec<_> = authenticate_many(pool, secrets)
+        .await
+        .into_iter()
+        .map(|checked| checked.expect("check"))
+        .collect();
+    assert_eq!(together, alone);
+    let names: Vec<Option<&str>> = together
+        .iter()
+        .map(|p| p.as_ref().map(|p| p.name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            Some("live"),
+            None,
+            None,
+            None,
+            Some("test-admin"),
+            Some("live")
+        ]
+    );
 }

@@ -102,7 +102,7 @@ impl Application {
             RunWatch::start(pool.clone(), WATCH_INTERVAL, background.child_token());
         let grace = Duration::from_secs(config.shutdown_grace_s);
         let state = AppState {
-            submits: crate::submits::Submits::start(pool.clone()),
+            batches: crate::batches::Batches::start(pool.clone()),
             pool,
             broker,
             relay: waker,

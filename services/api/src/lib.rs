@@ -7,7 +7,7 @@
 //!
 //! - [`config`]: the api's settings from the environment.
 //! - [`app`]: [`Application::build`] and [`Application::run_until_stopped`].
-//! - [`submits`]: group commit of submissions, many runs per statement.
+//! - [`batches`]: group commit of submissions, and token checks many per read.
 //! - [`outbox`]: publishing what the outbox holds: the request's fast path,
 //!   the sent marks, the relay.
 //! - [`background`]: the services that run beside the requests: the
@@ -25,6 +25,7 @@
 
 pub mod app;
 pub mod background;
+pub mod batches;
 pub mod cli;
 pub mod config;
 pub mod console;
@@ -35,7 +36,6 @@ pub mod outbox;
 pub mod routes;
 pub mod run_requests;
 pub mod state;
-pub mod submits;
 
 pub use app::Application;
 pub use config::ApiConfig;

@@ -2,12 +2,12 @@
 
 use crate::background::broker::Broker;
 use crate::background::run_watch::RunWatch;
+use crate::batches::Batches;
 use crate::config::ApiConfig;
 use crate::http::auth_throttle::AuthThrottle;
 use crate::metrics::ApiMetrics;
 use crate::outbox::relay::RelayWaker;
 use crate::outbox::sent_marks::SentMarks;
-use crate::submits::Submits;
 use agent_runner_store::Pool;
 use std::sync::Arc;
 
@@ -16,8 +16,8 @@ use std::sync::Arc;
 pub struct AppState {
     /// Postgres pool.
     pub pool: Pool,
-    /// Creates runs, many per statement.
-    pub submits: Submits,
+    /// Submissions and token checks, many per statement.
+    pub batches: Batches,
     /// RabbitMQ link.
     pub broker: Broker,
     /// Wakes the outbox relay when a fast-path publish failed.

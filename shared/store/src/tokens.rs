@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 /// Prefix of every token, so leaked ones are easy to grep for.
-const TOKEN_PREFIX: &str = "art_";
+pub(crate) const TOKEN_PREFIX: &str = "art_";
 
 /// A token's metadata (never its secret).
 #[derive(Debug, Clone, Serialize, PartialEq)]

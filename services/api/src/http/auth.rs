@@ -16,7 +16,7 @@ use crate::state::AppState;
 use agent_runner_store::access::Forbidden;
 pub use agent_runner_store::access::Role;
 pub use agent_runner_store::tokens::Principal;
-use agent_runner_store::{Pool, runs, sessions, tokens};
+use agent_runner_store::{Pool, runs, sessions};
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
@@ -39,7 +39,7 @@ pub async fn authenticate(
             .and_then(|v| v.to_str().ok())
             .and_then(bearer)
         {
-            Some(secret) => tokens::authenticate(&state.pool, secret).await?,
+            Some(secret) => state.batches.authenticate(secret).await?,
             None => None,
         }
     } else if let Some(secret) = session_cookie::session_secret(headers) {

@@ -92,7 +92,7 @@ pub async fn create(
         traceparent: Some(trace.0.to_header()),
     };
     let project_id = new.project_id;
-    let created = state.submits.create(new).await.map_err(|err| match err {
+    let created = state.batches.create(new).await.map_err(|err| match err {
         agent_runner_store::StoreError::MissingReference(_) => unknown_project(project_id),
         other => other.into(),
     })?;

@@ -15,10 +15,12 @@
 //! - [`submits`]: runs submitted together (the api's group commit).
 //! - [`claims`]: deliveries claimed together (the worker's fast-path claim).
 //! - [`endings`]: attempts ending together (the worker's completer).
+//! - [`token_checks`]: the api's token checks, one read for many requests.
 
 pub mod claims;
 pub mod endings;
 pub mod submits;
+pub mod token_checks;
 
 use std::future::Future;
 use std::sync::Arc;
