@@ -17,6 +17,7 @@ mod errors;
 mod event_log;
 mod git_boundary;
 mod hostile_input;
+mod leases;
 mod llm;
 mod metrics;
 mod model_allowance;

@@ -31,6 +31,11 @@ pub struct WorkerConfig {
     pub lease: Duration,
     /// `HEARTBEAT_S`: how often leases are renewed.
     pub heartbeat: Duration,
+    /// `RUN_LEASE_S` (default 600): how long a run's own lease lasts; it is
+    /// renewed when half of it is left, and only brings back a run this
+    /// (live) worker no longer holds. The worker's lease, `LEASE_S`, is what
+    /// lets another worker take over when this one dies.
+    pub run_lease: Duration,
     /// `RETRY_BASE_MS`: first retry tier.
     pub retry_base_ms: u64,
     /// `RETRY_TIERS`: number of doubling retry tiers.
@@ -56,6 +61,13 @@ impl WorkerConfig {
                 message: format!("must be at most half of LEASE_S ({lease_s})"),
             });
         }
+        let run_lease_s: u64 = env.parse_in("RUN_LEASE_S", 600, 1, 86_400)?;
+        if run_lease_s < lease_s {
+            return Err(ConfigError {
+                var: "RUN_LEASE_S".into(),
+                message: format!("must be at least LEASE_S ({lease_s})"),
+            });
+        }
         let default_id = format!("{}-{}", agent_runner_config::hostname(), std::process::id());
         Ok(Self {
             database_url: env.url(
@@ -79,6 +91,7 @@ impl WorkerConfig {
             metrics_addr_set: env.raw("WORKER_METRICS_ADDR").is_some(),
             lease: Duration::from_secs(lease_s),
             heartbeat: Duration::from_secs_f64(heartbeat_s),
+            run_lease: Duration::from_secs(run_lease_s),
             retry_base_ms: env.parse_in("RETRY_BASE_MS", 1000, 10, 3_600_000)?,
             retry_tiers: env.parse_in("RETRY_TIERS", 10, 1, 20)?,
             delivery_limit: env.parse_in("DELIVERY_LIMIT", 5, 1, 1000)?,

@@ -1,6 +1,7 @@
-//! Every `HEARTBEAT_S`: renew the leases of the runs in flight (one
-//! statement), stop the ones this worker lost or whose cancel was requested,
-//! and update the `workers` row.
+//! Every `HEARTBEAT_S`: renew the worker's lease on its `workers` row (which
+//! keeps every run it holds alive), look at the runs in flight (one
+//! statement, renewing the run leases that are due), and stop the ones this
+//! worker lost or whose cancel was requested.
 
 use crate::inflight::{InFlight, StopReason};
 use agent_runner_store::{Pool, claim, workers};
@@ -13,7 +14,7 @@ pub async fn run(
     worker_id: String,
     inflight: InFlight,
     every: Duration,
-    lease_s: f64,
+    leases: Leases,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -21,13 +22,27 @@ pub async fn run(
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
-        beat(&pool, &worker_id, &inflight, lease_s).await;
+        beat(&pool, &worker_id, &inflight, leases).await;
     }
 }
 
+/// The lease lengths a heartbeat renews, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Leases {
+    /// The worker's (`LEASE_S`).
+    pub worker_s: f64,
+    /// Each run's (`RUN_LEASE_S`).
+    pub run_s: f64,
+}
+
 /// One heartbeat.
-pub async fn beat(pool: &Pool, worker_id: &str, inflight: &InFlight, lease_s: f64) {
-    match claim::renew_leases(pool, worker_id, &inflight.held(), lease_s).await {
+pub async fn beat(pool: &Pool, worker_id: &str, inflight: &InFlight, leases: Leases) {
+    // The worker's lease first: it is what keeps the runs alive.
+    let in_flight = i32::try_from(inflight.len()).unwrap_or(i32::MAX);
+    if let Err(err) = workers::heartbeat(pool, worker_id, in_flight, leases.worker_s).await {
+        tracing::warn!(error = %err, "cannot record the heartbeat");
+    }
+    match claim::renew_leases(pool, worker_id, &inflight.held(), leases.run_s).await {
         Ok(renewal) => {
             // A run that ended between the snapshot and the renewal is gone
             // from `inflight` by now; only ones still executing were lost.
@@ -41,9 +56,5 @@ pub async fn beat(pool: &Pool, worker_id: &str, inflight: &InFlight, lease_s: f6
             }
         }
         Err(err) => tracing::warn!(error = %err, "cannot renew leases"),
-    }
-    let in_flight = i32::try_from(inflight.len()).unwrap_or(i32::MAX);
-    if let Err(err) = workers::heartbeat(pool, worker_id, in_flight).await {
-        tracing::warn!(error = %err, "cannot record the heartbeat");
     }
 }

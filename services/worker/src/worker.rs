@@ -126,6 +126,7 @@ impl Worker {
                 concurrency,
                 &metrics_addr,
                 sandbox.as_deref(),
+                config.lease.as_secs_f64(),
             )
         })
         .await
@@ -134,6 +135,7 @@ impl Worker {
         let background = CancellationToken::new();
         let inflight = InFlight::default();
         let lease_s = config.lease.as_secs_f64();
+        let run_lease_s = config.run_lease.as_secs_f64();
         let (listening_tx, listening) = tokio::sync::watch::channel(false);
         let mut handles = vec![
             tokio::spawn(heartbeat::run(
@@ -141,7 +143,10 @@ impl Worker {
                 worker_id.clone(),
                 inflight.clone(),
                 config.heartbeat,
-                lease_s,
+                heartbeat::Leases {
+                    worker_s: lease_s,
+                    run_s: run_lease_s,
+                },
                 background.child_token(),
             )),
             tokio::spawn(cancel_listener::run(
@@ -168,7 +173,7 @@ impl Worker {
                 pool: self.pool.clone(),
                 tiers: tiers.clone(),
                 metrics,
-                writes: crate::writes::Writes::start(self.pool.clone(), &worker_id, lease_s),
+                writes: crate::writes::Writes::start(self.pool.clone(), &worker_id, run_lease_s),
             },
             agents: self.agents,
             inflight: inflight.clone(),

@@ -1,6 +1,9 @@
 //! How a worker takes a run for an attempt, and keeps it: the guarded claim
 //! (with RUN_STARTED in the same statement) and the lease renewal of the
-//! heartbeat. Runs of a project with a limit are admitted by
+//! heartbeat. A RUNNING run is held while both its own lease and its
+//! worker's (`workers.lease_until`) last: the worker's, short, is renewed
+//! with one row per heartbeat; the run's, long, only brings back a run its
+//! live worker no longer holds. Runs of a project with a limit are admitted by
 //! [`crate::admission`]. What the attempt then writes is in [`crate::attempt`].
 
 use crate::StoreError;
@@ -63,10 +66,22 @@ pub(crate) static FAST_PATH_GUARD: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The run is claimable by a new attempt, as the claim statements test it.
-pub(crate) const CLAIMABLE_SQL: &str = "NOT cancel_requested
+/// The run's worker is registered and its lease has run out (it crashed or
+/// stopped): its RUNNING runs may be taken over, whatever their own lease.
+pub(crate) const WORKER_GONE_SQL: &str = "EXISTS (
+                SELECT 1 FROM workers w
+                WHERE w.id = runs.worker_id AND w.lease_until < clock_timestamp())";
+
+/// The run is claimable by a new attempt, as the claim statements test it:
+/// waiting, or RUNNING with its own lease or its worker's run out.
+pub(crate) static CLAIMABLE_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "NOT cancel_requested
               AND (status IN ('QUEUED', 'RETRYING')
-                   OR (status = 'RUNNING' AND lease_until < clock_timestamp()))";
+                   OR (status = 'RUNNING'
+                       AND (lease_until < clock_timestamp() OR {WORKER_GONE_SQL})))"
+    )
+});
 
 /// The columns the claim sets, as the claim statements write them.
 pub(crate) const CLAIM_SET_SQL: &str = "status = 'RUNNING', attempt = attempt + 1, worker_id = $2,
@@ -88,7 +103,7 @@ fn claim_sql(guarded: bool) -> String {
     format!(
         "WITH r AS (
             UPDATE runs SET {CLAIM_SET_SQL}
-            WHERE id = $1 AND {CLAIMABLE_SQL}
+            WHERE id = $1 AND {claimable}
               {guard}
             RETURNING *),
          e AS (
@@ -99,6 +114,7 @@ fn claim_sql(guarded: bool) -> String {
          SELECT {run_cols}, {project_cols},
                 ARRAY(SELECT m.body FROM run_messages m WHERE m.run_id = r.id ORDER BY m.id)
          FROM r JOIN projects p ON p.id = r.project_id",
+        claimable = CLAIMABLE_SQL.as_str(),
         run_cols = prefixed(runs::COLUMNS, "r"),
         project_cols = prefixed(projects::COLUMNS, "p"),
     )
@@ -170,12 +186,14 @@ pub(crate) async fn settle(
     client: &impl GenericClient,
     run_id: Uuid,
 ) -> Result<Settled, StoreError> {
-    let row = client
-        .query_opt(
-            "SELECT status, cancel_requested, lease_until > clock_timestamp() FROM runs WHERE id = $1",
-            &[&run_id],
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT status, cancel_requested,
+                    lease_until > clock_timestamp() AND NOT {WORKER_GONE_SQL}
+             FROM runs WHERE id = $1"
         )
-        .await?;
+    });
+    let row = client.query_opt(SQL.as_str(), &[&run_id]).await?;
     let Some(row) = row else {
         return Ok(Settled::Done(Claim::NotFound));
     };
@@ -211,21 +229,22 @@ async fn finish_orphaned_cancel(
     client: &impl GenericClient,
     run_id: Uuid,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
             "WITH r AS (
                 UPDATE runs SET status = 'CANCELLED', lease_until = NULL,
                        finished_at = clock_timestamp(), updated_at = clock_timestamp(),
                        last_seq = last_seq + 1
                 WHERE id = $1 AND cancel_requested
                   AND status IN ('QUEUED', 'RETRYING', 'RUNNING')
-                  AND (lease_until IS NULL OR lease_until < clock_timestamp())
+                  AND (lease_until IS NULL OR lease_until < clock_timestamp()
+                       OR {WORKER_GONE_SQL})
                 RETURNING id, last_seq, attempt)
              INSERT INTO events (run_id, seq, attempt, kind, payload)
-             SELECT id, last_seq, attempt, 'RUN_CANCELLED', '{\"reason\": \"cancel requested\"}' FROM r",
-            &[&run_id],
+             SELECT id, last_seq, attempt, 'RUN_CANCELLED', '{{\"reason\": \"cancel requested\"}}' FROM r"
         )
-        .await?;
+    });
+    client.execute(SQL.as_str(), &[&run_id]).await?;
     Ok(())
 }
 
@@ -247,12 +266,17 @@ pub struct Renewal {
     pub lost: Vec<Uuid>,
 }
 
-/// Extends the leases of the runs `worker_id` holds, in one statement.
+/// Looks at the runs `worker_id` holds, in one statement: which it lost,
+/// which had a cancel requested, and renews the run leases of those due —
+/// the ones with less than half of `run_lease_s` left. Each run's row is so
+/// written once per half run lease, not once per heartbeat: holding a run
+/// costs PostgreSQL a read per heartbeat, while the worker's own lease
+/// ([`crate::workers::heartbeat`]) says that its runs are alive.
 pub async fn renew_leases(
     pool: &Pool,
     worker_id: &str,
     held: &[Held],
-    lease_s: f64,
+    run_lease_s: f64,
 ) -> Result<Renewal, StoreError> {
     if held.is_empty() {
         return Ok(Renewal::default());
@@ -262,17 +286,26 @@ pub async fn renew_leases(
     let client = pool.get().await?;
     let statement = client
         .prepare_cached(
-            "UPDATE runs r SET lease_until = clock_timestamp() + make_interval(secs => $4)
-             FROM unnest($2::uuid[], $3::int[]) AS h(id, attempt)
-             WHERE r.id = h.id AND r.attempt = h.attempt AND r.status = 'RUNNING' AND r.worker_id = $1
-             RETURNING r.id, r.cancel_requested",
+            "WITH kept AS (
+                SELECT r.id, r.attempt, r.cancel_requested,
+                       r.lease_until < clock_timestamp() + make_interval(secs => $4::float8 / 2) AS due
+                FROM runs r JOIN unnest($2::uuid[], $3::int[]) AS h(id, attempt)
+                     ON r.id = h.id AND r.attempt = h.attempt
+                WHERE r.status = 'RUNNING' AND r.worker_id = $1),
+             renewed AS (
+                UPDATE runs r SET lease_until = clock_timestamp() + make_interval(secs => $4::float8)
+                FROM kept
+                WHERE kept.due AND r.id = kept.id AND r.attempt = kept.attempt
+                  AND r.status = 'RUNNING' AND r.worker_id = $1
+                RETURNING r.id)
+             SELECT id, cancel_requested FROM kept",
         )
         .await?;
     let rows = client
-        .query(&statement, &[&worker_id, &ids, &attempts, &lease_s])
+        .query(&statement, &[&worker_id, &ids, &attempts, &run_lease_s])
         .await?;
     let mut renewal = Renewal::default();
-    let kept: Vec<Uuid> = rows.iter().map(|r| r.get(0)).collect();
+    let kept: std::collections::HashSet<Uuid> = rows.iter().map(|r| r.get(0)).collect();
     renewal.cancel_requested = rows
         .iter()
         .filter(|r| r.get::<_, bool>(1))

@@ -66,6 +66,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "model_allowance",
         include_str!("../migrations/0012_model_allowance.sql"),
     ),
+    (
+        13,
+        "worker_lease",
+        include_str!("../migrations/0013_worker_lease.sql"),
+    ),
 ];
 
 /// Applies every migration not applied yet; returns the versions applied now.

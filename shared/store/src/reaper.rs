@@ -20,7 +20,8 @@ use deadpool_postgres::Pool;
 /// How stale a run must be before the reaper touches it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Bounds {
-    /// Seconds past `lease_until` before a RUNNING run counts as orphaned.
+    /// Seconds past its `lease_until`, or its worker's, before a RUNNING run
+    /// counts as orphaned.
     pub lease_grace_s: f64,
     /// Seconds a QUEUED or RETRYING run may wait after its last publish.
     pub queued_after_s: f64,
@@ -55,7 +56,10 @@ impl Reaped {
 
 /// Selects orphaned RUNNING runs (guarded, locked, skipping rows others hold).
 const ORPHANS: &str = "SELECT id FROM runs
-    WHERE status = 'RUNNING' AND lease_until < clock_timestamp() - make_interval(secs => $1)
+    WHERE status = 'RUNNING'
+      AND (lease_until < clock_timestamp() - make_interval(secs => $1)
+           OR EXISTS (SELECT 1 FROM workers w WHERE w.id = runs.worker_id
+                        AND w.lease_until < clock_timestamp() - make_interval(secs => $1)))
       AND {filter}
     ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED";
 

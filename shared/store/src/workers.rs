@@ -29,7 +29,10 @@ pub struct Worker {
 }
 
 /// Registers (or re-registers) a worker serving its probes on
-/// `metrics_addr`, with its command sandbox.
+/// `metrics_addr`, with its command sandbox, and a worker lease of
+/// `lease_s`. A process starting under an id used before holds none of the
+/// runs its predecessor did: their run leases end now, so that they can be
+/// taken over at once rather than when their (long) run lease runs out.
 pub async fn register(
     pool: &Pool,
     id: &str,
@@ -37,39 +40,63 @@ pub async fn register(
     concurrency: i32,
     metrics_addr: &str,
     sandbox: Option<&str>,
+    lease_s: f64,
 ) -> Result<(), StoreError> {
     let client = pool.get().await?;
     client
         .execute(
-            "INSERT INTO workers (id, hostname, concurrency, metrics_addr, sandbox)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (id) DO UPDATE SET hostname = $2, concurrency = $3, metrics_addr = $4,
-                 sandbox = $5, started_at = now(), last_heartbeat = now(), in_flight = 0,
-                 stopped_at = NULL",
-            &[&id, &hostname, &concurrency, &metrics_addr, &sandbox],
+            "WITH w AS (
+                INSERT INTO workers (id, hostname, concurrency, metrics_addr, sandbox, lease_until)
+                VALUES ($1, $2, $3, $4, $5, clock_timestamp() + make_interval(secs => $6))
+                ON CONFLICT (id) DO UPDATE SET hostname = $2, concurrency = $3, metrics_addr = $4,
+                    sandbox = $5, started_at = now(), last_heartbeat = now(), in_flight = 0,
+                    stopped_at = NULL, lease_until = EXCLUDED.lease_until
+                RETURNING id)
+             UPDATE runs SET lease_until = clock_timestamp()
+             WHERE status = 'RUNNING' AND worker_id = $1 AND lease_until > clock_timestamp()",
+            &[
+                &id,
+                &hostname,
+                &concurrency,
+                &metrics_addr,
+                &sandbox,
+                &lease_s,
+            ],
         )
         .await?;
     Ok(())
 }
 
-/// Records a heartbeat with the current in-flight count.
-pub async fn heartbeat(pool: &Pool, id: &str, in_flight: i32) -> Result<(), StoreError> {
+/// Records a heartbeat with the current in-flight count, renewing the
+/// worker's lease (which keeps every run it holds alive) for `lease_s`.
+pub async fn heartbeat(
+    pool: &Pool,
+    id: &str,
+    in_flight: i32,
+    lease_s: f64,
+) -> Result<(), StoreError> {
     let client = pool.get().await?;
-    client
-        .execute(
-            "UPDATE workers SET last_heartbeat = now(), in_flight = $2, stopped_at = NULL WHERE id = $1",
-            &[&id, &in_flight],
+    let statement = client
+        .prepare_cached(
+            "UPDATE workers SET last_heartbeat = now(), in_flight = $2, stopped_at = NULL,
+                    lease_until = clock_timestamp() + make_interval(secs => $3)
+             WHERE id = $1",
         )
+        .await?;
+    client
+        .execute(&statement, &[&id, &in_flight, &lease_s])
         .await?;
     Ok(())
 }
 
-/// Marks a worker stopped (graceful shutdown).
+/// Marks a worker stopped (graceful shutdown). Its lease ends now: a run it
+/// could not hand back is taken over at its next delivery.
 pub async fn deregister(pool: &Pool, id: &str) -> Result<(), StoreError> {
     let client = pool.get().await?;
     client
         .execute(
-            "UPDATE workers SET stopped_at = now(), in_flight = 0 WHERE id = $1",
+            "UPDATE workers SET stopped_at = now(), in_flight = 0, lease_until = clock_timestamp()
+             WHERE id = $1",
             &[&id],
         )
         .await?;

@@ -213,6 +213,7 @@ async fn only_one_review_of_a_run_is_open_at_a_time_and_messages_wait_for_it() {
         1,
         "127.0.0.1:1",
         None,
+        60.0,
     )
     .await
     .expect("register");

@@ -24,7 +24,7 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
         "WITH c AS (
             SELECT id FROM runs
-            WHERE id = ANY($1) AND {CLAIMABLE_SQL}
+            WHERE id = ANY($1) AND {claimable}
               {guard}
             ORDER BY id FOR UPDATE OF runs SKIP LOCKED),
          r AS (
@@ -39,6 +39,7 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
          SELECT {run_cols}, {project_cols},
                 ARRAY(SELECT m.body FROM run_messages m WHERE m.run_id = r.id ORDER BY m.id)
          FROM r JOIN projects p ON p.id = r.project_id",
+        claimable = CLAIMABLE_SQL.as_str(),
         guard = FAST_PATH_GUARD.as_str(),
         run_cols = prefixed(runs::COLUMNS, "r"),
         project_cols = prefixed(projects::COLUMNS, "p"),
