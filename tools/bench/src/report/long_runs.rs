@@ -155,10 +155,12 @@ pub(super) fn rows(t: &mut Table, r: &LongRuns) {
     t.row(
         "held - idle",
         format!(
-            "{:.1} row writes/s; leases renewed {}/s, expected {:.1}/s (runs / HEARTBEAT_S)",
+            "{:.1} row writes/s; leases renewed {}, expected {:.1}/s (runs / HEARTBEAT_S)",
             r.held_row_writes_per_s,
             r.held_leases_renewed_per_s
-                .map_or("(no pg_stat_statements)".to_owned(), |n| format!("{n:.1}")),
+                .map_or("unknown (no pg_stat_statements)".to_owned(), |n| format!(
+                    "{n:.1}/s"
+                )),
             r.expected_lease_writes_per_s
         ),
     );

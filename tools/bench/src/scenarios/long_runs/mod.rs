@@ -64,8 +64,8 @@ async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<
     let heartbeat = ("HEARTBEAT_S".to_owned(), args.heartbeat_s.to_string());
     env.launcher.env.push(heartbeat);
     env.start_api().await?;
-    // For the lease renewals' exact count; without it they come from the
-    // table counters.
+    // For the lease renewals' exact count (the table counters blur at the
+    // windows' edges).
     if let Err(err) = env
         .db
         .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
@@ -74,7 +74,7 @@ async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<
         let reason = err
             .as_db_error()
             .map_or_else(|| err.to_string(), |db| db.message().to_owned());
-        eprintln!("bench: no pg_stat_statements ({reason}); lease renewals from table counters");
+        eprintln!("bench: no pg_stat_statements ({reason}), so no count of lease renewals");
     }
     check_connection_budget(env, args, workers + 1).await?;
     // Pushed after the api started, so only the workers get it.
