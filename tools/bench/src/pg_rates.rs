@@ -48,6 +48,9 @@ pub struct Snapshot {
     /// Executions and rows of the lease renewal, when `pg_stat_statements`
     /// can be read.
     renewals: Option<(i64, i64)>,
+    /// Text, executions and rows by `queryid`, when `pg_stat_statements` can
+    /// be read.
+    statements: HashMap<i64, (String, i64, i64)>,
 }
 
 impl Snapshot {
@@ -82,8 +85,29 @@ impl Snapshot {
             tables: tables.iter().map(|r| (r.get(0), r.get(1))).collect(),
             wal_bytes: row.get(5),
             renewals: renewals(db).await,
+            statements: statements(db).await,
         })
     }
+}
+
+/// Every statement of the current database in `pg_stat_statements` (none
+/// without it).
+async fn statements(db: &Client) -> HashMap<i64, (String, i64, i64)> {
+    let rows = db
+        .query(
+            "SELECT queryid, query, calls, rows FROM pg_stat_statements \
+             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+             AND queryid IS NOT NULL",
+            &[],
+        )
+        .await
+        .unwrap_or_default();
+    rows.iter()
+        .map(|r| {
+            let query: Option<String> = r.get(1);
+            (r.get(0), (query.unwrap_or_default(), r.get(2), r.get(3)))
+        })
+        .collect()
 }
 
 /// Executions and rows of `renew_leases` (`shared/store/src/claim.rs`),
@@ -104,6 +128,8 @@ async fn renewals(db: &Client) -> Option<(i64, i64)> {
 
 /// Tables listed by their row writes.
 const TOP_TABLES: usize = 6;
+/// Statements listed by their rows.
+const TOP_STATEMENTS: usize = 5;
 
 /// PostgreSQL's work per second between two snapshots.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -129,6 +155,20 @@ pub struct PgRates {
     pub renewal_statements_per_s: Option<f64>,
     /// Leases renewed per second: the renewals' rows (`pg_stat_statements`).
     pub leases_renewed_per_s: Option<f64>,
+    /// The statements that returned or changed the most rows, most first
+    /// (`pg_stat_statements`; empty without it).
+    pub statements_by_rows: Vec<StatementRate>,
+}
+
+/// One statement's executions and rows per second.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatementRate {
+    /// The first characters of its normalised text, on one line.
+    pub query: String,
+    /// Executions per second.
+    pub calls_per_s: f64,
+    /// Rows returned or changed per second.
+    pub rows_per_s: f64,
 }
 
 impl PgRates {
@@ -149,6 +189,16 @@ impl PgRates {
             .filter(|(_, delta)| *delta > 0)
             .collect();
         by_table.sort_by_key(|(_, delta)| std::cmp::Reverse(*delta));
+        let mut statements: Vec<(String, i64, i64)> = after
+            .statements
+            .iter()
+            .map(|(id, (query, calls, rows))| {
+                let (c0, r0) = before.statements.get(id).map_or((0, 0), |b| (b.1, b.2));
+                (query.clone(), calls - c0, rows - r0)
+            })
+            .filter(|(_, calls, _)| *calls > 0)
+            .collect();
+        statements.sort_by_key(|(_, _, rows)| std::cmp::Reverse(*rows));
         let renewals = before
             .renewals
             .zip(after.renewals)
@@ -168,6 +218,21 @@ impl PgRates {
             cpu_cores: round(postgres_cores, 3),
             renewal_statements_per_s: renewals.map(|(calls, _)| rate(calls)),
             leases_renewed_per_s: renewals.map(|(_, rows)| rate(rows)),
+            statements_by_rows: statements
+                .into_iter()
+                .take(TOP_STATEMENTS)
+                .map(|(query, calls, rows)| StatementRate {
+                    query: query
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .chars()
+                        .take(70)
+                        .collect(),
+                    calls_per_s: rate(calls),
+                    rows_per_s: rate(rows),
+                })
+                .collect(),
         }
     }
 }
@@ -190,6 +255,7 @@ mod tests {
             tables: HashMap::from([("runs".to_owned(), runs), ("idle".to_owned(), 7)]),
             wal_bytes: wal,
             renewals: Some((commits, runs)),
+            statements: HashMap::from([(1, ("UPDATE  runs\n SET".to_owned(), commits, runs))]),
         }
     }
 
@@ -211,6 +277,9 @@ mod tests {
         assert_eq!(r.cpu_cores, 0.25);
         assert_eq!(r.renewal_statements_per_s, Some(5.0));
         assert_eq!(r.leases_renewed_per_s, Some(400.0));
+        assert_eq!(r.statements_by_rows.len(), 1);
+        assert_eq!(r.statements_by_rows[0].query, "UPDATE runs SET");
+        assert_eq!(r.statements_by_rows[0].rows_per_s, 400.0);
         assert_eq!(
             r.row_writes_by_table,
             BTreeMap::from([("runs".to_owned(), 400.0)])

@@ -235,6 +235,15 @@ fn window_rows(t: &mut Table, name: &str, w: &WindowFigures) {
             ),
         );
     }
+    for st in &pg.statements_by_rows {
+        t.row(
+            "  statement",
+            format!(
+                "{:.2} calls/s, {:.1} rows/s: {}",
+                st.calls_per_s, st.rows_per_s, st.query
+            ),
+        );
+    }
     let tables: Vec<String> = pg
         .row_writes_by_table
         .iter()
