@@ -60,12 +60,15 @@ async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<
     if long_runs > slots {
         bail!("{long_runs} long runs cannot all be held by {workers} x {concurrency} slots");
     }
+    if !(args.short_rate > 0.0 && args.short_rate <= 1000.0) {
+        bail!("--short-rate must be above 0 and at most 1000 runs a second");
+    }
     let beat = Duration::from_secs(args.heartbeat_s);
     let heartbeat = ("HEARTBEAT_S".to_owned(), args.heartbeat_s.to_string());
     env.launcher.env.push(heartbeat);
     env.start_api().await?;
-    // For the lease renewals' exact count (the table counters blur at the
-    // windows' edges).
+    // For the exact count of lease renewals and the statements by rows,
+    // which the table counters cannot give.
     if let Err(err) = env
         .db
         .batch_execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
