@@ -16,18 +16,20 @@ pub struct Args {
     pub command: Option<Command>,
     /// Runs to submit. Default per scenario: lifecycle-5 5000, scale-out 2000
     /// per step, idle-pickup 50, backlog-drain 20000; fairness: the big
-    /// project's runs, 5000.
+    /// project's runs, 5000; long-runs: the long runs held together, 2000.
     #[arg(long)]
     pub runs: Option<u64>,
     /// Concurrent HTTP/1.1 keep-alive connections submitting runs.
     #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
     pub connections: u32,
-    /// Worker processes (scale-out uses --worker-steps instead).
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub workers: u32,
-    /// Runs each worker executes at once (`WORKER_CONCURRENCY`).
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pub concurrency: u16,
+    /// Worker processes (scale-out uses --worker-steps instead). Default: 4
+    /// for long-runs, 2 otherwise.
+    #[arg(long = "workers", value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub workers_arg: Option<u32>,
+    /// Runs each worker executes at once (`WORKER_CONCURRENCY`). Default: 500
+    /// for long-runs, 8 otherwise.
+    #[arg(long = "concurrency", value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub concurrency_arg: Option<u16>,
     /// The workload to run.
     #[arg(long, value_enum, default_value_t = Scenario::Lifecycle5)]
     pub scenario: Scenario,
@@ -51,6 +53,25 @@ pub struct Args {
         default_value = "fifo,fair-share"
     )]
     pub variants: Vec<FairnessVariant>,
+    /// long-runs: how long each long run holds its worker slot, seconds (the
+    /// simulated agent pauses a third of it after each of its three steps).
+    /// At most 540: the api's default attempt deadline is 600 s.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(20..=540))]
+    pub hold_s: u64,
+    /// long-runs: short runs (no step delay) submitted per second, open loop,
+    /// while the long runs are held and, for the baseline, on the idle system.
+    #[arg(long, default_value_t = 20.0)]
+    pub short_rate: f64,
+    /// long-runs: `HEARTBEAT_S` of the workers, so the expected lease writes
+    /// (held runs / `HEARTBEAT_S`) are known. At most 7: half the default
+    /// `LEASE_S` of 15.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=7))]
+    pub heartbeat_s: u64,
+    /// long-runs: `DB_POOL_SIZE` of each worker. The worker's own default,
+    /// concurrency + 4, would let 4 workers of 500 open 2016 connections;
+    /// PostgreSQL's default `max_connections` is 100.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(2..=1000))]
+    pub worker_db_pool: u16,
     /// Directory holding `agent-runner-api` and `agent-runner-worker`
     /// (`scripts/bench` sets it to the release directory of
     /// `CARGO_TARGET_DIR`).
@@ -92,6 +113,23 @@ impl Args {
             Scenario::IdlePickup => 50,
             Scenario::BacklogDrain => 20_000,
             Scenario::Fairness => 5000,
+            Scenario::LongRuns => 2000,
+        })
+    }
+
+    /// The worker count: `--workers`, or the scenario's default.
+    pub fn workers(&self) -> u32 {
+        self.workers_arg.unwrap_or(match self.scenario {
+            Scenario::LongRuns => 4,
+            _ => 2,
+        })
+    }
+
+    /// `WORKER_CONCURRENCY`: `--concurrency`, or the scenario's default.
+    pub fn concurrency(&self) -> u16 {
+        self.concurrency_arg.unwrap_or(match self.scenario {
+            Scenario::LongRuns => 500,
+            _ => 8,
         })
     }
 }
@@ -124,6 +162,8 @@ pub enum Scenario {
     BacklogDrain,
     /// A big project's backlog and a small project's few runs right after it.
     Fairness,
+    /// Thousands of long runs held in flight while short runs keep arriving.
+    LongRuns,
 }
 
 impl Scenario {
@@ -135,6 +175,7 @@ impl Scenario {
             Scenario::IdlePickup => "idle-pickup",
             Scenario::BacklogDrain => "backlog-drain",
             Scenario::Fairness => "fairness",
+            Scenario::LongRuns => "long-runs",
         }
     }
 }
@@ -180,8 +221,29 @@ mod tests {
         assert_eq!(args.scenario, Scenario::Lifecycle5);
         assert_eq!(args.runs(), 5000);
         assert_eq!(args.connections, 64);
-        assert_eq!(args.workers, 2);
-        assert_eq!(args.concurrency, 8);
+        assert_eq!(args.workers(), 2);
+        assert_eq!(args.concurrency(), 8);
+    }
+
+    #[test]
+    fn long_runs_holds_two_thousand_runs_on_four_workers_of_five_hundred() {
+        let args = Args::parse_from(["agent-runner-bench", "--scenario", "long-runs"]);
+        assert_eq!(args.runs(), 2000);
+        assert_eq!((args.workers(), args.concurrency()), (4, 500));
+        assert_eq!(
+            (args.hold_s, args.short_rate, args.heartbeat_s),
+            (60, 20.0, 5)
+        );
+        let args = Args::parse_from([
+            "agent-runner-bench",
+            "--scenario",
+            "long-runs",
+            "--workers",
+            "2",
+            "--concurrency",
+            "100",
+        ]);
+        assert_eq!((args.workers(), args.concurrency()), (2, 100));
     }
 
     #[test]

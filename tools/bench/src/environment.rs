@@ -142,6 +142,11 @@ impl BenchEnv {
         Ok(())
     }
 
+    /// The management api client of the broker the environment uses.
+    pub fn mgmt(&self) -> &Management {
+        &self.mgmt
+    }
+
     /// Pids of the api and workers, for CPU attribution.
     pub fn roles(&self) -> Roles {
         Roles {

@@ -13,9 +13,12 @@
 //! - [`poll`]: waiting, verifying and reading timestamps from PostgreSQL;
 //! - [`cpu`]: CPU attribution from `/proc`; [`rabbitmq`]: the management api;
 //! - [`pg_work`]: PostgreSQL's work per run (`pg_stat_database`, `pg_stat_statements`);
+//! - [`pg_rates`]: PostgreSQL's work per second over a window;
+//! - [`open_loop`]: runs submitted at a fixed rate;
 //! - [`stats`]: percentiles; [`report`]: the JSON line and the table;
 //! - [`compare`]: the `compare` subcommand, medians and ratios of two builds' runs;
-//! - [`scenarios`]: lifecycle-5, scale-out, idle-pickup, backlog-drain, fairness.
+//! - [`scenarios`]: lifecycle-5, scale-out, idle-pickup, backlog-drain, fairness,
+//!   long-runs.
 
 mod api;
 mod args;
@@ -23,6 +26,8 @@ mod compare;
 mod cpu;
 mod environment;
 mod load;
+mod open_loop;
+mod pg_rates;
 mod pg_work;
 mod poll;
 mod rabbitmq;

@@ -206,6 +206,62 @@ pub async fn wait_run_terminal(db: &Client, id: Uuid, fleet: &mut Fleet) -> anyh
     bail!("run {id} is not terminal after 60s")
 }
 
+/// Waits until at least `expected` runs are RUNNING at once, failing after
+/// `timeout`; returns how long that took.
+pub async fn wait_running(
+    db: &Client,
+    expected: u64,
+    fleet: &mut Fleet,
+    timeout: Duration,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    loop {
+        let running: i64 = db
+            .query_one("SELECT count(*) FROM runs WHERE status = 'RUNNING'", &[])
+            .await
+            .context("cannot count running runs")?
+            .get(0);
+        if u64::try_from(running).unwrap_or(0) >= expected {
+            return Ok(started.elapsed());
+        }
+        fleet.ensure_alive()?;
+        if started.elapsed() > timeout {
+            let statuses = status_counts(db).await.unwrap_or_default();
+            bail!(
+                "only {running} of {expected} runs are RUNNING after {timeout:?}; by status: {statuses}"
+            );
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+/// `started_at − created_at` (ms) of each of `ids`, once every one of them
+/// has started (failing when some have not after 60 s).
+pub async fn pickup_ms_of(db: &Client, ids: &[Uuid]) -> anyhow::Result<Vec<f64>> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = db
+            .query(
+                "SELECT (extract(epoch FROM started_at - created_at) * 1000)::float8
+                 FROM runs WHERE id = ANY($1) AND started_at IS NOT NULL",
+                &[&ids],
+            )
+            .await
+            .context("cannot read the runs' pickup")?;
+        if rows.len() >= ids.len() {
+            return Ok(rows.iter().map(|r| r.get(0)).collect());
+        }
+        if Instant::now() >= deadline {
+            bail!(
+                "only {} of {} runs had started after 60s",
+                rows.len(),
+                ids.len()
+            );
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

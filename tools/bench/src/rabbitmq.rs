@@ -1,9 +1,10 @@
-//! The RabbitMQ management api, for the two things the bench needs from the
-//! broker itself: knowing when the workers consume, and deleting the queues
-//! and exchanges the api and workers declared under the bench's prefix.
+//! The RabbitMQ management api, for what the bench needs from the broker
+//! itself: knowing when the workers consume, the broker's memory and a
+//! queue's message counts, and deleting the queues and exchanges the api and
+//! workers declared under the bench's prefix.
 
 use anyhow::{Context, bail};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
 /// A management api client for one vhost.
@@ -24,6 +25,39 @@ struct Named {
 #[derive(Debug, Deserialize)]
 struct Consumer {
     queue: Named,
+}
+
+/// The broker's side of a workload at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct BrokerFigures {
+    /// `mem_used` of every node, MiB.
+    pub mem_used_mib: f64,
+    /// File descriptors the nodes use (`fd_used`).
+    pub fd_used: u64,
+    /// The queue's messages, ready and unacked.
+    pub messages: u64,
+    /// Of those, delivered and not yet acked.
+    pub unacked: u64,
+    /// The queue's own memory, MiB.
+    pub queue_memory_mib: f64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Node {
+    #[serde(default)]
+    mem_used: u64,
+    #[serde(default)]
+    fd_used: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct QueueCounts {
+    #[serde(default)]
+    messages: u64,
+    #[serde(default)]
+    messages_unacknowledged: u64,
+    #[serde(default)]
+    memory: u64,
 }
 
 impl Management {
@@ -89,6 +123,24 @@ impl Management {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The nodes' memory and `queue`'s counts, now. The management api
+    /// refreshes them every few seconds (`collect_statistics_interval`).
+    pub async fn figures(&self, queue: &str) -> anyhow::Result<BrokerFigures> {
+        let nodes: Vec<Node> = self.get("nodes").await?;
+        let counts: QueueCounts = self.get(&format!("queues/{}/{queue}", self.vhost)).await?;
+        const MIB: f64 = 1024.0 * 1024.0;
+        Ok(BrokerFigures {
+            mem_used_mib: crate::stats::round(
+                nodes.iter().map(|n| n.mem_used).sum::<u64>() as f64 / MIB,
+                1,
+            ),
+            fd_used: nodes.iter().map(|n| n.fd_used).sum(),
+            messages: counts.messages,
+            unacked: counts.messages_unacknowledged,
+            queue_memory_mib: crate::stats::round(counts.memory as f64 / MIB, 2),
+        })
     }
 
     /// Deletes every queue and exchange whose name starts with `prefix.`.

@@ -1,6 +1,7 @@
 //! What a bench prints: the figures of each scenario as one JSON line on
 //! stdout (rounded, in a stable field order) and as a readable table on
 //! stderr. Pure formatting: the figures are computed by the scenarios.
+//! The long-runs report lives in [`long_runs`].
 
 use crate::cpu::CpuUsage;
 use crate::pg_work::PgWork;
@@ -8,6 +9,10 @@ use crate::stats::{Summary, round};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+mod long_runs;
+
+pub use long_runs::{Footprint, LongRuns, ShortPickup, WindowFigures, Windows};
 
 /// p50 and p99, ms.
 #[derive(Debug, Clone, Serialize)]
@@ -301,6 +306,8 @@ pub enum Report {
     BacklogDrain(BacklogDrain),
     /// fairness.
     Fairness(Fairness),
+    /// long-runs (boxed: it is several times the size of the others).
+    LongRuns(Box<LongRuns>),
 }
 
 impl Report {
@@ -312,6 +319,7 @@ impl Report {
             Report::IdlePickup(r) => serde_json::to_string(r)?,
             Report::BacklogDrain(r) => serde_json::to_string(r)?,
             Report::Fairness(r) => serde_json::to_string(r)?,
+            Report::LongRuns(r) => serde_json::to_string(r)?,
         })
     }
 
@@ -372,6 +380,7 @@ impl Report {
                 pg_rows(&mut t, &r.pg);
             }
             Report::Fairness(r) => fairness_rows(&mut t, r),
+            Report::LongRuns(r) => long_runs::rows(&mut t, r),
         }
         t.0
     }

@@ -43,9 +43,10 @@ async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<
     eprintln!(
         "bench: {runs} runs queued in {:.1}s; starting {} worker(s)",
         load.wall.as_secs_f64(),
-        args.workers
+        args.workers()
     );
-    env.start_workers(args.workers, args.concurrency).await?;
+    env.start_workers(args.workers(), args.concurrency())
+        .await?;
     // Started once the workers have pids, so their CPU is attributed to them.
     let sampler = Sampler::start(env.roles());
     poll::wait_terminal(&env.db, runs, &mut env.fleet).await?;
@@ -61,8 +62,8 @@ async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<
         scenario: "backlog-drain",
         runs,
         connections: args.connections,
-        workers: args.workers,
-        concurrency: args.concurrency,
+        workers: args.workers(),
+        concurrency: args.concurrency(),
         submit_rps: round(load.submit_rps(), 1),
         drain_runs_per_s: round(runs as f64 / timings.started_to_finished_s.max(1e-9), 1),
         drain_s: round(timings.started_to_finished_s, 2),

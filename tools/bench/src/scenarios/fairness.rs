@@ -45,8 +45,8 @@ pub async fn run(args: &Args, meta: Meta) -> anyhow::Result<Fairness> {
         big_runs: args.runs(),
         small_runs: args.small_runs,
         connections: args.connections,
-        workers: args.workers,
-        concurrency: args.concurrency,
+        workers: args.workers(),
+        concurrency: args.concurrency(),
         step_delay_ms: args.step_delay_ms,
         small_latency_p50_ms: by_variant(|v| v.small.latency_ms.p50),
         e2e_runs_per_s: by_variant(|v| v.e2e_runs_per_s),
@@ -57,7 +57,7 @@ pub async fn run(args: &Args, meta: Meta) -> anyhow::Result<Fairness> {
 
 /// The big project's limit in the big-limit variant: half the worker slots.
 fn big_limit(args: &Args) -> u32 {
-    (args.workers * u32::from(args.concurrency) / 2).max(1)
+    (args.workers() * u32::from(args.concurrency()) / 2).max(1)
 }
 
 async fn measure(
@@ -81,7 +81,8 @@ async fn measure(
     let small = api
         .create_project(&format!("{}-small", env.name), None)
         .await?;
-    env.start_workers(args.workers, args.concurrency).await?;
+    env.start_workers(args.workers(), args.concurrency())
+        .await?;
     let (big_runs, small_runs) = (args.runs(), args.small_runs);
     eprintln!(
         "bench: submitting {big_runs} runs of the big project, then {small_runs} of the small one"

@@ -25,7 +25,8 @@ pub async fn run(args: &Args, meta: Meta) -> anyhow::Result<IdlePickup> {
 async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<IdlePickup> {
     let runs = args.runs();
     env.start_api().await?;
-    env.start_workers(args.workers, args.concurrency).await?;
+    env.start_workers(args.workers(), args.concurrency())
+        .await?;
     let api = Api::new(&env.base, &env.token)?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     eprintln!("bench: {runs} runs, one at a time");
@@ -42,8 +43,8 @@ async fn measure(env: &mut BenchEnv, args: &Args, meta: Meta) -> anyhow::Result<
     Ok(IdlePickup {
         scenario: "idle-pickup",
         runs,
-        workers: args.workers,
-        concurrency: args.concurrency,
+        workers: args.workers(),
+        concurrency: args.concurrency(),
         pickup_ms: Summary::of(&timings.pickup_ms).into(),
         latency_ms: Summary::of(&timings.latency_ms).into(),
         submit_ms: Summary::of(&submit_ms).into(),

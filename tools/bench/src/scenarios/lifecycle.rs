@@ -29,7 +29,7 @@ async fn measure(
     meta: Meta,
 ) -> anyhow::Result<Lifecycle> {
     env.start_api().await?;
-    env.start_workers(workers, args.concurrency).await?;
+    env.start_workers(workers, args.concurrency()).await?;
     eprintln!(
         "bench: submitting {runs} runs through {} connections to {} worker(s)",
         args.connections, workers
@@ -65,7 +65,7 @@ async fn measure(
         runs,
         connections: args.connections,
         workers,
-        concurrency: args.concurrency,
+        concurrency: args.concurrency(),
         submit_rps: round(load.submit_rps(), 1),
         e2e_runs_per_s: round(runs as f64 / timings.created_to_finished_s.max(1e-9), 1),
         latency_ms: Summary::of(&timings.latency_ms).into(),

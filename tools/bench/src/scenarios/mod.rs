@@ -6,6 +6,7 @@ mod backlog_drain;
 mod fairness;
 mod idle_pickup;
 mod lifecycle;
+mod long_runs;
 mod scale_out;
 
 use crate::args::{Args, Scenario};
@@ -20,12 +21,13 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
     let meta = meta(args);
     Ok(match args.scenario {
         Scenario::Lifecycle5 => {
-            Report::Lifecycle(lifecycle::run(args, args.runs(), args.workers, meta).await?)
+            Report::Lifecycle(lifecycle::run(args, args.runs(), args.workers(), meta).await?)
         }
         Scenario::ScaleOut => Report::ScaleOut(scale_out::run(args, meta).await?),
         Scenario::IdlePickup => Report::IdlePickup(idle_pickup::run(args, meta).await?),
         Scenario::BacklogDrain => Report::BacklogDrain(backlog_drain::run(args, meta).await?),
         Scenario::Fairness => Report::Fairness(fairness::run(args, meta).await?),
+        Scenario::LongRuns => Report::LongRuns(Box::new(long_runs::run(args, meta).await?)),
     })
 }
 

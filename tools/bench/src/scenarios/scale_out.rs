@@ -34,7 +34,7 @@ pub async fn run(args: &Args, meta: Meta) -> anyhow::Result<ScaleOut> {
         scenario: "scale-out",
         runs,
         connections: args.connections,
-        concurrency: args.concurrency,
+        concurrency: args.concurrency(),
         e2e_runs_per_s: e2e,
         ratio_to_first,
         steps,
