@@ -10,7 +10,8 @@ use std::time::Duration;
 pub struct WorkerConfig {
     /// `DATABASE_URL`.
     pub database_url: String,
-    /// `DB_POOL_SIZE` (defaults to concurrency + 4).
+    /// `DB_POOL_SIZE` (defaults to concurrency + 4, at most 32: claims and
+    /// endings are batched, so connections are not held per run).
     pub db_pool_size: usize,
     /// `AMQP_URL` (its vhost is honoured) and, for `amqps://`,
     /// `AMQP_CA_FILE`, `AMQP_CLIENT_CERT_FILE` and `AMQP_CLIENT_KEY_FILE`.
@@ -75,7 +76,12 @@ impl WorkerConfig {
                 "postgres://agent_runner:agent_runner@127.0.0.1:5432/agent_runner",
                 &["postgres", "postgresql"],
             )?,
-            db_pool_size: env.parse_in("DB_POOL_SIZE", usize::from(concurrency) + 4, 2, 1000)?,
+            db_pool_size: env.parse_in(
+                "DB_POOL_SIZE",
+                (usize::from(concurrency) + 4).min(32),
+                2,
+                1000,
+            )?,
             broker: BrokerAddress::from_env(env)?,
             queue_prefix: env.string_checked(
                 "QUEUE_PREFIX",

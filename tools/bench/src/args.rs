@@ -62,6 +62,12 @@ pub struct Args {
     /// while the long runs are held and, for the baseline, on the idle system.
     #[arg(long, default_value_t = 20.0)]
     pub short_rate: f64,
+    /// fixed-load: runs submitted per second, open loop.
+    #[arg(long, default_value_t = 400.0)]
+    pub rate: f64,
+    /// fixed-load: how long runs keep arriving, seconds.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub duration_s: u64,
     /// long-runs: `HEARTBEAT_S` of the workers, so the expected lease writes
     /// (held runs / `HEARTBEAT_S`) are known. At most 7: half the default
     /// `LEASE_S` of 15.
@@ -114,6 +120,7 @@ impl Args {
             Scenario::BacklogDrain => 20_000,
             Scenario::Fairness => 5000,
             Scenario::LongRuns => 2000,
+            Scenario::FixedLoad => (self.rate * self.duration_s as f64).round() as u64,
         })
     }
 
@@ -164,6 +171,8 @@ pub enum Scenario {
     Fairness,
     /// Thousands of long runs held in flight while short runs keep arriving.
     LongRuns,
+    /// Runs arriving at a fixed rate (open loop), well below saturation.
+    FixedLoad,
 }
 
 impl Scenario {
@@ -176,6 +185,7 @@ impl Scenario {
             Scenario::BacklogDrain => "backlog-drain",
             Scenario::Fairness => "fairness",
             Scenario::LongRuns => "long-runs",
+            Scenario::FixedLoad => "fixed-load",
         }
     }
 }

@@ -199,6 +199,30 @@ pub struct IdlePickup {
     pub meta: Meta,
 }
 
+/// fixed-load: runs arriving at a fixed rate, open loop.
+#[derive(Debug, Clone, Serialize)]
+pub struct FixedLoad {
+    /// `fixed-load`.
+    pub scenario: &'static str,
+    /// Runs offered per second.
+    pub rate: f64,
+    /// Seconds they kept arriving.
+    pub duration_s: u64,
+    /// Runs accepted (all of them, or the bench fails).
+    pub runs: u64,
+    /// W.
+    pub workers: u32,
+    /// Worker concurrency.
+    pub concurrency: u16,
+    /// started_at − created_at.
+    pub pickup_ms: P50P95P99,
+    /// finished_at − created_at.
+    pub latency_ms: P50P95P99,
+    /// Code and time.
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
 /// backlog-drain: N queued runs, then the workers.
 #[derive(Debug, Clone, Serialize)]
 pub struct BacklogDrain {
@@ -308,6 +332,8 @@ pub enum Report {
     Fairness(Fairness),
     /// long-runs (boxed: it is several times the size of the others).
     LongRuns(Box<LongRuns>),
+    /// fixed-load.
+    FixedLoad(FixedLoad),
 }
 
 impl Report {
@@ -320,6 +346,7 @@ impl Report {
             Report::BacklogDrain(r) => serde_json::to_string(r)?,
             Report::Fairness(r) => serde_json::to_string(r)?,
             Report::LongRuns(r) => serde_json::to_string(r)?,
+            Report::FixedLoad(r) => serde_json::to_string(r)?,
         })
     }
 
@@ -357,6 +384,17 @@ impl Report {
                 t.row("pickup ms", pcts3(&r.pickup_ms));
                 t.row("latency ms", pcts3(&r.latency_ms));
                 t.row("submit ms", pcts2(&r.submit_ms));
+            }
+            Report::FixedLoad(r) => {
+                t.row(
+                    "scenario",
+                    format!(
+                        "fixed-load, {} runs/s for {} s ({} runs), W={} x {}",
+                        r.rate, r.duration_s, r.runs, r.workers, r.concurrency
+                    ),
+                );
+                t.row("pickup ms", pcts3(&r.pickup_ms));
+                t.row("latency ms", pcts3(&r.latency_ms));
             }
             Report::BacklogDrain(r) => {
                 t.row(

@@ -4,6 +4,7 @@
 
 mod backlog_drain;
 mod fairness;
+mod fixed_load;
 mod idle_pickup;
 mod lifecycle;
 mod long_runs;
@@ -28,6 +29,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Report> {
         Scenario::BacklogDrain => Report::BacklogDrain(backlog_drain::run(args, meta).await?),
         Scenario::Fairness => Report::Fairness(fairness::run(args, meta).await?),
         Scenario::LongRuns => Report::LongRuns(Box::new(long_runs::run(args, meta).await?)),
+        Scenario::FixedLoad => Report::FixedLoad(fixed_load::run(args, meta).await?),
     })
 }
 
