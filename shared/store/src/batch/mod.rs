@@ -2,10 +2,11 @@
 //! and wait for its answer, while a few statements at a time write what has
 //! gathered meanwhile.
 //!
-//! The window adapts by itself: a batch leaves as soon as a statement slot is
-//! free, holding whatever was queued at that moment, so a lone item is never
-//! held back waiting for company, and items only gather while every slot is
-//! busy, that is while PostgreSQL is the bound. Each item's answer is its own:
+//! The window adapts by itself: an item that finds a statement slot free is
+//! written at once, alone, in its caller's task; only while every slot is busy
+//! do items queue, and a batch leaves with whatever is queued as soon as a
+//! slot frees. So a lone item is never held back waiting for company, and
+//! items only gather while PostgreSQL is the bound. Each item's answer is its own:
 //! a batch function returns one answer per item, in order, and is expected to
 //! isolate a bad item (run the items one by one when the batch statement
 //! fails) rather than fail the rest.
@@ -23,6 +24,7 @@ pub mod submits;
 pub mod token_checks;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -32,16 +34,21 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 pub struct Stopped;
 
 type Job<I, O> = (I, oneshot::Sender<O>);
+type Write<I, O> = dyn Fn(Vec<I>) -> Pin<Box<dyn Future<Output = Vec<O>> + Send>> + Send + Sync;
 
 /// Hands items to the batching task; cheap to clone.
 pub struct Batcher<I, O> {
     tx: mpsc::UnboundedSender<Job<I, O>>,
+    slots: Arc<Semaphore>,
+    write: Arc<Write<I, O>>,
 }
 
 impl<I, O> Clone for Batcher<I, O> {
     fn clone(&self) -> Self {
         Self {
             tx: self.tx.clone(),
+            slots: self.slots.clone(),
+            write: self.write.clone(),
         }
     }
 }
@@ -57,38 +64,51 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
         Fut: Future<Output = Vec<O>> + Send + 'static,
     {
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(gather(rx, slots.max(1), max_batch.max(1), write));
-        Self { tx }
+        let slots = Arc::new(Semaphore::new(slots.max(1)));
+        let write: Arc<Write<I, O>> = Arc::new(move |items| Box::pin(write(items)));
+        tokio::spawn(gather(rx, slots.clone(), max_batch.max(1), write.clone()));
+        Self { tx, slots, write }
     }
 
-    /// Writes `item` in the next batch and waits for its answer.
+    /// Writes `item` in the next batch and waits for its answer. With a slot
+    /// free, the item is written at once in the caller's task (alone: nothing
+    /// waits while a slot is free), so an idle system pays no hand-off.
     pub async fn call(&self, item: I) -> Result<O, Stopped> {
+        if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+            let out = (self.write)(vec![item]).await.pop();
+            drop(slot);
+            return out.ok_or(Stopped);
+        }
         let (tx, rx) = oneshot::channel();
         self.tx.send((item, tx)).map_err(|_| Stopped)?;
         rx.await.map_err(|_| Stopped)
     }
 }
 
-async fn gather<I, O, F, Fut>(
+async fn gather<I, O>(
     mut rx: mpsc::UnboundedReceiver<Job<I, O>>,
-    slots: usize,
+    slots: Arc<Semaphore>,
     max_batch: usize,
-    write: F,
+    write: Arc<Write<I, O>>,
 ) where
     I: Send + 'static,
     O: Send + 'static,
-    F: Fn(Vec<I>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Vec<O>> + Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(slots));
     let mut jobs = Vec::with_capacity(max_batch);
     loop {
-        // Wait for a free slot first: items arriving meanwhile gather.
+        if rx.recv_many(&mut jobs, max_batch).await == 0 {
+            return;
+        }
+        // Items only queue while every slot is busy: wait for one, and take
+        // what arrived meanwhile too.
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        if rx.recv_many(&mut jobs, max_batch).await == 0 {
-            return;
+        while jobs.len() < max_batch {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
         }
         let (items, answers): (Vec<I>, Vec<oneshot::Sender<O>>) = jobs.drain(..).unzip();
         let written = write(items);
