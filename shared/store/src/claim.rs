@@ -90,6 +90,25 @@ pub(crate) const CLAIM_SET_SQL: &str = "status = 'RUNNING', attempt = attempt + 
                    parked_at = NULL, parked_reason = NULL, woken_at = NULL,
                    last_seq = last_seq + 1, updated_at = clock_timestamp()";
 
+/// What the claim statements do with the runs they took (`r`, with `$2` the
+/// worker's id): write RUN_STARTED, and read each run with its project and
+/// follow-up messages, in [`Run::from_row_at`] and [`Project::from_row_at`]
+/// order.
+pub(crate) static CLAIMED_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "e AS (
+            INSERT INTO events (run_id, seq, attempt, kind, payload)
+            SELECT id, last_seq, attempt, 'RUN_STARTED',
+                   jsonb_build_object('worker_id', $2::text, 'attempt', attempt)
+            FROM r)
+         SELECT {run_cols}, {project_cols},
+                ARRAY(SELECT m.body FROM run_messages m WHERE m.run_id = r.id ORDER BY m.id)
+         FROM r JOIN projects p ON p.id = r.project_id",
+        run_cols = prefixed(runs::COLUMNS, "r"),
+        project_cols = prefixed(projects::COLUMNS, "p"),
+    )
+});
+
 /// The claim: one guarded update that also writes RUN_STARTED and reads the
 /// run's project and follow-up messages. `guarded`: only when the run's
 /// project has no limit and no budget; the others go through
@@ -106,17 +125,9 @@ fn claim_sql(guarded: bool) -> String {
             WHERE id = $1 AND {claimable}
               {guard}
             RETURNING *),
-         e AS (
-            INSERT INTO events (run_id, seq, attempt, kind, payload)
-            SELECT id, last_seq, attempt, 'RUN_STARTED',
-                   jsonb_build_object('worker_id', $2::text, 'attempt', attempt)
-            FROM r)
-         SELECT {run_cols}, {project_cols},
-                ARRAY(SELECT m.body FROM run_messages m WHERE m.run_id = r.id ORDER BY m.id)
-         FROM r JOIN projects p ON p.id = r.project_id",
+         {claimed}",
         claimable = CLAIMABLE_SQL.as_str(),
-        run_cols = prefixed(runs::COLUMNS, "r"),
-        project_cols = prefixed(projects::COLUMNS, "p"),
+        claimed = CLAIMED_SQL.as_str(),
     )
 }
 

@@ -150,6 +150,24 @@ pub enum Created {
     Existing(Run),
 }
 
+/// The insert the submit statements start with (a new run is QUEUED, its
+/// `last_seq` 1 for RUN_CREATED).
+pub(crate) const INSERT_SQL: &str = "INSERT INTO runs (id, project_id, goal, agent, params, status, \
+     max_attempts, timeout_s, idempotency_token, idempotency_key, last_seq, priority)";
+
+/// The RUN_CREATED event (seq 1) of every run the submit statement inserted
+/// (`r`), as a CTE followed by a comma.
+pub(crate) static CREATED_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "e AS (
+            INSERT INTO events (run_id, seq, attempt, kind, payload)
+            SELECT id, 1, 0, '{created}',
+                   jsonb_build_object('goal', goal, 'agent', agent, 'project_id', project_id)
+            FROM r),",
+        created = EventKind::RunCreated.as_str(),
+    )
+});
+
 /// Inserts the run, its RUN_CREATED event (seq 1) and an outbox row in one
 /// statement. With an idempotency key already used, returns that run, or
 /// [`StoreError::Conflict`] when the earlier request differed.
@@ -157,21 +175,16 @@ pub async fn create(pool: &Pool, new: &NewRun) -> Result<Created, StoreError> {
     static SQL: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH r AS (
-                INSERT INTO runs (id, project_id, goal, agent, params, status, max_attempts,
-                                  timeout_s, idempotency_token, idempotency_key, last_seq, priority)
+                {INSERT_SQL}
                 VALUES ($1, $2, $3, $4, $5, 'QUEUED', $6, $7, $8, $10, 1, $11)
                 ON CONFLICT (idempotency_token, idempotency_key) DO NOTHING
                 RETURNING {COLUMNS}),
-             e AS (
-                INSERT INTO events (run_id, seq, attempt, kind, payload)
-                SELECT id, 1, 0, '{created}',
-                       jsonb_build_object('goal', goal, 'agent', agent, 'project_id', project_id)
-                FROM r),
+             {created}
              o AS (
                 INSERT INTO outbox (run_id, attempt, traceparent)
                 SELECT id, 0, $9 FROM r RETURNING id)
              SELECT r.*, o.id FROM r, o",
-            created = EventKind::RunCreated.as_str(),
+            created = CREATED_SQL.as_str(),
         )
     });
     let client = pool.get().await?;

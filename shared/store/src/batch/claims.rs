@@ -9,7 +9,7 @@
 //! [`claim::claim`], and so gets exactly the answer it would have had alone.
 
 use crate::StoreError;
-use crate::claim::{self, CLAIM_SET_SQL, CLAIMABLE_SQL, Claim, FAST_PATH_GUARD, prefixed};
+use crate::claim::{self, CLAIM_SET_SQL, CLAIMABLE_SQL, CLAIMED_SQL, Claim, FAST_PATH_GUARD};
 use crate::projects::{self, Project};
 use crate::runs::{self, Run};
 use deadpool_postgres::Pool;
@@ -31,18 +31,10 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
             UPDATE runs SET {CLAIM_SET_SQL}
             FROM c WHERE runs.id = c.id
             RETURNING runs.*),
-         e AS (
-            INSERT INTO events (run_id, seq, attempt, kind, payload)
-            SELECT id, last_seq, attempt, 'RUN_STARTED',
-                   jsonb_build_object('worker_id', $2::text, 'attempt', attempt)
-            FROM r)
-         SELECT {run_cols}, {project_cols},
-                ARRAY(SELECT m.body FROM run_messages m WHERE m.run_id = r.id ORDER BY m.id)
-         FROM r JOIN projects p ON p.id = r.project_id",
+         {claimed}",
         claimable = CLAIMABLE_SQL.as_str(),
         guard = FAST_PATH_GUARD.as_str(),
-        run_cols = prefixed(runs::COLUMNS, "r"),
-        project_cols = prefixed(projects::COLUMNS, "p"),
+        claimed = CLAIMED_SQL.as_str(),
     )
 });
 

@@ -10,8 +10,7 @@
 //! created one run at a time, so a bad run fails only itself.
 
 use crate::StoreError;
-use crate::runs::{self, COLUMN_COUNT, COLUMNS, Created, NewRun, Run};
-use agent_runner_domain::EventKind;
+use crate::runs::{self, COLUMN_COUNT, COLUMNS, CREATED_SQL, Created, INSERT_SQL, NewRun, Run};
 use deadpool_postgres::Pool;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -30,24 +29,19 @@ static SQL: LazyLock<String> = LazyLock::new(|| {
                      AS n(id, project_id, goal, agent, params, max_attempts, timeout_s,
                           idempotency_token, idempotency_key, traceparent, priority)),
          r AS (
-            INSERT INTO runs (id, project_id, goal, agent, params, status, max_attempts,
-                              timeout_s, idempotency_token, idempotency_key, last_seq, priority)
+            {INSERT_SQL}
             SELECT id, project_id, goal, agent, params, 'QUEUED', max_attempts, timeout_s,
                    idempotency_token, idempotency_key, 1, priority
             FROM n ORDER BY id
             ON CONFLICT (idempotency_token, idempotency_key) DO NOTHING
             RETURNING {COLUMNS}),
-         e AS (
-            INSERT INTO events (run_id, seq, attempt, kind, payload)
-            SELECT id, 1, 0, '{created}',
-                   jsonb_build_object('goal', goal, 'agent', agent, 'project_id', project_id)
-            FROM r),
+         {created}
          o AS (
             INSERT INTO outbox (run_id, attempt, traceparent)
             SELECT r.id, 0, n.traceparent FROM r JOIN n ON n.id = r.id
             RETURNING id, run_id)
          SELECT r.*, o.id FROM r JOIN o ON o.run_id = r.id",
-        created = EventKind::RunCreated.as_str(),
+        created = CREATED_SQL.as_str(),
     )
 });
 
