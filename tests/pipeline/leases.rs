@@ -192,3 +192,46 @@ async fn heartbeats_renew_the_workers_lease_and_leave_a_held_runs_row_alone() {
     worker.stop().await;
     api.stop().await;
 }
+
+/// The run row's version and the seconds left on its lease.
+async fn lease_of(pool: &Pool, id: Uuid) -> (String, f64) {
+    let client = pool.get().await.expect("client");
+    let row = client
+        .query_one(
+            "SELECT xmin::text, extract(epoch FROM lease_until - clock_timestamp())::float8
+             FROM runs WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("lease");
+    (row.get(0), row.get(1))
+}
+
+#[tokio::test]
+async fn a_heartbeat_renews_a_run_lease_once_half_of_it_is_left_and_not_before() {
+    let env = TestEnv::new().await;
+    let pool = &env.pool;
+    register(pool, "w1", 60.0).await;
+    let id = queued(&env).await;
+    // Claimed with a lease of 2 s: under half of the 600 s run lease left.
+    claim::claim(pool, id, "w1", 2.0).await.expect("claim");
+    let held = [claim::Held {
+        run_id: id,
+        attempt: 1,
+    }];
+    let renewal = claim::renew_leases(pool, "w1", &held, RUN_LEASE_S)
+        .await
+        .expect("renew");
+    assert!(renewal.lost.is_empty());
+    let (before, left) = lease_of(pool, id).await;
+    assert!(
+        left > RUN_LEASE_S - 5.0,
+        "renewed to the run lease: {left} s left"
+    );
+    // Now more than half is left: the next heartbeat leaves the row alone.
+    claim::renew_leases(pool, "w1", &held, RUN_LEASE_S)
+        .await
+        .expect("renew");
+    let (after, _) = lease_of(pool, id).await;
+    assert_eq!(after, before, "a lease not due is not rewritten");
+}
