@@ -91,22 +91,13 @@ impl Snapshot {
 }
 
 /// Every statement of the current database in `pg_stat_statements` (none
-/// without it).
+/// without it): text, executions and rows.
 async fn statements(db: &Client) -> HashMap<i64, (String, i64, i64)> {
-    let rows = db
-        .query(
-            "SELECT queryid, query, calls, rows FROM pg_stat_statements \
-             WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
-             AND queryid IS NOT NULL",
-            &[],
-        )
+    crate::pg_work::statements(db)
         .await
-        .unwrap_or_default();
-    rows.iter()
-        .map(|r| {
-            let query: Option<String> = r.get(1);
-            (r.get(0), (query.unwrap_or_default(), r.get(2), r.get(3)))
-        })
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(id, s)| (id, (s.query, s.calls, s.rows)))
         .collect()
 }
 

@@ -57,19 +57,24 @@ impl Counters {
 
 /// Calls and total execution time of one statement (`queryid`).
 #[derive(Debug, Clone, PartialEq)]
-struct StatementCounters {
-    query: String,
-    calls: i64,
-    total_ms: f64,
+pub(crate) struct StatementCounters {
+    /// Its text, as `pg_stat_statements` normalised it.
+    pub query: String,
+    /// Executions.
+    pub calls: i64,
+    /// Rows returned or affected.
+    pub rows: i64,
+    /// Executor time, ms.
+    pub total_ms: f64,
 }
 
 /// `pg_stat_statements` of the current database, by `queryid`; `Err` with
 /// the reason when the view cannot be read (not preloaded, not installed in
 /// this database, no privilege to create it).
-async fn statements(db: &Client) -> Result<HashMap<i64, StatementCounters>, String> {
+pub(crate) async fn statements(db: &Client) -> Result<HashMap<i64, StatementCounters>, String> {
     let rows = db
         .query(
-            "SELECT queryid, query, calls, total_exec_time FROM pg_stat_statements \
+            "SELECT queryid, query, calls, rows, total_exec_time FROM pg_stat_statements \
              WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
              AND queryid IS NOT NULL",
             &[],
@@ -84,11 +89,25 @@ async fn statements(db: &Client) -> Result<HashMap<i64, StatementCounters>, Stri
                 StatementCounters {
                     query: r.get::<_, Option<String>>(1).unwrap_or_default(),
                     calls: r.get(2),
-                    total_ms: r.get(3),
+                    rows: r.get(3),
+                    total_ms: r.get(4),
                 },
             )
         })
         .collect())
+}
+
+/// Sessions on the current database other than this one.
+pub(crate) async fn other_sessions(db: &Client) -> anyhow::Result<i64> {
+    Ok(db
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .context("cannot count the database's sessions")?
+        .get(0))
 }
 
 fn db_error_text(err: &tokio_postgres::Error) -> String {
@@ -151,15 +170,7 @@ impl Probe {
 async fn wait_sessions_gone(db: &Client) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let others: i64 = db
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND pid <> pg_backend_pid()",
-                &[],
-            )
-            .await
-            .context("cannot count the database's sessions")?
-            .get(0);
+        let others = other_sessions(db).await?;
         if others == 0 || Instant::now() >= deadline {
             break;
         }
@@ -271,6 +282,7 @@ impl StatementProfile {
                 (calls > 0).then(|| StatementCounters {
                     query: a.query.clone(),
                     calls,
+                    rows: a.rows - before.get(id).map_or(0, |b| b.rows),
                     total_ms: a.total_ms - ms0,
                 })
             })
@@ -313,6 +325,7 @@ mod tests {
         StatementCounters {
             query: query.to_owned(),
             calls,
+            rows: 0,
             total_ms,
         }
     }

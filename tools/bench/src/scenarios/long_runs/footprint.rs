@@ -29,16 +29,7 @@ pub async fn read(env: &BenchEnv) -> anyhow::Result<Footprint> {
             u64::try_from(held.unwrap_or(0)).unwrap_or(0)
         })
         .collect();
-    let sessions: i64 = env
-        .db
-        .query_one(
-            "SELECT count(*) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-            &[],
-        )
-        .await
-        .context("cannot count the database's sessions")?
-        .get(0);
+    let sessions = crate::pg_work::other_sessions(&env.db).await?;
     let rabbitmq = env
         .mgmt()
         .figures(&format!("{}.work", env.name))
